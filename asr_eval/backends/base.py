@@ -1,0 +1,32 @@
+"""The contract every ASR engine implements.
+
+A backend decodes one clip under *several* bias plans at once, so an engine
+that can share work between conditions (the Whisper encoder pass is the same
+for every prompt) does it inside the backend, invisibly to the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..types import BiasPlan, DecodeResult
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    name: str          # backend name, e.g. 'faster-whisper'
+    model_id: str      # resolved model identity (name + weights hash prefix)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` costs in the decoder prompt, with the model's own tokenizer."""
+
+    def prompt_budget(self, method: str) -> int:
+        """Largest token count a plan of ``method`` may use without the engine cutting it."""
+
+    def transcribe(self, audio: np.ndarray, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
+        """Decode one 16 kHz mono float32 clip once per plan (same order as ``plans``)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about the engine that can change a transcript (for run.json and cache keys)."""
