@@ -1,0 +1,362 @@
+"""Per-utterance scoring: word/char errors, B-WER/U-WER, and what happened to every term.
+
+Pure: text in, frozen counts and events out. Counts are stored and summed; rates
+are computed only after summing (see ``TermTally`` and ``ErrorCounts.rate``).
+Definitions are in docs/scoring.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from asr_eval.align import SCLITE_COSTS, Alignment, Costs, ErrorCounts, align, char_counts
+from asr_eval.normalize import Normalizer, protected_forms
+from asr_eval.types import EntitySpan, Term
+
+HIT, PARTIAL, MISS, FALSE_INSERTION = "hit", "partial", "miss", "false_insertion"
+
+
+@dataclass(frozen=True)
+class TermEvent:
+    """One term occurrence in the reference (hit/partial/miss) or an unmatched one in the hypothesis."""
+
+    term: str
+    category: str
+    source: str
+    outcome: str
+    ref_text: str | None
+    hyp_text: str | None
+    display_exact: bool | None
+    ref_start: int | None
+    hyp_start: int | None
+
+
+@dataclass(frozen=True)
+class UtteranceScore:
+    words: ErrorCounts
+    chars: ErrorCounts
+    biased: ErrorCounts
+    unbiased: ErrorCounts
+    terms: tuple[TermEvent, ...]
+    alignment: Alignment
+    ref_norm: str
+    hyp_norm: str
+
+    def counts_row(self) -> dict[str, int]:
+        """Flat integer counts for CSV; every rate can be rebuilt from sums of these."""
+        t = term_tally(self.terms)
+        w, c, b, u = self.words, self.chars, self.biased, self.unbiased
+        return {
+            "ref_words": w.ref_len, "hits": w.hits, "subs": w.subs, "dels": w.dels, "ins": w.ins,
+            "ref_chars": c.ref_len, "char_hits": c.hits, "char_subs": c.subs, "char_dels": c.dels, "char_ins": c.ins,
+            "b_ref": b.ref_len, "b_hits": b.hits, "b_subs": b.subs, "b_dels": b.dels, "b_ins": b.ins,
+            "u_ref": u.ref_len, "u_hits": u.hits, "u_subs": u.subs, "u_dels": u.dels, "u_ins": u.ins,
+            "term_refs": t.refs, "term_hits": t.hits, "term_partial": t.partial, "term_misses": t.misses,
+            "term_false_ins": t.false_ins, "term_display_exact": t.display_exact,
+        }
+
+
+# --------------------------------------------------------------------------- term tallies
+
+
+@dataclass(frozen=True)
+class TermTally:
+    """Additive term counts; recall/precision/F1 are computed from sums, never averaged."""
+
+    refs: int = 0
+    hits: int = 0
+    partial: int = 0
+    misses: int = 0
+    false_ins: int = 0
+    display_exact: int = 0
+
+    def __add__(self, o: "TermTally") -> "TermTally":
+        if not isinstance(o, TermTally):
+            return NotImplemented
+        return TermTally(self.refs + o.refs, self.hits + o.hits, self.partial + o.partial,
+                         self.misses + o.misses, self.false_ins + o.false_ins, self.display_exact + o.display_exact)
+
+    def __radd__(self, o: object) -> "TermTally":
+        if o == 0:
+            return self
+        return NotImplemented if not isinstance(o, TermTally) else o + self
+
+    def recall(self) -> float | None:
+        """hits / reference occurrences (partials are not hits)."""
+        return self.hits / self.refs if self.refs else None
+
+    def precision(self) -> float | None:
+        """hits / (hits + false insertions): of the term occurrences the engine wrote, the share that were right."""
+        d = self.hits + self.false_ins
+        return self.hits / d if d else None
+
+    def f1(self) -> float | None:
+        p, r = self.precision(), self.recall()
+        if p is None or r is None or p + r == 0:
+            return None if p is None or r is None else 0.0
+        return 2 * p * r / (p + r)
+
+    def display_accuracy(self) -> float | None:
+        """Reference occurrences recognised *and* written exactly as the vocabulary displays them."""
+        return self.display_exact / self.refs if self.refs else None
+
+    def false_ins_per_100(self, utterances: int) -> float | None:
+        return 100.0 * self.false_ins / utterances if utterances else None
+
+
+def term_tally(events: Iterable[TermEvent]) -> TermTally:
+    refs = hits = partial = misses = fi = exact = 0
+    for e in events:
+        if e.outcome == HIT:
+            refs += 1
+            hits += 1
+            exact += bool(e.display_exact)
+        elif e.outcome == PARTIAL:
+            refs += 1
+            partial += 1
+        elif e.outcome == MISS:
+            refs += 1
+            misses += 1
+        else:
+            fi += 1
+    return TermTally(refs, hits, partial, misses, fi, exact)
+
+
+# --------------------------------------------------------------------------- term index
+
+
+@dataclass(frozen=True)
+class TermIndex:
+    """Normalised token sequences of every written form, for leftmost-longest matching.
+
+    Build once per (terms, normaliser) with ``build_term_index``; ``score_utterance``
+    caches it by identity so the pipeline can simply pass the same tuple each time.
+    """
+
+    normalizer: Normalizer
+    terms: tuple[Term, ...]
+    by_first: Mapping[str, tuple[tuple[tuple[str, ...], int], ...]]  # first token -> ((tokens, term idx), ...)
+    forms_of: tuple[frozenset[tuple[str, ...]], ...]  # per term: its accepted token sequences
+
+    def find(self, words: Sequence[str]) -> list[tuple[int, int, int]]:
+        """Non-overlapping occurrences (start, end, term index), leftmost then longest first."""
+        out = []
+        i, n = 0, len(words)
+        by_first = self.by_first
+        while i < n:
+            cands = by_first.get(words[i])
+            if cands:
+                for toks, k in cands:
+                    e = i + len(toks)
+                    if e <= n and (len(toks) == 1 or tuple(words[i:e]) == toks):
+                        out.append((i, e, k))
+                        i = e
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        return out
+
+
+def build_term_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex:
+    """Protect every written form in the normaliser and index the forms' normalised tokens.
+
+    When two terms share a written form, the occurrence is credited to the first.
+    """
+    terms = tuple(terms)
+    norm = normalizer.with_terms(protected_forms(terms))
+    by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    seen: set[tuple[str, ...]] = set()
+    forms_of = []
+    for k, term in enumerate(terms):
+        forms = frozenset(tuple(norm.words(f)) for f in term.written_forms) - {()}
+        forms_of.append(forms)
+        for toks in forms:
+            if toks not in seen:
+                seen.add(toks)
+                by_first.setdefault(toks[0], []).append((toks, k))
+    return TermIndex(
+        norm,
+        terms,
+        {w: tuple(sorted(v, key=lambda x: -len(x[0]))) for w, v in by_first.items()},
+        tuple(forms_of),
+    )
+
+
+_INDEX_CACHE: dict[tuple[int, int], tuple[object, object, TermIndex]] = {}
+
+
+def _cached_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex:
+    key = (id(terms), id(normalizer))
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit[0] is terms and hit[1] is normalizer:
+        return hit[2]
+    index = build_term_index(terms, normalizer)
+    if len(_INDEX_CACHE) > 64:
+        _INDEX_CACHE.clear()
+    _INDEX_CACHE[key] = (terms, normalizer, index)
+    return index
+
+
+_ENTITY_CACHE: dict[tuple[int, tuple[EntitySpan, ...]], tuple[TermIndex, TermIndex]] = {}
+
+
+def _with_entities(index: TermIndex, entities: tuple[EntitySpan, ...]) -> TermIndex:
+    """Annotated spans are scored like terms; cached because the same manifest row is scored per condition."""
+    key = (id(index), entities)
+    hit = _ENTITY_CACHE.get(key)
+    if hit is not None and hit[0] is index:
+        return hit[1]
+    extended = build_term_index(index.terms + entity_terms(entities), index.normalizer)
+    if len(_ENTITY_CACHE) > 4096:
+        _ENTITY_CACHE.clear()
+    _ENTITY_CACHE[key] = (index, extended)
+    return extended
+
+
+def entity_terms(entities: Sequence[EntitySpan]) -> tuple[Term, ...]:
+    return tuple(Term(display=e.text, category=e.label, source="annotation") for e in entities)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_utterance(
+    ref: str,
+    hyp: str,
+    terms: Sequence[Term] | TermIndex,
+    normalizer: Normalizer,
+    entities: Sequence[EntitySpan] = (),
+    costs: Costs = SCLITE_COSTS,
+) -> UtteranceScore:
+    """Score one raw reference/hypothesis pair.
+
+    The normaliser used is ``normalizer`` extended to protect every written form
+    of ``terms`` and ``entities`` (so a term is never rewritten on either side).
+    """
+    index = terms if isinstance(terms, TermIndex) else _cached_index(terms, normalizer)
+    if entities:
+        index = _with_entities(index, tuple(entities))
+    norm = index.normalizer
+    ref_norm, _ = norm.normalize_with_sources(ref)
+    hyp_norm, hyp_sources = norm.normalize_with_sources(hyp)
+    ref_words = ref_norm.split()
+    hyp_words = hyp_norm.split()
+    alignment = align(ref_words, hyp_words, costs)
+    chars = char_counts(ref_norm, hyp_norm, costs)
+    events, biased, unbiased = _term_analysis(index, ref_words, hyp_words, alignment, hyp_sources)
+    return UtteranceScore(alignment.counts, chars, biased, unbiased, events, alignment, ref_norm, hyp_norm)
+
+
+def _term_analysis(
+    index: TermIndex,
+    ref_words: list[str],
+    hyp_words: list[str],
+    alignment: Alignment,
+    hyp_sources: tuple[tuple[int, int, str], ...],
+) -> tuple[tuple[TermEvent, ...], ErrorCounts, ErrorCounts]:
+    pairs = alignment.pairs
+    ref_occ = index.find(ref_words)
+    hyp_occ = index.find(hyp_words) if hyp_words else []
+    if not ref_occ and not hyp_occ:
+        return (), ErrorCounts(), alignment.counts
+
+    npairs = len(pairs)
+    ref_pos = [0] * len(ref_words)  # ref index -> pair position
+    hyp_pos = [0] * len(hyp_words)
+    for p, pr in enumerate(pairs):
+        if pr.ref_index is not None:
+            ref_pos[pr.ref_index] = p
+        if pr.hyp_index is not None:
+            hyp_pos[pr.hyp_index] = p
+
+    occ_of_pair = [-1] * npairs  # pair position -> ref occurrence number (ref words only)
+    events: list[TermEvent] = []
+    hit_windows: list[tuple[int, int, int]] = []  # (hyp start, hyp end, term idx) of recognised occurrences
+    for o, (s, e, k) in enumerate(ref_occ):
+        term = index.terms[k]
+        p0, p1 = ref_pos[s], ref_pos[e - 1]
+        for p in range(p0, p1 + 1):
+            if pairs[p].ref_index is not None:
+                occ_of_pair[p] = o
+        core = [pairs[p].hyp for p in range(p0, p1 + 1) if pairs[p].hyp is not None]
+        a, b = p0, p1 + 1
+        while a > 0 and pairs[a - 1].op == "I":
+            a -= 1
+        while b < npairs and pairs[b].op == "I":
+            b += 1
+        extended = [pairs[p].hyp for p in range(a, b) if pairs[p].hyp is not None]
+        forms = index.forms_of[k]
+        window_pairs: tuple[int, int] | None = None
+        if tuple(core) in forms:
+            outcome, heard, window_pairs = HIT, core, (p0, p1 + 1)
+        elif tuple(extended) in forms:
+            outcome, heard, window_pairs = HIT, extended, (a, b)
+        elif e - s > 1 and any(pairs[p].op == "C" for p in range(p0, p1 + 1)):
+            outcome, heard = PARTIAL, extended
+        else:
+            outcome, heard = MISS, extended
+        lo, hi = window_pairs or (a, b)
+        hyp_idx = [pairs[p].hyp_index for p in range(lo, hi) if pairs[p].hyp_index is not None]
+        hyp_start = hyp_idx[0] if hyp_idx else None
+        exact: bool | None = None
+        if outcome == HIT:
+            exact = _display_exact(term, hyp_start, len(heard), hyp_sources)
+            if hyp_idx:
+                hit_windows.append((hyp_idx[0], hyp_idx[-1] + 1, k))
+        events.append(TermEvent(term.display, term.category, term.source, outcome,
+                                " ".join(ref_words[s:e]), " ".join(heard), exact, s, hyp_start))
+
+    hyp_term_word = [False] * len(hyp_words)
+    for a, b, k in hyp_occ:
+        for j in range(a, b):
+            hyp_term_word[j] = True
+        if any(k == hk and a < he and hs < b for hs, he, hk in hit_windows):
+            continue
+        term = index.terms[k]
+        said = [pairs[hyp_pos[j]].ref for j in range(a, b) if pairs[hyp_pos[j]].ref is not None]
+        events.append(TermEvent(term.display, term.category, term.source, FALSE_INSERTION,
+                                " ".join(said), " ".join(hyp_words[a:b]), None, None, a))
+
+    # B-WER / U-WER split, one decision per alignment column
+    b = [0, 0, 0, 0]
+    u = [0, 0, 0, 0]
+    slot = {"C": 0, "S": 1, "D": 2, "I": 3}
+    for p, pr in enumerate(pairs):
+        if pr.op != "I":
+            biased = occ_of_pair[p] >= 0
+        else:
+            biased = hyp_term_word[pr.hyp_index] or _insertion_touches_term(p, pairs, occ_of_pair)
+        (b if biased else u)[slot[pr.op]] += 1
+    return tuple(events), ErrorCounts(*b), ErrorCounts(*u)
+
+
+def _insertion_touches_term(p: int, pairs: Sequence, occ_of_pair: list[int]) -> bool:
+    """An insertion run is a term error if it sits inside a term occurrence or next to a misrecognised term word."""
+    a = p
+    while a > 0 and pairs[a - 1].op == "I":
+        a -= 1
+    b = p
+    while b < len(pairs) and pairs[b].op == "I":
+        b += 1
+    left = occ_of_pair[a - 1] if a > 0 else -1
+    right = occ_of_pair[b] if b < len(pairs) else -1
+    if left >= 0 and left == right:
+        return True
+    if left >= 0 and pairs[a - 1].op in ("S", "D"):
+        return True
+    if right >= 0 and pairs[b].op in ("S", "D"):
+        return True
+    return False
+
+
+def _display_exact(term: Term, hyp_start: int | None, length: int, hyp_sources: tuple[tuple[int, int, str], ...]) -> bool:
+    """Did the raw hypothesis write this occurrence exactly as a written form (case, spelling, diacritics)?"""
+    if hyp_start is None:
+        return False
+    for start, count, raw in hyp_sources:
+        if start == hyp_start and count == length:
+            return " ".join(raw.split()) in term.written_forms
+    return False
