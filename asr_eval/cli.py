@@ -1,0 +1,172 @@
+"""The command line: options -> configuration, errors -> exit codes. No logic lives here.
+
+Exit codes: 0 ok; 1 asr-eval error; 2 bad input (file:line: problem);
+3 model problem; 4 output folder locked; 5 the run finished but some clips failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from .types import AsrEvalError, DecodeOptions
+
+app = typer.Typer(
+    name="asr-eval",
+    help="Transcription accuracy and custom-vocabulary testing per accent group.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+DEMO_MANIFEST = "audio_fixtures/demo/manifest.csv"
+DEMO_DICTIONARY = "dictionaries/demo-company.csv"
+DEMO_DIRECTORY = "dictionaries/demo-directory.csv"
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    code = getattr(exc, "exit_code", 1)
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL): audio,text,speaker,accent_group[,id,...]."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; reruns resume from its cache)."),
+    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML)."),
+    directory: Optional[Path] = typer.Option(None, "--directory", help="People directory (CSV: first,last,...)."),
+    method: str = typer.Option("prompt", help="Biasing method: prompt | hotwords | boost (openai-whisper)."),
+    condition: List[str] = typer.Option([], "--condition", "-c", help="Run only these conditions (repeatable)."),
+    correct: Optional[float] = typer.Option(None, help="Post-correct hypotheses towards the vocabulary at this similarity threshold (0-1), in biased conditions."),
+    strength: Optional[float] = typer.Option(None, help="Strength for methods that have one (boost)."),
+    backend: str = typer.Option("faster-whisper", help="faster-whisper | openai-whisper."),
+    model: str = typer.Option("tiny.en", help="tiny.en (bundled) | base | small | path to a CTranslate2 Whisper folder."),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto."),
+    compute_type: str = typer.Option("int8", help="CTranslate2 compute type: int8, int8_float32, float32, float16 (GPU)..."),
+    beam_size: int = typer.Option(5, help="Beam size at temperature 0."),
+    batch_size: int = typer.Option(1, help="Clips decoded together (batched inference)."),
+    no_fallback: bool = typer.Option(False, help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips)."),
+    seed: int = typer.Option(0, help="Seed for fallback sampling."),
+    shard: Optional[str] = typer.Option(None, help="Process shard i/n of the clips (0 <= i < n), for job arrays; combine with 'asr-eval merge'."),
+    cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
+    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
+    redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Transcribe a manifest under every biasing condition, score it and write reports."""
+    from dataclasses import replace
+
+    from .bias import build_conditions
+    from .runner import RunConfig, load_vocabularies, run_evaluation
+
+    try:
+        decode = DecodeOptions(beam_size=beam_size, seed=seed,
+                               temperatures=(0.0,) if no_fallback else DecodeOptions().temperatures)
+        config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
+                           batch_size=batch_size, decode=decode, method=method, conditions=tuple(condition),
+                           shard=shard, redact=redact, redact_names=redact_names,
+                           cache_dir=str(cache) if cache else None, progress=progress)
+        conds = None
+        if correct is not None or strength is not None:
+            dv, rv = load_vocabularies(dictionary, directory)
+            conds = [c if c.name == "baseline" else replace(c, correct=correct, strength=strength)
+                     for c in build_conditions(dv, rv, method=method, only=tuple(condition) or None)]
+        outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
+                                 conditions=conds, command=sys.argv)
+    except (AsrEvalError, ValueError) as exc:
+        raise _fail(exc)
+    _print_outcome(outcome)
+    if outcome.failed:
+        raise typer.Exit(5)
+
+
+def _print_outcome(outcome) -> None:
+    for p in outcome.problems:
+        console.print(f"[yellow]{p}[/]", highlight=False)
+    rtfx = outcome.audio_seconds / outcome.decode_seconds if outcome.decode_seconds else float("nan")
+    console.print(
+        f"[green]done[/] {outcome.scored}/{outcome.utterances} clips scored; decoded {outcome.decoded} "
+        f"clip x condition, {outcome.cached} from cache, {outcome.failed} failed; "
+        f"{outcome.audio_seconds:.1f} s audio decoded in {outcome.decode_seconds:.1f} s (RTFx {rtfx:.1f}); "
+        f"wall {outcome.wall_seconds:.1f} s -> {outcome.out_dir}", highlight=False,
+    )
+    summary = outcome.out_dir / "summary.csv"
+    if summary.exists():
+        _print_summary(summary)
+
+
+def _print_summary(path: Path) -> None:
+    import csv
+
+    from rich.table import Table
+
+    rows = list(csv.DictReader(open(path, encoding="utf-8")))
+    if not rows:
+        return
+    wanted = [c for c in ("accent_group", "condition", "clips", "speakers", "words", "wer", "term_recall",
+                          "false_ins_per_100") if c in rows[0]]
+    table = Table(title=str(path))
+    for c in wanted:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[_fmt(r[c]) for c in wanted])
+    Console().print(table)
+
+
+def _fmt(v: str) -> str:
+    try:
+        f = float(v)
+        return v if f.is_integer() and "." not in v else f"{f:.3f}"
+    except ValueError:
+        return v
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("reports/demo"), "--out", "-o", help="Output folder."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """The bundled demo: audio_fixtures/demo with the demo dictionary and directory, default model."""
+    from .runner import RunConfig, run_evaluation
+
+    root = Path.cwd()
+    try:
+        outcome = run_evaluation(root / DEMO_MANIFEST, out, dictionary=root / DEMO_DICTIONARY,
+                                 directory=root / DEMO_DIRECTORY, config=RunConfig(progress=progress),
+                                 command=sys.argv)
+    except AsrEvalError as exc:
+        raise _fail(exc)
+    _print_outcome(outcome)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by 'asr-eval run', 'score' or 'merge'."),
+    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in excerpts."),
+    redact_names: bool = typer.Option(False, help="Also mask directory names in excerpts."),
+    n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+) -> None:
+    """(Re)write summary.csv, comparison.csv, report.md/.json/.html from a run folder."""
+    from .report import write_reports
+
+    try:
+        paths = write_reports(run_dir, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+    except AsrEvalError as exc:
+        raise _fail(exc)
+    for name, p in paths.items():
+        console.print(f"wrote {p}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

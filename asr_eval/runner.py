@@ -1,0 +1,139 @@
+"""One evaluation run, end to end: the library call behind ``asr-eval run``.
+
+Kept apart from the CLI so sweeps, tests and notebooks can run evaluations
+without typer, and apart from ``pipeline`` so that module stays free of
+configuration concerns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .bias import build_conditions
+from .manifest import Manifest, load_manifest
+from .pipeline import (
+    base_provenance, in_shard, make_plans, parse_shard, score_transcripts, transcribe, vocab_info, write_run_folder,
+)
+from .store import RunLock, TranscriptStore, file_sha256
+from .types import Condition, DecodeOptions, Vocabulary
+from .vocab import load_dictionary, load_directory
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    backend: str = "faster-whisper"
+    model: str = "tiny.en"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    batch_size: int = 1
+    cpu_threads: int = 0
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    method: str = "prompt"
+    conditions: tuple[str, ...] = ()
+    shard: str | None = None
+    redact: bool = False
+    redact_names: bool = False
+    cache_dir: str | None = None
+    progress: bool = True
+    reports: bool = True
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    out_dir: Path
+    utterances: int
+    scored: int
+    decoded: int
+    cached: int
+    failed: int
+    audio_seconds: float
+    decode_seconds: float
+    wall_seconds: float
+    problems: tuple[Any, ...]
+    reports: dict[str, Path]
+
+
+def load_vocabularies(dictionary: str | Path | None, directory: str | Path | None) -> tuple[Vocabulary | None, Vocabulary | None]:
+    return (load_dictionary(dictionary) if dictionary else None, load_directory(directory) if directory else None)
+
+
+def all_terms(dictionary: Vocabulary | None, directory: Vocabulary | None) -> tuple:
+    return (dictionary.terms if dictionary else ()) + (directory.terms if directory else ())
+
+
+def run_evaluation(
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    *,
+    dictionary: str | Path | None = None,
+    directory: str | Path | None = None,
+    config: RunConfig = RunConfig(),
+    conditions: Sequence[Condition] | None = None,
+    backend: Any = None,
+    command: Sequence[str] | None = None,
+) -> RunOutcome:
+    """Transcribe, score and report. ``conditions``/``backend`` override the config (sweeps, tests)."""
+    from .backends import load_backend
+    from .normalize import make_normalizer
+
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    manifest: Manifest = load_manifest(manifest_path)
+    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    if conditions is None:
+        conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None)
+    shard = parse_shard(config.shard)
+    utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
+    with RunLock(out):
+        if backend is None:
+            backend = load_backend(
+                config.backend, model=config.model, device=config.device, compute_type=config.compute_type,
+                options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size,
+            )
+        plans = make_plans(conditions, backend)
+        cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
+        with TranscriptStore(cache_path) as store:
+            transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress)
+        terms = all_terms(dict_v, dir_v)
+        normalizer = make_normalizer(terms)
+        names = [c.name for c in conditions]
+        scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
+        wall = time.perf_counter() - t_start
+        audio_total = sum(t.audio_seconds for (u, c), t in transcripts.items() if c == names[0])
+        decode_total = sum(t.decode_seconds for t in transcripts.values())
+        provenance = base_provenance(command)
+        provenance.update({
+            "manifest": {"path": str(manifest_path), "sha256": file_sha256(manifest_path),
+                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
+            "dictionary": vocab_info(dict_v),
+            "directory": vocab_info(dir_v),
+            "engine": backend.describe(),
+            "normalizer": normalizer.version,
+            "shard": config.shard,
+            "method": config.method,
+            "timing": {
+                "wall_seconds": round(wall, 3),
+                "audio_seconds": round(audio_total, 3),
+                "decode_seconds_total": round(decode_total, 3),
+                "decode_seconds_this_run": round(tstats.decode_seconds, 3),
+                "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
+                "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
+                "decoded": tstats.decoded, "cached": tstats.cached,
+            },
+        })
+        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
+                         transcripts=transcripts, scored=scored, provenance=provenance, problems=tstats.problems)
+        reports: dict[str, Path] = {}
+        if config.reports:
+            from .report import write_reports
+
+            reports = write_reports(out, redact=config.redact, redact_names=config.redact_names)
+    return RunOutcome(
+        out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+        decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
+        audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
+        wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *tstats.problems), reports=reports,
+    )

@@ -1,0 +1,150 @@
+"""Durable, resumable storage for a run: the transcript cache, the run lock, atomic writes.
+
+Each decoded transcript is appended to ``cache/transcripts.jsonl`` as one line
+and flushed + fsynced before the next clip starts, so a run killed at any
+moment (even ``kill -9``) loses at most the clip in flight. On reopening, a
+torn last line is ignored (and truncated away), duplicates resolve to the first
+record, and the run decodes only what is missing.
+
+The cache key is a hash of everything that can change a transcript: the audio
+*content* hash, the backend's description (model weights hash, compute type,
+every decoding option) and the bias plan actually in force. A transcript made
+under any other settings is never served.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .types import RunLockedError
+
+STORE_FORMAT = 1
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def transcript_key(audio_sha256: str, engine: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
+    """Cache key: sha256 over audio content, engine settings and the plan."""
+    engine = {k: v for k, v in engine.items() if k not in ("model_path",)}  # same weights elsewhere = same key
+    payload = canonical_json({"v": STORE_FORMAT, "audio": audio_sha256, "engine": engine, "plan": plan})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TranscriptStore:
+    """Append-only JSONL of ``{"key": ..., "record": {...}}`` lines, indexed in memory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._index: dict[str, dict[str, Any]] = {}
+        self._load()
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        good_bytes = 0
+        with open(self.path, "rb") as f:
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # torn write from a killed run
+                try:
+                    obj = json.loads(raw)
+                    key, record = obj["key"], obj["record"]
+                except (ValueError, KeyError, TypeError):
+                    break
+                self._index.setdefault(key, record)
+                good_bytes += len(raw)
+        if good_bytes != self.path.stat().st_size:
+            with open(self.path, "r+b") as f:
+                f.truncate(good_bytes)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._index.get(key)
+
+    def put(self, key: str, record: Mapping[str, Any]) -> None:
+        if key in self._index:
+            return
+        self._fh.write(json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._index[key] = dict(record)
+
+    def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter(self._index.items())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "TranscriptStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RunLock:
+    """An exclusive lock on an output folder; a second run into it is refused, not queued."""
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / ".asr-eval.lock"
+        self._fh = None
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise RunLockedError(
+                f"output folder {self.path.parent} is in use by {holder}; wait for it to finish or choose another --out"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
