@@ -15,8 +15,9 @@ from typing import Any, Sequence
 from .bias import build_conditions
 from .manifest import Manifest, load_manifest
 from .pipeline import (
-    base_provenance, in_shard, make_plans, parse_shard, score_transcripts, transcribe, vocab_info, write_run_folder,
+    base_provenance, in_shard, make_plans, parse_shard, score_transcripts, vocab_info, write_run_folder,
 )
+from .executor import transcribe
 from .store import RunLock, TranscriptStore, file_sha256
 from .types import Condition, DecodeOptions, Vocabulary
 from .vocab import load_dictionary, load_directory

@@ -17,8 +17,6 @@ decoding order, batching or resumption.
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
