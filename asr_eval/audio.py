@@ -28,9 +28,13 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         data = data.mean(axis=1)
     except Exception as sf_exc:  # libsndfile cannot read it: try the slower decoders
         try:
+            import warnings
+
             import librosa
 
-            data, sr = librosa.load(str(path), sr=None, mono=True)
+            with warnings.catch_warnings():  # librosa warns about its own fallback; we report failures ourselves
+                warnings.simplefilter("ignore")
+                data, sr = librosa.load(str(path), sr=None, mono=True)
         except Exception as exc:
             raise InputError(str(path), f"cannot decode audio ({sf_exc}; {exc})") from None
     if data.size == 0:

@@ -1,0 +1,92 @@
+import json
+
+import pytest
+import soundfile as sf
+
+from asr_eval.manifest import load_manifest
+from asr_eval.types import InputError
+
+from conftest import tone
+
+
+def _wav(path, seconds=0.5):
+    sf.write(path, tone(seconds), 16000)
+    return path
+
+
+def test_csv_manifest_with_metadata_and_relative_paths(tmp_path):
+    (tmp_path / "a").mkdir()
+    _wav(tmp_path / "a" / "x.wav")
+    m = tmp_path / "m.csv"
+    m.write_text("audio,text,speaker,accent_group,gender\na/x.wav,Hello there,s1,us,f\n")
+    man = load_manifest(m)
+    (u,) = man.utterances
+    assert u.id == "a/x"
+    assert u.audio == str((tmp_path / "a" / "x.wav").resolve())
+    assert u.meta == {"gender": "f"}
+    assert u.line == 2
+    assert man.problems == ()
+
+
+def test_missing_column_names_file_and_line(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("audio,text,speaker\nx.wav,hi,s1\n")
+    with pytest.raises(InputError) as e:
+        load_manifest(m)
+    assert str(e.value).startswith(f"{m}:1:")
+    assert "accent_group" in str(e.value)
+
+
+def test_bad_rows_are_reported_and_skipped_not_fatal(tmp_path):
+    _wav(tmp_path / "ok.wav")
+    _wav(tmp_path / "ok2.wav")
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "id,audio,text,speaker,accent_group\n"
+        "u1,ok.wav,fine,s1,g\n"
+        "u2,missing.wav,lost,s1,g\n"
+        "u3,ok2.wav,,s1,g\n"
+        "u1,ok2.wav,dup,s1,g\n"
+        "u4,ok2.wav,also fine,,\n"
+    )
+    man = load_manifest(m)
+    assert [u.id for u in man.utterances] == ["u1", "u4"]
+    msgs = [str(p) for p in man.problems]
+    assert any(f"{m}:3:" in s and "not found" in s for s in msgs)
+    assert any(f"{m}:4:" in s and "empty reference" in s for s in msgs)
+    assert any(f"{m}:5:" in s and "duplicate id 'u1'" in s for s in msgs)
+    warn = [p for p in man.problems if p.severity == "warning"]
+    assert {p.line for p in warn} == {6}
+    assert man.utterances[1].accent_group == "unknown"
+
+
+def test_jsonl_manifest_entities_and_markup(tmp_path):
+    _wav(tmp_path / "x.wav")
+    _wav(tmp_path / "y.wav")
+    rows = [
+        {"id": "a", "audio": "x.wav", "text": "Call [Siobhan Nguyen](person) now", "speaker": "s", "accent_group": "ie"},
+        {"id": "b", "audio": "y.wav", "text": "Open Klarvo", "speaker": "s", "accent_group": "ie",
+         "entities": [{"text": "Klarvo", "label": "product"}]},
+    ]
+    m = tmp_path / "m.jsonl"
+    m.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    man = load_manifest(m)
+    a, b = man.utterances
+    assert a.text == "Call Siobhan Nguyen now"
+    assert [(e.text, e.label) for e in a.entities] == [("Siobhan Nguyen", "person")]
+    assert [(e.text, e.label) for e in b.entities] == [("Klarvo", "product")]
+
+
+def test_invalid_json_line_is_located(tmp_path):
+    m = tmp_path / "m.jsonl"
+    m.write_text('{"audio": "x.wav", "text": "a", "speaker": "s", "accent_group": "g"}\n{oops\n')
+    with pytest.raises(InputError) as e:
+        load_manifest(m)
+    assert f"{m}:2:" in str(e.value)
+
+
+def test_all_rows_bad_is_an_error(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("audio,text,speaker,accent_group\nnope.wav,x,s,g\n")
+    with pytest.raises(InputError, match="no usable utterances"):
+        load_manifest(m)

@@ -1,0 +1,80 @@
+import pytest
+
+from asr_eval.types import InputError
+from asr_eval.vocab import load_dictionary, load_directory
+
+
+def test_dictionary_csv_columns(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text(
+        "term,display,aliases,sounds_like,category,priority,owner\n"
+        "postgres,PostgreSQL,Postgres|postgre SQL,post gres q l,tool,2,data\n"
+        "Klarvo,,,clar vo,product,,\n"
+    )
+    v = load_dictionary(p)
+    pg, kl = v.terms
+    assert pg.display == "PostgreSQL"
+    assert pg.aliases == ("postgres", "Postgres", "postgre SQL")
+    assert pg.sounds_like == ("post gres q l",)
+    assert pg.priority == 2 and pg.category == "tool" and pg.meta == {"owner": "data"}
+    assert kl.display == "Klarvo" and kl.priority == 0 and kl.line == 3
+    assert v.kind == "dictionary" and len(v.sha256) == 64
+
+
+def test_dictionary_txt_and_yaml(tmp_path):
+    t = tmp_path / "d.txt"
+    t.write_text("# comment\nKlarvo\n\nPayNimbus\n")
+    assert [x.display for x in load_dictionary(t).terms] == ["Klarvo", "PayNimbus"]
+    y = tmp_path / "d.yaml"
+    y.write_text("terms:\n  - Klarvo\n  - term: OAuth\n    aliases: [oauth, O auth]\n    category: acronym\n")
+    terms = load_dictionary(y).terms
+    assert terms[1].aliases == ("oauth", "O auth") and terms[1].category == "acronym"
+
+
+@pytest.mark.parametrize(
+    "content, message, line",
+    [
+        ("display,category\n,product\n", "empty term", 2),
+        ("term,priority\nKlarvo,high\n", "priority must be an integer", 2),
+        ("term\nKlarvo\nklarvo\n", "duplicate term 'klarvo' (first at line 2)", 3),
+        ("name\nKlarvo\n", "missing column 'term'", 1),
+        ("term,category\nKlarvo,product,extra\n", "fields, header has 2", 2),
+    ],
+)
+def test_dictionary_errors_name_file_and_line(tmp_path, content, message, line):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    with pytest.raises(InputError) as e:
+        load_dictionary(p)
+    assert message in str(e.value)
+    assert e.value.line == line and e.value.path == str(p)
+
+
+def test_directory_people_become_name_terms(tmp_path):
+    p = tmp_path / "people.csv"
+    p.write_text(
+        "first,last,display,aliases,department\n"
+        "Siobhan,Nguyen,,Shiv Nguyen,Support\n"
+        "Saoirse,Ni Bhraonain,Saoirse Ní Bhraonáin,,Sales\n"
+    )
+    v = load_directory(p)
+    a, b = v.terms
+    assert a.display == "Siobhan Nguyen" and a.category == "person" and a.source == "directory"
+    assert a.aliases == ("Shiv Nguyen",) and a.meta["department"] == "Support"
+    assert b.display == "Saoirse Ní Bhraonáin" and b.aliases == ("Saoirse Ni Bhraonain",)
+
+
+def test_directory_missing_columns(tmp_path):
+    p = tmp_path / "people.csv"
+    p.write_text("name,team\nBob,x\n")
+    with pytest.raises(InputError, match="missing columns 'first' and 'last'"):
+        load_directory(p)
+
+
+def test_demo_vocabularies_load(root):
+    d = root / "dictionaries"
+    if not (d / "demo-company.csv").exists():
+        pytest.skip("demo dictionaries not generated yet")
+    assert len(load_dictionary(d / "demo-company.csv").terms) >= 20
+    assert len(load_directory(d / "demo-directory.csv").terms) >= 10
+    assert len(load_dictionary(d / "speech-accent-archive.csv").terms) >= 5
