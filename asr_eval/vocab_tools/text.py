@@ -1,0 +1,69 @@
+"""Spelling keys used to compare vocabulary entries (pure)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: 'Siobhán' -> 'siobhan', 'Małgorzata' -> 'malgorzata'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return out.translate(_EXTRA_FOLDS).casefold()
+
+
+# letters NFKD does not decompose
+_EXTRA_FOLDS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
+
+
+def ascii_fold(text: str) -> str:
+    """Same letters without diacritics, case kept: what an English model usually writes."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_EXTRA_FOLDS)
+
+
+def spelling_key(text: str) -> str:
+    """Case, spacing, punctuation and diacritics removed: 'Pay-Nimbus' == 'paynimbus'."""
+    return _NON_ALNUM.sub("", fold(text))
+
+
+def words(text: str) -> list[str]:
+    """Folded words, punctuation splitting them ('El-Amrani' -> ['el', 'amrani'])."""
+    return _WORDS.findall(fold(text))
+
+
+def is_acronym(text: str) -> bool:
+    """'SLA', 'S.L.A.', 'PCI DSS' (upper-case letter runs of 2-6) but not 'Klarvo'."""
+    parts = [p for p in re.split(r"[\s\-]+", text.strip()) if p]
+    if not parts:
+        return False
+    for p in parts:
+        letters = p.replace(".", "")
+        if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()) and not (
+            len(letters) == 1 and letters.isupper() and p.endswith(".")
+        ):
+            return False
+    return True
+
+
+LETTER_NAMES = dict(zip(
+    "abcdefghijklmnopqrstuvwxyz",
+    "ay bee see dee ee eff gee aitch eye jay kay ell em en oh pee cue ar ess tee you vee double-you ex why zee".split(),
+))
+
+
+def spoken_form(display: str, sounds_like: tuple[str, ...] = ()) -> str:
+    """How a term is said: the author's first sounds-like hint, else acronyms as letter names."""
+    if sounds_like:
+        return sounds_like[0]
+    out = []
+    for w in display.split():
+        if is_acronym(w):
+            out.extend(LETTER_NAMES[c] for c in w.lower() if c in LETTER_NAMES)
+        else:
+            out.append(w)
+    return " ".join(out)
