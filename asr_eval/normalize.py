@@ -101,13 +101,7 @@ CONTRACTIONS: tuple[tuple[str, str], ...] = (
     (r"\brev\b\.?", "reverend "),
     (r"\blt\b\.?", "lieutenant "),
     (r"\bcol\b\.?", "colonel "),
-    # perfect tenses, then the general clitics
-    (r"'d been\b", " had been"),
-    (r"'s been\b", " has been"),
-    (r"'d gone\b", " had gone"),
-    (r"'s gone\b", " has gone"),
-    (r"'d done\b", " had done"),
-    (r"'s got\b", " has got"),
+    # clitics ("he'd been" and kin are expanded by join_apostrophes first)
     (r"n't\b", " not"),
     (r"'re\b", " are"),
     (r"'s\b", " is"),
@@ -238,6 +232,8 @@ class _NumberParser:
                 continue
             out.append(t)
             i += 1
+        if _SYMBOL_WORDS.isdisjoint(out):
+            return out
         return self._symbols(out)
 
     def _run(self, tokens: list[str], i: int) -> tuple[int, str]:
@@ -350,10 +346,20 @@ _NUMBER_RE = re.compile(r"^\d+(\.\d+)?$")
 
 
 def _is_number(t: str) -> bool:
-    return bool(_NUMBER_RE.match(t))
+    return t[:1].isdigit() and _NUMBER_RE.match(t) is not None
+
+
+_SYMBOL_WORDS = frozenset(_CURRENCY) | {"percent", "per"}
 
 
 # --------------------------------------------------------------------------- steps
+#
+# Each step maps text to text, so steps compose like jiwer's ``Compose``. The
+# default chain is arranged for speed without giving up any rule: rules that look
+# across spaces run on the whole text (brackets, "he'd been"), rules that stay
+# inside one whitespace-separated chunk run per chunk through a cache (``word_rules``:
+# fillers, contractions, titles, punctuation, diacritics), and rules over word
+# sequences (numbers, spellings) run on the token list.
 
 
 def lower(s: str) -> str:
@@ -365,7 +371,32 @@ _BRACKETS_RE = re.compile(r"[<\[][^>\]]*[>\]]|\(([^)]+?)\)")
 
 def remove_bracketed(s: str) -> str:
     """Drop annotations such as "[inaudible]", "<noise>" and "(laughs)"."""
+    if "[" not in s and "<" not in s and "(" not in s:
+        return s
     return _BRACKETS_RE.sub(" ", s)
+
+
+_QUOTE_RE = re.compile("[\u2018\u2019\u02bc`\u00b4]")
+_SPACE_APOS_RE = re.compile(r"\s+'")
+_MULTIWORD = {
+    "'d been": " had been",
+    "'s been": " has been",
+    "'d gone": " had gone",
+    "'s gone": " has gone",
+    "'d done": " had done",
+    "'s got": " has got",
+}
+_MULTIWORD_RE = re.compile("(?:" + "|".join(_MULTIWORD) + r")\b")
+
+
+def join_apostrophes(s: str) -> str:
+    """Unify apostrophe characters, re-attach detached clitics ("john 's"), expand "he'd been"."""
+    if not s.isascii():
+        s = _QUOTE_RE.sub("'", s)
+    if "'" not in s:
+        return s
+    s = _SPACE_APOS_RE.sub("'", s)
+    return _MULTIWORD_RE.sub(lambda m: _MULTIWORD[m.group()], s)
 
 
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLERS) + r")\b")
@@ -375,17 +406,21 @@ def remove_fillers(s: str) -> str:
     return _FILLER_RE.sub(" ", s)
 
 
-_CONTRACTION_RES = tuple((re.compile(p), r) for p, r in CONTRACTIONS)
-_SPACE_APOS_RE = re.compile(r"\s+'")
-_QUOTE_RE = re.compile("[\u2018\u2019\u02bc`\u00b4]")
+# One pass over the text: the alternatives are tried in list order at each position,
+# which gives the same result as applying the rules one after another (no rule's
+# output contains an apostrophe or an abbreviation another rule would rewrite).
+_CONTRACTION_RE = re.compile("|".join(f"(?:{p})" for p, _ in CONTRACTIONS))
+_CONTRACTION_FIXED = {re.sub(r"\\b|\\\.\?|\\", "", p): r for p, r in CONTRACTIONS}
+
+
+def _contraction(m: re.Match) -> str:
+    t = m.group()
+    r = _CONTRACTION_FIXED.get(t) or _CONTRACTION_FIXED.get(t[:-1])
+    return r if r is not None else t
 
 
 def expand_contractions(s: str) -> str:
-    s = _QUOTE_RE.sub("'", s)
-    s = _SPACE_APOS_RE.sub("'", s)
-    for pattern, replacement in _CONTRACTION_RES:
-        s = pattern.sub(replacement, s)
-    return s
+    return _CONTRACTION_RE.sub(_contraction, s)
 
 
 _DIGIT_COMMA_RE = re.compile(r"(\d),(\d)")
@@ -416,40 +451,66 @@ def remove_symbols(s: str) -> str:
     return "".join(map(_symbol_char, s))
 
 
-_NUMBERS = _NumberParser()
-
-
-def standardize_numbers(s: str) -> str:
-    return " ".join(_NUMBERS(s.split()))
-
-
-def standardize_spellings(s: str) -> str:
-    return " ".join(SPELLINGS.get(t, t) for t in s.split())
-
-
 _STRAY_PREFIX_RE = re.compile(r"[.$¢€£]([^0-9]|$)")
 _STRAY_SUFFIX_RE = re.compile(r"(^|[^0-9])%")
-_SPACES_RE = re.compile(r"\s+")
+_MARKS = frozenset(".$¢€£%")
 
 
 def tidy(s: str) -> str:
     """Drop currency/percent/period marks that are not attached to a number; single spaces."""
-    s = _STRAY_PREFIX_RE.sub(r" \1", s)
-    s = _STRAY_SUFFIX_RE.sub(r"\1 ", s)
-    s = _STRAY_PREFIX_RE.sub(r" \1", s)
-    return _SPACES_RE.sub(" ", s).strip()
+    if not _MARKS.isdisjoint(s):
+        s = _STRAY_PREFIX_RE.sub(r" \1", s)
+        s = _STRAY_SUFFIX_RE.sub(r"\1 ", s)
+        s = _STRAY_PREFIX_RE.sub(r" \1", s)
+    return " ".join(s.split())
 
+
+@lru_cache(maxsize=1 << 17)
+def _chunk_rules(chunk: str) -> str:
+    return tidy(remove_symbols(expand_contractions(remove_fillers(chunk))))
+
+
+def word_rules(s: str) -> str:
+    """Fillers, contractions and titles, punctuation and diacritics: per chunk, cached (chunks repeat)."""
+    out = [_chunk_rules(c) for c in s.split()]
+    return " ".join([c for c in out if c])
+
+
+_NUMBERS = _NumberParser()
+_HAS_DIGIT_RE = re.compile(r"\d")
+
+
+def standardize_numbers(s: str) -> str:
+    tokens = s.split()
+    if _NUMBER_TRIGGERS.isdisjoint(tokens) and not _HAS_DIGIT_RE.search(s):
+        return s
+    return " ".join(_NUMBERS(tokens))
+
+
+def standardize_spellings(s: str) -> str:
+    tokens = s.split()
+    if SPELLINGS.keys().isdisjoint(tokens):
+        return s
+    return " ".join([SPELLINGS.get(t, t) for t in tokens])
+
+
+_NUMBER_TRIGGERS = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
 
 DEFAULT_STEPS: tuple[Step, ...] = (
     lower,
     remove_bracketed,
-    remove_fillers,
-    expand_contractions,
-    remove_symbols,
+    join_apostrophes,
+    word_rules,
     standardize_numbers,
     standardize_spellings,
     tidy,
 )
+
+
+def run_steps(steps: Sequence[Step], s: str) -> str:
+    for step in steps:
+        s = step(s)
+    return s
 
 
 # --------------------------------------------------------------------------- protection
@@ -480,11 +541,13 @@ class Protector:
         if not self.forms:
             return []
         folded = fold(text)
+        words = _WORD_RE.findall(folded)
+        index = self.index
+        if all(w not in index for w in words):
+            return []
         matches = list(_WORD_RE.finditer(folded))
-        words = [m.group() for m in matches]
         out = []
         i, n = 0, len(words)
-        index = self.index
         while i < n:
             cands = index.get(words[i])
             if cands:
@@ -532,10 +595,7 @@ class Normalizer:
         """
         spans = self.protector.spans(text)
         if not spans:
-            s = text
-            for step in self.steps:
-                s = step(s)
-            return s, ()
+            return run_steps(self.steps, text), ()
         parts = []
         prev = 0
         for k, (start, end, _) in enumerate(spans):
@@ -543,9 +603,7 @@ class Normalizer:
             parts.append(f" {chr(_PLACEHOLDER_BASE + k)} ")
             prev = end
         parts.append(text[prev:])
-        s = "".join(parts)
-        for step in self.steps:
-            s = step(s)
+        s = run_steps(self.steps, "".join(parts))
         words = s.split()
         out_words: list[str] = []
         sources: list[tuple[int, int, str]] = []

@@ -257,57 +257,60 @@ def _term_analysis(
     alignment: Alignment,
     hyp_sources: tuple[tuple[int, int, str], ...],
 ) -> tuple[tuple[TermEvent, ...], ErrorCounts, ErrorCounts]:
-    pairs = alignment.pairs
+    """Term events and the B/U split, working on the op string (no per-column objects)."""
+    ops = alignment.ops
     ref_occ = index.find(ref_words)
     hyp_occ = index.find(hyp_words) if hyp_words else []
     if not ref_occ and not hyp_occ:
         return (), ErrorCounts(), alignment.counts
 
-    npairs = len(pairs)
-    ref_pos = [0] * len(ref_words)  # ref index -> pair position
-    hyp_pos = [0] * len(hyp_words)
-    for p, pr in enumerate(pairs):
-        if pr.ref_index is not None:
-            ref_pos[pr.ref_index] = p
-        if pr.hyp_index is not None:
-            hyp_pos[pr.hyp_index] = p
+    ncol = len(ops)
+    col_ref = [-1] * ncol  # column -> ref index
+    col_hyp = [-1] * ncol  # column -> hyp index
+    ref_col = []  # ref index -> column
+    hyp_col = []  # hyp index -> column
+    for p, op in enumerate(ops):
+        if op != "I":
+            col_ref[p] = len(ref_col)
+            ref_col.append(p)
+        if op != "D":
+            col_hyp[p] = len(hyp_col)
+            hyp_col.append(p)
 
-    occ_of_pair = [-1] * npairs  # pair position -> ref occurrence number (ref words only)
+    occ_of_col = [-1] * ncol  # column -> ref occurrence (ref-side columns of term words)
     events: list[TermEvent] = []
-    hit_windows: list[tuple[int, int, int]] = []  # (hyp start, hyp end, term idx) of recognised occurrences
+    hit_windows: list[tuple[int, int, int]] = []  # (hyp start, hyp end, term) of recognised occurrences
     for o, (s, e, k) in enumerate(ref_occ):
         term = index.terms[k]
-        p0, p1 = ref_pos[s], ref_pos[e - 1]
-        for p in range(p0, p1 + 1):
-            if pairs[p].ref_index is not None:
-                occ_of_pair[p] = o
-        core = [pairs[p].hyp for p in range(p0, p1 + 1) if pairs[p].hyp is not None]
-        a, b = p0, p1 + 1
-        while a > 0 and pairs[a - 1].op == "I":
+        p0, p1 = ref_col[s], ref_col[e - 1] + 1
+        for i in range(s, e):
+            occ_of_col[ref_col[i]] = o
+        a, b = p0, p1
+        while a > 0 and ops[a - 1] == "I":
             a -= 1
-        while b < npairs and pairs[b].op == "I":
+        while b < ncol and ops[b] == "I":
             b += 1
-        extended = [pairs[p].hyp for p in range(a, b) if pairs[p].hyp is not None]
+        core = [col_hyp[p] for p in range(p0, p1) if col_hyp[p] >= 0]
         forms = index.forms_of[k]
-        window_pairs: tuple[int, int] | None = None
-        if tuple(core) in forms:
-            outcome, heard, window_pairs = HIT, core, (p0, p1 + 1)
-        elif tuple(extended) in forms:
-            outcome, heard, window_pairs = HIT, extended, (a, b)
-        elif e - s > 1 and any(pairs[p].op == "C" for p in range(p0, p1 + 1)):
-            outcome, heard = PARTIAL, extended
+        if tuple(hyp_words[j] for j in core) in forms:
+            outcome, idx = HIT, core
         else:
-            outcome, heard = MISS, extended
-        lo, hi = window_pairs or (a, b)
-        hyp_idx = [pairs[p].hyp_index for p in range(lo, hi) if pairs[p].hyp_index is not None]
-        hyp_start = hyp_idx[0] if hyp_idx else None
+            extended = [col_hyp[p] for p in range(a, b) if col_hyp[p] >= 0]
+            idx = extended
+            if len(extended) != len(core) and tuple(hyp_words[j] for j in extended) in forms:
+                outcome = HIT
+            elif e - s > 1 and "C" in ops[p0:p1]:
+                outcome = PARTIAL
+            else:
+                outcome = MISS
+        hyp_start = idx[0] if idx else None
         exact: bool | None = None
         if outcome == HIT:
-            exact = _display_exact(term, hyp_start, len(heard), hyp_sources)
-            if hyp_idx:
-                hit_windows.append((hyp_idx[0], hyp_idx[-1] + 1, k))
+            exact = _display_exact(term, hyp_start, len(idx), hyp_sources)
+            if idx:
+                hit_windows.append((idx[0], idx[-1] + 1, k))
         events.append(TermEvent(term.display, term.category, term.source, outcome,
-                                " ".join(ref_words[s:e]), " ".join(heard), exact, s, hyp_start))
+                                " ".join(ref_words[s:e]), " ".join([hyp_words[j] for j in idx]), exact, s, hyp_start))
 
     hyp_term_word = [False] * len(hyp_words)
     for a, b, k in hyp_occ:
@@ -316,40 +319,41 @@ def _term_analysis(
         if any(k == hk and a < he and hs < b for hs, he, hk in hit_windows):
             continue
         term = index.terms[k]
-        said = [pairs[hyp_pos[j]].ref for j in range(a, b) if pairs[hyp_pos[j]].ref is not None]
+        said = [ref_words[col_ref[hyp_col[j]]] for j in range(a, b) if col_ref[hyp_col[j]] >= 0]
         events.append(TermEvent(term.display, term.category, term.source, FALSE_INSERTION,
                                 " ".join(said), " ".join(hyp_words[a:b]), None, None, a))
 
-    # B-WER / U-WER split, one decision per alignment column
-    b = [0, 0, 0, 0]
-    u = [0, 0, 0, 0]
-    slot = {"C": 0, "S": 1, "D": 2, "I": 3}
-    for p, pr in enumerate(pairs):
-        if pr.op != "I":
-            biased = occ_of_pair[p] >= 0
-        else:
-            biased = hyp_term_word[pr.hyp_index] or _insertion_touches_term(p, pairs, occ_of_pair)
-        (b if biased else u)[slot[pr.op]] += 1
-    return tuple(events), ErrorCounts(*b), ErrorCounts(*u)
+    # B-WER / U-WER: one decision per alignment column; biased columns are counted,
+    # the unbiased ones are the rest of the utterance's counts.
+    bc = {"C": 0, "S": 0, "D": 0, "I": 0}
+    for s, e, _ in ref_occ:
+        for i in range(s, e):
+            bc[ops[ref_col[i]]] += 1
+    p = ops.find("I")
+    while p >= 0:
+        if hyp_term_word[col_hyp[p]] or _insertion_touches_term(p, ops, occ_of_col):
+            bc["I"] += 1
+        p = ops.find("I", p + 1)
+    biased = ErrorCounts(bc["C"], bc["S"], bc["D"], bc["I"])
+    t = alignment.counts
+    unbiased = ErrorCounts(t.hits - biased.hits, t.subs - biased.subs, t.dels - biased.dels, t.ins - biased.ins)
+    return tuple(events), biased, unbiased
 
 
-def _insertion_touches_term(p: int, pairs: Sequence, occ_of_pair: list[int]) -> bool:
+def _insertion_touches_term(p: int, ops: str, occ_of_col: list[int]) -> bool:
     """An insertion run is a term error if it sits inside a term occurrence or next to a misrecognised term word."""
     a = p
-    while a > 0 and pairs[a - 1].op == "I":
+    while a > 0 and ops[a - 1] == "I":
         a -= 1
     b = p
-    while b < len(pairs) and pairs[b].op == "I":
+    n = len(ops)
+    while b < n and ops[b] == "I":
         b += 1
-    left = occ_of_pair[a - 1] if a > 0 else -1
-    right = occ_of_pair[b] if b < len(pairs) else -1
-    if left >= 0 and left == right:
+    left = occ_of_col[a - 1] if a > 0 else -1
+    right = occ_of_col[b] if b < n else -1
+    if left >= 0 and (left == right or ops[a - 1] in "SD"):
         return True
-    if left >= 0 and pairs[a - 1].op in ("S", "D"):
-        return True
-    if right >= 0 and pairs[b].op in ("S", "D"):
-        return True
-    return False
+    return right >= 0 and ops[b] in "SD"
 
 
 def _display_exact(term: Term, hyp_start: int | None, length: int, hyp_sources: tuple[tuple[int, int, str], ...]) -> bool:

@@ -1,0 +1,73 @@
+"""NIST sclite ``trn`` files: ``words of the utterance (speaker-uttid)``, one per line.
+
+Why: any asr-eval run can be exported and re-scored with the field's reference
+scorer (``sctk sclite -r ref.trn trn -h hyp.trn trn -i spu_id``). sclite's
+``spu_id`` takes the speaker as everything before the first ``-`` (or the first
+``_`` when there is no ``-``), so ids are written ``<speaker>-<utterance>`` with
+``-`` removed from the speaker; whitespace and parentheses, which would end the
+id or the text, are replaced by ``_`` in ids and dropped from words.
+Formatting and parsing are pure; ``write_trn``/``read_trn`` are the only I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from asr_eval.types import InputError
+
+_ID_BAD = re.compile(r"[\s()]")
+_SPK_BAD = re.compile(r"[\s()\-]")
+_TEXT_BAD = re.compile(r"[()]")
+_LINE_RE = re.compile(r"^(.*?)\s*\(([^()\s]*)\)\s*$")
+
+
+def trn_id(speaker: str, utt_id: str) -> str:
+    """A sclite spu_id for this utterance: ``<speaker>-<utterance>``."""
+    spk = _SPK_BAD.sub("_", speaker) or "spk"
+    return f"{spk}-{_ID_BAD.sub('_', utt_id)}"
+
+
+def utt_from_trn_id(trn: str) -> str:
+    """The utterance part of an id written by ``trn_id``."""
+    return trn.split("-", 1)[1] if "-" in trn else trn
+
+
+def format_trn_line(text: str, speaker: str, utt_id: str) -> str:
+    words = _TEXT_BAD.sub(" ", text).split()
+    body = " ".join(words)
+    return f"{body} ({trn_id(speaker, utt_id)})" if body else f"({trn_id(speaker, utt_id)})"
+
+
+def parse_trn_lines(lines: Iterable[str], path: str = "<trn>") -> Iterator[tuple[int, str, str]]:
+    """Yield (line number, id, text); blank lines and ';;' comments are skipped."""
+    for n, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith(";;"):
+            continue
+        m = _LINE_RE.match(line)
+        if not m or not m.group(2):
+            raise InputError(path, "a trn line must end with the utterance id in parentheses, e.g. 'hello world (spk-utt1)'", n)
+        yield n, m.group(2), " ".join(m.group(1).split())
+
+
+def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> int:
+    """Write (speaker, utt_id, text) rows; returns the number of lines written."""
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for speaker, utt_id, text in rows:
+            f.write(format_trn_line(text, speaker, utt_id) + "\n")
+            count += 1
+    return count
+
+
+def read_trn(path: str | Path) -> list[tuple[int, str, str]]:
+    """(line, id, text) for every utterance in a trn file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return list(parse_trn_lines(f, str(path)))
+    except UnicodeDecodeError as e:
+        raise InputError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise InputError(str(path), f"cannot read: {e.strerror or e}") from None
