@@ -240,16 +240,14 @@ def confusable(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Pairs of terms that sound alike, and terms that sound like everyday words (false-insertion risks), ranked by risk."""
-    from doublemetaphone import doublemetaphone
-
     from .vocab_tools.confusable import confusable as compute
-    from .vocab_tools.sources import common_words, espeak_available, espeak_phonemes, word_frequency
+    from .vocab_tools.sources import common_words, espeak_available, espeak_phonemes, metaphone_encoder, word_frequency
 
     try:
         vocabs = _load(dictionary, directory)
         terms = [t for v in vocabs for t in v.terms]
         phon = espeak_phonemes if ipa and espeak_available() else None
-        report = compute(terms, doublemetaphone, common_words(words), word_frequency, phon, threshold, threshold)
+        report = compute(terms, metaphone_encoder(), common_words(words), word_frequency, phon, threshold, threshold)
     except AsrEvalError as exc:
         raise _fail(exc)
 

@@ -19,6 +19,10 @@ from ..types import Term
 _SENTENCE_END = re.compile(r"[.!?]['\")\]]*$")
 _TOKEN = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
 RARE_ZIPF = 3.0  # a sentence-initial capitalised word rarer than this is probably a name
+# A common sentence-initial word followed by a capitalised one joins it below this
+# frequency ('Bob Marley called') but not above ('Ask Bob'); 'John Smith' at a
+# sentence start is seen as 'Smith' (word frequency cannot tell names from verbs).
+JOIN_ZIPF = 5.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ def capitalised_runs(text: str, word_frequency: Callable[[str], float]) -> list[
     """Runs of capitalised words that are not merely sentence-initial ('Stella', 'Zentrix Cloud')."""
     runs: list[str] = []
     current: list[str] = []
+    pending = ""  # a common sentence-initial word, kept only if a capitalised word follows ('Bob Marley')
     for m in _TOKEN.finditer(text):
         tok = m.group(0).strip("'’-")
         before = text[: m.start()].rstrip()
@@ -113,12 +118,16 @@ def capitalised_runs(text: str, word_frequency: Callable[[str], float]) -> list[
             current = []
         cap = tok[:1].isupper() and tok != "I" and not tok.startswith("I'")
         if cap and sentence_start and word_frequency(tok) >= RARE_ZIPF:
-            cap = False  # 'Please', 'The': capitalised only because a sentence starts
+            pending = tok if word_frequency(tok) < JOIN_ZIPF else ""  # 'Please', 'The': capitalised only because a sentence starts
+            continue
         if cap:
+            if pending and not current and not sentence_start and text[: m.start()].rstrip().endswith(pending):
+                current.append(pending)
             current.append(tok)
         elif current:
             runs.append(" ".join(current))
             current = []
+        pending = ""
     if current:
         runs.append(" ".join(current))
     return runs

@@ -195,3 +195,15 @@ def read_term_events(run_dir: str | Path) -> list[dict[str, str]]:
             raise InputError(str(path), f"missing column(s) {', '.join(missing)} (header is {fields})", 1)
         reader.fieldnames = fields
         return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def metaphone_encoder() -> Callable[[str], tuple[str, str]]:
+    """Double Metaphone (primary, alternate) from the doublemetaphone package, else jellyfish's Metaphone."""
+    try:
+        from doublemetaphone import doublemetaphone
+
+        return lambda w: tuple(doublemetaphone(w))  # type: ignore[return-value]
+    except ImportError:
+        import jellyfish
+
+        return lambda w: (jellyfish.metaphone(w).upper(), "")
