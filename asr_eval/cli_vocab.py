@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .types import AsrEvalError, Vocabulary
@@ -127,7 +128,7 @@ def check(
         for f in report.findings:
             style = "red" if f.severity == "error" else "yellow"
             where = f"{Path(f.path).name}:{f.line}" if f.line is not None else Path(f.path.split(", ")[0]).name
-            t.add_row(f"[{style}]{f.severity}[/]", f"{f.engine}/{f.code}" if f.engine else f.code, where, f.term or "", f.message)
+            t.add_row(f"[{style}]{f.severity}[/]", f"{f.engine}/{f.code}" if f.engine else f.code, escape(where), escape(f.term or ""), escape(f.message))
         if report.findings:
             c.print(t)
         else:
@@ -165,13 +166,13 @@ def budget(
         for col in ("condition", "terms kept", "dropped", "tokens used", "dropped terms"):
             p.add_column(col, overflow="fold")
         for plan in report.plans:
-            p.add_row(plan.condition, str(len(plan.terms_in_force)), str(len(plan.terms_dropped)), f"{plan.tokens}/{plan.budget}", ", ".join(plan.terms_dropped))
+            p.add_row(plan.condition, str(len(plan.terms_in_force)), str(len(plan.terms_dropped)), f"{plan.tokens}/{plan.budget}", escape(", ".join(plan.terms_dropped)))
         c.print(p)
         t = Table(title="Per term, in budget order (priority, then file order)")
         for col in ("#", "term", "source", "prio", "tokens", "+tokens", "rarest word zipf", "kept", "suggestion"):
             t.add_column(col, overflow="fold")
         for r in report.terms:
-            t.add_row(str(r.rank), r.display, r.source, str(r.priority), str(r.tokens), str(r.marginal), f"{r.min_zipf:.1f}", "yes" if r.kept else "[red]no[/]", r.suggestion)
+            t.add_row(str(r.rank), escape(r.display), r.source, str(r.priority), str(r.tokens), str(r.marginal), f"{r.min_zipf:.1f}", "yes" if r.kept else "[red]no[/]", r.suggestion)
         c.print(t)
 
     _emit(report.to_dict(), [r.to_dict() for r in report.terms], as_json, csv_path, show)
@@ -217,7 +218,7 @@ def coverage(
             for col in ("text", "occurrences", "clips", "example"):
                 m.add_column(col, overflow="fold")
             for cand in report.missing[:30]:
-                m.add_row(cand.text, str(cand.occurrences), str(cand.utterances), cand.example[:100])
+                m.add_row(escape(cand.text), str(cand.occurrences), str(cand.utterances), escape(cand.example[:100]))
             c.print(m)
         else:
             c.print("No frequent capitalised word in the references is missing from the vocabulary.")
@@ -257,7 +258,7 @@ def confusable(
         for col in ("risk", "kind", "term", "sounds like", "IPA", "metaphone", "note"):
             t.add_column(col, overflow="fold")
         for p in report.pairs:
-            t.add_row(f"{p.risk:.2f}", p.kind, p.a, p.b, f"{p.a_ipa} / {p.b_ipa}" if p.a_ipa else "", f"{p.a_metaphone} / {p.b_metaphone}", p.note)
+            t.add_row(f"{p.risk:.2f}", p.kind, escape(p.a), escape(p.b), f"{p.a_ipa} / {p.b_ipa}" if p.a_ipa else "", f"{p.a_metaphone} / {p.b_metaphone}", p.note)
         c.print(t)
         if not report.pairs:
             c.print("No risky pair found.")
@@ -295,7 +296,7 @@ def history(
             tl = r.tally
             colour = {"hurts": "red", "helps": "green", "mixed": "yellow"}.get(r.verdict)
             verdict = f"[{colour}]{r.verdict}[/]" if colour else r.verdict
-            t.add_row(r.term, r.condition, r.accent_group, str(tl.occurrences), str(tl.hits), str(tl.partial), str(tl.misses), _fmt(tl.recall),
+            t.add_row(escape(r.term), escape(r.condition), escape(r.accent_group), str(tl.occurrences), str(tl.hits), str(tl.partial), str(tl.misses), _fmt(tl.recall),
                       _fmt(r.recall_delta), str(tl.false_insertions), _fmt(r.fi_delta), str(tl.in_force), verdict)
         c.print(t)
         if report.skipped:
@@ -349,7 +350,7 @@ def probe(
         for col in ("id", "term", "reference", "spoken as"):
             t.add_column(col, overflow="fold")
         for r in rows:
-            t.add_row(r["id"], r["term"], r["text"], r["say"])
+            t.add_row(escape(r["id"]), escape(r["term"]), escape(r["text"]), escape(r["say"]))
         c.print(t)
         c.print(f"manifest: {path}" if path else "Every term is covered by the manifests: nothing to probe (use --all).")
 
@@ -396,7 +397,7 @@ def export(
     def show(c: Console) -> None:
         c = Console(stderr=True) if str(out) == "-" else c
         for f in plan.findings:
-            c.print(f"[{'red' if f.severity == 'error' else 'yellow'}]{f}[/]")
+            c.print(f"[{'red' if f.severity == 'error' else 'yellow'}]{escape(str(f))}[/]")
         if written:
             c.print(f"wrote {len(plan.entries)} {fmt} entries to {out}" + (f" ({len(plan.dropped)} terms dropped by the budget)" if plan.dropped else ""))
         else:
