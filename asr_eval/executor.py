@@ -1,17 +1,20 @@
 """Transcription loop: decode every clip x plan that the transcript store lacks.
 
 Resumable by construction: each clip's transcripts are appended to the store
-(fsynced) as soon as they exist, and a rerun asks the store first.
+(fsynced) as soon as they exist, and a rerun asks the store first. How the
+missing transcripts get decoded is the executor's business (``LocalExecutor``
+here, batched or not; ``ray_executor.RayExecutor`` on a cluster); the store
+stays in the driver, so caching and resumption work the same for all of them.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 from .store import TranscriptStore, file_sha256, transcript_key
-from .types import BiasPlan, Condition, Problem, Transcript, Utterance
+from .types import BiasPlan, Condition, DecodeResult, Problem, Transcript, Utterance
 
 
 @dataclass
@@ -33,6 +36,88 @@ def _audio_seconds_estimate(path: str) -> float:
         return 0.0
 
 
+@dataclass(frozen=True)
+class Job:
+    """One clip with the plans the store still lacks for it."""
+
+    utt: Utterance
+    plans: tuple[BiasPlan, ...]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What decoding one job produced: one DecodeResult per plan, or a problem."""
+
+    job: Job
+    results: tuple[DecodeResult, ...] = ()
+    audio_seconds: float = 0.0
+    decode_seconds: float = 0.0  # this clip's share of the decoding time
+    problem: Problem | None = None
+
+
+class Executor(Protocol):
+    """Turns jobs into results, in any order; the driver stores them as they arrive."""
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]: ...
+
+
+def _failure(job: Job, exc: BaseException) -> JobResult:
+    where = getattr(exc, "path", job.utt.audio)
+    return JobResult(job, problem=Problem(str(where), job.utt.line, f"clip {job.utt.id} failed: {getattr(exc, 'problem', exc)}"))
+
+
+def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
+    """Decode a batch of jobs with one backend call when it can batch, else clip by clip.
+
+    A clip whose audio cannot be read fails alone; if a batched call fails,
+    its clips are retried one by one so one bad clip never costs the others.
+    Shared by the local and the Ray executors, so both decode identically.
+    """
+    from .audio import duration_seconds, load_audio
+
+    loaded: list[tuple[Job, Any]] = []
+    out: list[JobResult] = []
+    for job in jobs:
+        try:
+            loaded.append((job, load_audio(job.utt.audio)))
+        except Exception as exc:
+            out.append(_failure(job, exc))
+    if len(loaded) > 1 and hasattr(backend, "transcribe_batch"):
+        t0 = time.perf_counter()
+        try:
+            batch = backend.transcribe_batch([a for _, a in loaded], [list(j.plans) for j, _ in loaded])
+        except Exception:
+            batch = None
+        if batch is not None:
+            elapsed = time.perf_counter() - t0
+            total = sum(duration_seconds(a) for _, a in loaded) or 1.0
+            for (job, audio), results in zip(loaded, batch):
+                secs = duration_seconds(audio)
+                out.append(JobResult(job, tuple(results), secs, elapsed * secs / total))
+            return out
+    for job, audio in loaded:
+        t0 = time.perf_counter()
+        try:
+            results = backend.transcribe(audio, list(job.plans))
+        except Exception as exc:  # one bad clip never costs the rest of the run
+            out.append(_failure(job, exc))
+            continue
+        out.append(JobResult(job, tuple(results), duration_seconds(audio), time.perf_counter() - t0))
+    return out
+
+
+class LocalExecutor:
+    """Decodes in this process, ``batch_size`` clips per backend call."""
+
+    def __init__(self, backend: Any, batch_size: int = 1):
+        self.backend = backend
+        self.batch_size = max(1, batch_size)
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
+        for k in range(0, len(jobs), self.batch_size):
+            yield from decode_jobs(self.backend, jobs[k : k + self.batch_size])
+
+
 def transcribe(
     utterances: Sequence[Utterance],
     plans: Mapping[str, BiasPlan],
@@ -40,15 +125,25 @@ def transcribe(
     store: TranscriptStore,
     conditions: Sequence[Condition] = (),
     progress: bool = False,
+    batch_size: int | None = None,
+    executor: Executor | None = None,
 ) -> tuple[dict[tuple[str, str], Transcript], TranscribeStats]:
-    """Decode every clip under every plan, serving what the store already holds."""
-    from .audio import duration_seconds, load_audio
+    """Decode every clip under every plan, serving what the store already holds.
 
+    Three steps: ask the store which clip x plan transcripts are missing;
+    hand those jobs to the executor (local, batched, or Ray) and append each
+    result to the store the moment it arrives; then read every transcript
+    back from the store in manifest order. Outputs therefore depend only on
+    the store's contents, never on the order or the process that decoded them.
+    """
     engine = backend.describe()
     stats = TranscribeStats()
-    out: dict[tuple[str, str], Transcript] = {}
     corrections = {c.name: c for c in conditions if c.correct is not None}
     plan_dicts = {name: p.to_dict() for name, p in plans.items()}
+    if executor is None:
+        executor = LocalExecutor(backend, batch_size if batch_size is not None else getattr(backend, "batch_size", 1))
+    keys: dict[str, dict[str, str]] = {}
+    jobs: list[Job] = []
     bar = _Progress(utterances, enabled=progress)
     with bar:
         for utt in utterances:
@@ -56,44 +151,51 @@ def transcribe(
                 audio_hash = file_sha256(utt.audio)
             except OSError as exc:
                 stats.failed += 1
-                stats.problems.append(Problem(utt.audio, None, f"cannot read audio for {utt.id}: {exc}"))
+                stats.problems.append(Problem(utt.audio, utt.line, f"cannot read audio for {utt.id}: {exc}"))
                 bar.advance(utt, 0.0)
                 continue
-            keys = {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
-            missing = [name for name in plans if keys[name] not in store]
-            audio_seconds = None
-            if missing:
-                try:
-                    audio = load_audio(utt.audio)
-                    audio_seconds = duration_seconds(audio)
-                    t0 = time.perf_counter()
-                    results = backend.transcribe(audio, [plans[n] for n in missing])
-                    elapsed = time.perf_counter() - t0
-                except Exception as exc:  # one bad clip never costs the rest of the run
-                    stats.failed += 1
-                    where = getattr(exc, "path", utt.audio)
-                    stats.problems.append(Problem(str(where), utt.line, f"clip {utt.id} failed: {getattr(exc, 'problem', exc)}"))
-                    bar.advance(utt, 0.0)
-                    continue
-                stats.decoded += len(missing)
-                stats.audio_seconds += audio_seconds
-                stats.decode_seconds += elapsed
-                for name, res in zip(missing, results):
-                    record = Transcript(
-                        utt_id=utt.id, condition=name, text=res.text, plan=plans[name],
-                        audio_seconds=audio_seconds, decode_seconds=elapsed / len(missing), extra=res.extra,
-                    ).to_dict()
-                    store.put(keys[name], record)
+            keys[utt.id] = {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
+            missing = tuple(plans[n] for n in plans if keys[utt.id][n] not in store)
             stats.cached += len(plans) - len(missing)
-            for name in plans:
-                rec = dict(store.get(keys[name]))
-                rec["utt_id"], rec["condition"] = utt.id, name  # same audio may appear under several ids
-                t = Transcript.from_dict(rec)
-                if name in corrections:
-                    t = _apply_correction(t, corrections[name])
-                out[(utt.id, name)] = t
-            bar.advance(utt, audio_seconds if audio_seconds is not None else out[(utt.id, next(iter(plans)))].audio_seconds)
+            if missing:
+                jobs.append(Job(utt, missing))
+            else:
+                bar.advance(utt, _stored_seconds(store, keys[utt.id]))
+        for res in executor.run(jobs):
+            utt = res.job.utt
+            if res.problem is not None:
+                stats.failed += 1
+                stats.problems.append(res.problem)
+                bar.advance(utt, 0.0)
+                continue
+            n = len(res.job.plans)
+            for plan, dec in zip(res.job.plans, res.results):
+                record = Transcript(
+                    utt_id=utt.id, condition=plan.condition, text=dec.text, plan=plan,
+                    audio_seconds=res.audio_seconds, decode_seconds=res.decode_seconds / n, extra=dec.extra,
+                ).to_dict()
+                store.put(keys[utt.id][plan.condition], record)
+            stats.decoded += n
+            stats.audio_seconds += res.audio_seconds
+            stats.decode_seconds += res.decode_seconds
+            bar.advance(utt, res.audio_seconds)
+    out: dict[tuple[str, str], Transcript] = {}
+    for utt in utterances:
+        if utt.id not in keys or any(keys[utt.id][n] not in store for n in plans):
+            continue  # failed clip: excluded from every condition
+        for name in plans:
+            rec = dict(store.get(keys[utt.id][name]))
+            rec["utt_id"], rec["condition"] = utt.id, name  # same audio may appear under several ids
+            t = Transcript.from_dict(rec)
+            if name in corrections:
+                t = _apply_correction(t, corrections[name])
+            out[(utt.id, name)] = t
     return out, stats
+
+
+def _stored_seconds(store: TranscriptStore, keys: Mapping[str, str]) -> float:
+    rec = store.get(next(iter(keys.values())))
+    return float(rec.get("audio_seconds") or 0.0) if rec else 0.0
 
 
 def _apply_correction(t: Transcript, condition: Condition) -> Transcript:

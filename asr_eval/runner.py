@@ -8,6 +8,7 @@ configuration concerns.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -40,6 +41,9 @@ class RunConfig:
     cache_dir: str | None = None
     progress: bool = True
     reports: bool = True
+    executor: str = "local"          # 'local' | 'ray'
+    ray_address: str | None = None   # existing Ray cluster; None starts a local one
+    ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,13 @@ def run_evaluation(
     conditions: Sequence[Condition] | None = None,
     backend: Any = None,
     command: Sequence[str] | None = None,
+    executor: Any = None,
 ) -> RunOutcome:
-    """Transcribe, score and report. ``conditions``/``backend`` override the config (sweeps, tests)."""
+    """Transcribe, score and report. ``conditions``/``backend``/``executor`` override the config (sweeps, tests).
+
+    With ``config.executor == 'ray'`` the model lives in Ray actors and the
+    driver talks to it through the executor's proxy backend.
+    """
     from .backends import load_backend
     from .normalize import make_normalizer
 
@@ -88,16 +97,26 @@ def run_evaluation(
         conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None)
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
-    with RunLock(out):
+    with RunLock(out), ExitStack() as stack:
+        backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
+                              options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
+        if executor is None and config.executor == "ray":
+            from .ray_executor import BackendSpec, RayExecutor
+
+            executor = stack.enter_context(RayExecutor(
+                BackendSpec(args=(config.backend,), kwargs=backend_kwargs), address=config.ray_address,
+                actors=config.ray_actors, batch_size=config.batch_size, device=config.device,
+            ))
+        elif config.executor not in ("local", "ray"):
+            raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
         if backend is None:
-            backend = load_backend(
-                config.backend, model=config.model, device=config.device, compute_type=config.compute_type,
-                options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size,
-            )
+            backend = executor.backend if executor is not None and hasattr(executor, "backend") else load_backend(
+                config.backend, **backend_kwargs)
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         with TranscriptStore(cache_path) as store:
-            transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress)
+            transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress,
+                                             batch_size=config.batch_size, executor=executor)
         terms = all_terms(dict_v, dir_v)
         normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]

@@ -10,13 +10,18 @@ window and the previous window's text fills only the room that is left.
 
 Long audio is cut into <= 30 s windows at the quietest 20 ms frame of each
 window's last 5 s (so words are rarely split); decoding is without timestamps.
-Temperature fallback stays on (FACTS.md: greedy without it loops on hard clips)
-and the sampler is seeded per clip x plan, so transcripts do not depend on
-decoding order, batching or resumption.
+Temperature fallback stays on (FACTS.md: greedy without it loops on hard clips).
+Several clips can be decoded together (``batch_size``): their windows are
+encoded in batches and streams whose prompts have the same shape share one
+beam-search call; rows of a CTranslate2 batch do not interact, so batched and
+sequential transcripts are the same. Sampled fallback windows run on a freshly
+seeded model (see ``_sampler``), so transcripts do not depend on decoding
+order, batching or resumption either.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -52,6 +57,23 @@ def split_windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tup
     return out
 
 
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when CTranslate2 sees a GPU, else 'cpu'; 'cuda' without one is a ModelError."""
+    import ctranslate2
+
+    if device not in ("cpu", "cuda", "auto"):
+        raise ModelError(f"unknown device {device!r}; choose cpu, cuda or auto")
+    gpus = ctranslate2.get_cuda_device_count()
+    if device == "auto":
+        return "cuda" if gpus > 0 else "cpu"
+    if device == "cuda" and gpus == 0:
+        raise ModelError(
+            "--device cuda was asked for but CTranslate2 sees no CUDA device (no GPU, driver or CUDA 12 "
+            "runtime/cuDNN 9 libraries visible); use --device cpu or --device auto"
+        )
+    return device
+
+
 class FasterWhisperBackend:
     """Transcriber backed by a CTranslate2 Whisper model (default: bundled tiny.en)."""
 
@@ -69,11 +91,8 @@ class FasterWhisperBackend:
         from faster_whisper import WhisperModel
 
         self.spec: ModelSpec = resolve_model(model)
-        if device == "auto":
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        self.device = device
+        self.device = resolve_device(device)
+        self.cpu_threads = cpu_threads
         self.compute_type = compute_type
         self.options = options
         self.batch_size = batch_size
@@ -150,55 +169,193 @@ class FasterWhisperBackend:
             return self.model.get_prompt(self.tokenizer, bias_tokens + carried, without_timestamps=True)
         return self.model.get_prompt(self.tokenizer, previous, without_timestamps=True)
 
-    def encode_windows(self, audio: np.ndarray) -> list[Any]:
-        """Encoder outputs for each window of ``audio`` (the part shared by all plans)."""
+    def encode_windows(self, audios: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+        """Encoder outputs (host arrays) of every <= 30 s window of every clip: the part all plans share.
+
+        Windows are encoded ``batch_size`` at a time. Outputs are kept on the
+        host so that any subset of them can be stacked into one decoder batch
+        (CTranslate2 moves them to the GPU when generating there).
+        """
+        import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
-        outputs = []
-        for start, end in split_windows(audio):
-            feats = self.model.feature_extractor(audio[start:end])
-            outputs.append(self.model.encode(pad_or_trim(feats[:, : feats.shape[-1] - 1])))
-        return outputs
+        feats: list[tuple[int, np.ndarray]] = []
+        for i, audio in enumerate(audios):
+            for start, end in split_windows(audio):
+                f = self.model.feature_extractor(audio[start:end])
+                feats.append((i, pad_or_trim(f[:, : f.shape[-1] - 1])))
+        out: list[list[np.ndarray]] = [[] for _ in audios]
+        step = max(1, self.batch_size)
+        for k in range(0, len(feats), step):
+            chunk = feats[k : k + step]
+            batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack([f for _, f in chunk])))
+            encoded = np.asarray(self.model.model.encode(batch, to_cpu=True))
+            for (i, _), enc in zip(chunk, encoded):
+                out[i].append(np.array(enc))
+        return out
 
-    def decode_plan(self, encoded: list[Any], plan: BiasPlan, seed: int) -> DecodeResult:
-        """Decode pre-encoded windows under one plan."""
+    def _generate(self, encoded: Sequence[np.ndarray], prompts: Sequence[list[int]], temperature: float,
+                  model: Any = None) -> list[Any]:
         import ctranslate2
 
-        if plan.method not in ("none", "prompt", "hotwords"):
-            raise ModelError(f"faster-whisper backend cannot apply biasing method {plan.method!r}")
-        bias_tokens = self.encode_text(plan.text) if plan.text and plan.method == "prompt" else []
-        if len(bias_tokens) > PROMPT_BUDGET:
-            raise ModelError(f"plan {plan.condition!r} has {len(bias_tokens)} prompt tokens > {PROMPT_BUDGET}")
-        ctranslate2.set_random_seed(seed)
-        texts: list[str] = []
-        previous: list[int] = []
-        windows: list[dict[str, Any]] = []
-        for enc in encoded:
-            prompt = self._prompt(plan, bias_tokens, previous)
-            result, avg_logprob, temperature, compression = self.model.generate_with_fallback(
-                enc, prompt, self.tokenizer, self._ts_options
-            )
-            tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
-            silent = (
-                self.options.no_speech_threshold is not None
-                and result.no_speech_prob > self.options.no_speech_threshold
-                and avg_logprob < self.options.log_prob_threshold
-            )
-            text = "" if silent else self.tokenizer.decode(tokens).strip()
-            windows.append({
-                "temperature": temperature, "avg_logprob": round(float(avg_logprob), 4),
-                "compression_ratio": round(float(compression), 3),
-                "no_speech_prob": round(float(result.no_speech_prob), 4), "skipped_as_silence": silent,
-                "prompt_tokens": len(prompt),
-            })
-            if text:
-                texts.append(text)
-            if self.options.condition_on_previous_text and temperature <= 0.5 and not silent:
-                previous = previous + tokens
-            else:
-                previous = []
-        return DecodeResult(text=" ".join(texts), extra={"windows": windows})
+        o = self._ts_options
+        if temperature > 0:
+            kwargs = {"beam_size": 1, "num_hypotheses": o.best_of, "sampling_topk": 0, "sampling_temperature": temperature}
+        else:
+            kwargs = {"beam_size": o.beam_size, "patience": o.patience}
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(encoded)))
+        return (model or self.model.model).generate(
+            features, [list(p) for p in prompts], length_penalty=o.length_penalty,
+            repetition_penalty=o.repetition_penalty, no_repeat_ngram_size=o.no_repeat_ngram_size,
+            max_length=MAX_TEXT_CTX, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=o.suppress_blank, suppress_tokens=o.suppress_tokens,
+            max_initial_timestamp_index=int(round(o.max_initial_timestamp / self.model.time_precision)),
+            **kwargs,
+        )
+
+    def _judge(self, result: Any, temperature: float) -> tuple[Any, float, float, float, bool, bool]:
+        """faster-whisper's fallback rule: (result, avg_logprob, T, compression, needs_fallback, below_cr)."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        o = self._ts_options
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * (len(tokens) ** o.length_penalty) / (len(tokens) + 1)
+        compression = get_compression_ratio(self.tokenizer.decode(tokens).strip())
+        needs = False
+        below = True
+        if o.compression_ratio_threshold is not None and compression > o.compression_ratio_threshold:
+            needs, below = True, False
+        if o.log_prob_threshold is not None and avg_logprob < o.log_prob_threshold:
+            needs = True
+        if (o.no_speech_threshold is not None and result.no_speech_prob > o.no_speech_threshold
+                and o.log_prob_threshold is not None and avg_logprob < o.log_prob_threshold):
+            needs = False  # silence
+        return result, avg_logprob, temperature, compression, needs, below
+
+    def _sampler(self, seed: int) -> Any:
+        """A fresh CTranslate2 model whose worker thread's random generator starts at ``seed``.
+
+        ``ctranslate2.set_random_seed`` only seeds a worker thread's generator
+        the first time that thread samples; afterwards sampling continues from
+        whatever the process sampled before. A sampling pass on the shared
+        model would therefore depend on decoding order, batching and
+        resumption. Loading a fresh model per fallback window (~0.25 s for
+        tiny.en) makes each fallback reproducible from (seed, window) alone.
+        """
+        import ctranslate2
+
+        m = self.model.model
+        model = ctranslate2.models.Whisper(
+            str(self.spec.path), device=m.device, device_index=m.device_index, compute_type=self.compute_type,
+            intra_threads=self.cpu_threads, inter_threads=1,
+        )
+        ctranslate2.set_random_seed(seed & 0xFFFFFFFF)
+        return model
+
+    def _fallback(self, enc: np.ndarray, prompt: list[int], first: tuple, seed: int) -> tuple:
+        """Temperatures after the first, sampled reproducibly; same choice rule as faster-whisper."""
+        tried = [first]
+        below = [first] if first[5] else []
+        sampler = None
+        temps = self.options.temperatures[1:]
+        temperature = first[2]
+        for temperature in temps:
+            if sampler is None:
+                sampler = self._sampler(seed)
+            judged = self._judge(self._generate([enc], [prompt], temperature, model=sampler)[0], temperature)
+            tried.append(judged)
+            if judged[5]:
+                below.append(judged)
+            if not judged[4]:
+                return judged
+        best = max(below or tried, key=lambda x: x[1])
+        return (best[0], best[1], temperature, best[3], True, best[5])
+
+    def transcribe_batch(self, audios: Sequence[np.ndarray], plans: Sequence[Sequence[BiasPlan]]) -> list[list[DecodeResult]]:
+        """Decode several clips, each under its own plans; result[i][j] is clip i under plans[i][j].
+
+        Each clip's windows are encoded once for all its plans. Decoding runs
+        window by window over every (clip, plan) stream; streams whose prompts
+        put <|startoftranscript|> at the same position (a CTranslate2
+        requirement) share one beam-search call. Fallback windows are decoded
+        one by one with a seed derived from (seed, window index), so the
+        result does not depend on what else is in the batch.
+        """
+        if len(audios) != len(plans):
+            raise ValueError("transcribe_batch: one plan list per clip")
+        for plan_list in plans:
+            for plan in plan_list:
+                if plan.method not in ("none", "prompt", "hotwords"):
+                    raise ModelError(f"faster-whisper backend cannot apply biasing method {plan.method!r}")
+        encoded = self.encode_windows(audios)
+        streams: list[_Stream] = []
+        for i, plan_list in enumerate(plans):
+            for j, plan in enumerate(plan_list):
+                bias = self.encode_text(plan.text) if plan.text and plan.method == "prompt" else []
+                if len(bias) > PROMPT_BUDGET:
+                    raise ModelError(f"plan {plan.condition!r} has {len(bias)} prompt tokens > {PROMPT_BUDGET}")
+                streams.append(_Stream(i, j, plan, bias))
+        first_t = self.options.temperatures[0] if self.options.temperatures else 0.0
+        group_cap = max(1, self.batch_size) * max((len(p) for p in plans), default=1)
+        sot = self.tokenizer.sot
+        active = [s for s in streams if encoded[s.clip]]
+        while active:
+            groups: dict[tuple[int, int], list[tuple[_Stream, list[int]]]] = {}
+            for s in active:
+                prompt = self._prompt(s.plan, s.bias_tokens, s.previous)
+                groups.setdefault((len(prompt), prompt.index(sot)), []).append((s, prompt))
+            for members in groups.values():
+                for k in range(0, len(members), group_cap):
+                    chunk = members[k : k + group_cap]
+                    encs = [encoded[s.clip][s.pos] for s, _ in chunk]
+                    results = self._generate(encs, [p for _, p in chunk], first_t)
+                    for (s, prompt), enc, res in zip(chunk, encs, results):
+                        judged = self._judge(res, first_t)
+                        if judged[4] and len(self.options.temperatures) > 1:
+                            judged = self._fallback(enc, prompt, judged, self.options.seed * 1_000_003 + s.pos)
+                        self._advance(s, judged, len(prompt))
+            active = [s for s in active if s.pos < len(encoded[s.clip])]
+        out: list[list[DecodeResult]] = [[None] * len(p) for p in plans]  # type: ignore[list-item]
+        for s in streams:
+            out[s.clip][s.slot] = DecodeResult(text=" ".join(s.texts), extra={"windows": s.windows})
+        return out
+
+    def _advance(self, s: "_Stream", judged: tuple, prompt_tokens: int) -> None:
+        result, avg_logprob, temperature, compression = judged[:4]
+        tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        silent = (
+            self.options.no_speech_threshold is not None
+            and result.no_speech_prob > self.options.no_speech_threshold
+            and avg_logprob < self.options.log_prob_threshold
+        )
+        text = "" if silent else self.tokenizer.decode(tokens).strip()
+        s.windows.append({
+            "temperature": temperature, "avg_logprob": round(float(avg_logprob), 4),
+            "compression_ratio": round(float(compression), 3),
+            "no_speech_prob": round(float(result.no_speech_prob), 4), "skipped_as_silence": silent,
+            "prompt_tokens": prompt_tokens,
+        })
+        if text:
+            s.texts.append(text)
+        if self.options.condition_on_previous_text and temperature <= 0.5 and not silent:
+            s.previous = s.previous + tokens
+        else:
+            s.previous = []
+        s.pos += 1
 
     def transcribe(self, audio: np.ndarray, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
-        encoded = self.encode_windows(audio)
-        return [self.decode_plan(encoded, plan, self.options.seed) for plan in plans]
+        return self.transcribe_batch([audio], [list(plans)])[0]
+
+
+@dataclass
+class _Stream:
+    """One clip decoded under one plan, advanced one 30 s window at a time."""
+
+    clip: int
+    slot: int
+    plan: BiasPlan
+    bias_tokens: list[int]
+    pos: int = 0
+    previous: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,187 @@
+"""Transcription on Ray: one backend (one model) per actor, results streamed to the driver.
+
+Only decoding moves to the cluster. Plans, cache keys and the transcript store
+stay in the driver, and each actor runs the very function the local executor
+runs (``executor.decode_jobs``), so a Ray run resumes from, and writes to, the
+same store as a local one and produces the same transcripts.
+
+Workers read audio from the paths in the manifest, so on a multi-node cluster
+the audio must be on a filesystem every node sees (as it must for the driver).
+Needs the optional extra: ``pip install 'asr-eval[ray]'`` (plain ``ray``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+from .executor import Job, JobResult, decode_jobs
+from .types import AsrEvalError, ModelError
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How an actor builds its backend: ``factory`` is 'module:callable', called with ``kwargs``.
+
+    A spec (not a live backend) is shipped, so each actor loads its own model
+    next to its own GPU.
+    """
+
+    factory: str = "asr_eval.backends:load_backend"
+    args: tuple[Any, ...] = ("faster-whisper",)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        module, _, name = self.factory.partition(":")
+        return getattr(importlib.import_module(module), name)(*self.args, **dict(self.kwargs))
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise AsrEvalError("--executor ray needs Ray: pip install 'asr-eval[ray]' (or pip install ray)") from None
+    return ray
+
+
+class _Worker:
+    """Actor body: holds one backend and decodes batches of jobs with it."""
+
+    def __init__(self, spec: BackendSpec):
+        self.backend = spec.build()
+
+    def describe(self) -> dict[str, Any]:
+        return self.backend.describe()
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.backend.name, "model_id": self.backend.model_id}
+
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)
+
+    def prompt_budget(self, method: str) -> int:
+        return self.backend.prompt_budget(method)
+
+    def decode(self, jobs: Sequence[Job]) -> list[JobResult]:
+        return decode_jobs(self.backend, jobs)
+
+
+class RayBackendProxy:
+    """The driver's view of the actors' backend: tokenizer and description come from actor 0.
+
+    The driver needs ``count_tokens``/``prompt_budget`` (token budgets) and
+    ``describe()`` (cache keys, run.json) but no model of its own; asking an
+    actor keeps the description exactly the one the decoding engine reports
+    (device included).
+    """
+
+    def __init__(self, ray: Any, actor: Any):
+        self._ray = ray
+        self._actor = actor
+        info = ray.get(actor.info.remote())
+        self.name = info["name"]
+        self.model_id = info["model_id"]
+        self._describe = ray.get(actor.describe.remote())
+        self._tokens: dict[str, int] = {}
+
+    def count_tokens(self, text: str) -> int:
+        if text not in self._tokens:
+            self._tokens[text] = self._ray.get(self._actor.count_tokens.remote(text))
+        return self._tokens[text]
+
+    def prompt_budget(self, method: str) -> int:
+        return self._ray.get(self._actor.prompt_budget.remote(method))
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self._describe)
+
+    def transcribe(self, audio: Any, plans: Any) -> Any:
+        raise AsrEvalError("the Ray proxy backend does not decode in the driver; use RayExecutor.run")
+
+
+class RayExecutor:
+    """A pool of actors, each with its own backend; jobs go out in batches, results stream back.
+
+    ``address``: an existing cluster ('auto', 'ray://host:10001', 'host:6379');
+    None starts a local Ray instance with ``num_cpus`` CPUs. ``actors``: how
+    many backends to run (default: one per GPU on cuda, else one per
+    ``cpus_per_actor`` CPUs). Each actor reserves ``num_gpus`` (1 on cuda) so
+    Ray places one model per GPU.
+    """
+
+    def __init__(
+        self,
+        spec: BackendSpec,
+        *,
+        address: str | None = None,
+        actors: int = 0,
+        batch_size: int = 1,
+        device: str = "cpu",
+        num_cpus: int | None = None,
+        cpus_per_actor: float = 1.0,
+        runtime_env: Mapping[str, Any] | None = None,
+    ):
+        ray = _import_ray()
+        self.ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
+            if runtime_env:
+                kwargs["runtime_env"] = dict(runtime_env)
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=num_cpus, **kwargs)
+            self._started = True
+        gpus = 1 if device == "cuda" else 0
+        resources = ray.cluster_resources()
+        if gpus and resources.get("GPU", 0) < 1:
+            self.shutdown()
+            raise ModelError("--device cuda with --executor ray: the Ray cluster reports no GPU")
+        if actors <= 0:
+            actors = int(resources.get("GPU", 0)) if gpus else max(1, int(resources.get("CPU", 1) // cpus_per_actor))
+        self.batch_size = max(1, batch_size)
+        remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus)(_Worker)
+        try:
+            self.actors = [remote.remote(spec) for _ in range(actors)]
+            self.backend = RayBackendProxy(ray, self.actors[0])
+        except Exception as exc:
+            self.shutdown()
+            raise ModelError(f"Ray actors could not load the backend: {_cause(exc)}") from None
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
+        """Keep every actor busy with one batch in flight; yield results as batches finish."""
+        ray = self.ray
+        batches = [list(jobs[k : k + self.batch_size]) for k in range(0, len(jobs), self.batch_size)]
+        pending: dict[Any, Any] = {}
+        idle = list(self.actors)
+        while batches or pending:
+            while batches and idle:
+                actor = idle.pop()
+                pending[actor.decode.remote(batches.pop(0))] = actor
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                idle.append(pending.pop(ref))
+                yield from ray.get(ref)
+
+    def shutdown(self) -> None:
+        """Release the actors, and Ray itself if this executor started it."""
+        for actor in getattr(self, "actors", []):
+            self.ray.kill(actor)
+        self.actors = []
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+            self._started = False
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def _cause(exc: BaseException) -> str:
+    """The root error of a Ray actor failure, without Ray's wrapper traceback."""
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    return str(cause) if cause else str(exc).splitlines()[-1]
