@@ -124,7 +124,7 @@ def check(
     def show(c: Console) -> None:
         t = Table(title=f"vocab check: {', '.join(report.files)} ({report.n_terms} terms; engines: {', '.join(report.engines)})")
         for col in ("severity", "code", "where", "term", "message"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, no_wrap=col in ("severity", "code", "where"), overflow="fold")
         for f in report.findings:
             style = "red" if f.severity == "error" else "yellow"
             where = f"{Path(f.path).name}:{f.line}" if f.line is not None else Path(f.path.split(", ")[0]).name
@@ -289,7 +289,7 @@ def history(
     def show(c: Console) -> None:
         t = Table(title=f"Term history: {run_dir} (baseline: {report.baseline or 'none'})")
         for col in ("term", "condition", "accent group", "occ.", "hits", "partial", "misses", "recall", "Δ recall", "false ins.", "Δ FI", "in force", "verdict"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, no_wrap=col in ("term", "condition", "accent group", "verdict"), overflow="fold")
         for r in report.rows:
             if not by_accent and r.accent_group != ALL:
                 continue
