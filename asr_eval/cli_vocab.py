@@ -96,7 +96,7 @@ def check(
     """
     from .vocab_tools import engines as eng
     from .vocab_tools.lint import lint, make_report
-    from .vocab_tools.sources import load_for_lint, try_token_counter
+    from .vocab_tools.sources import load_for_lint, load_limits, try_token_counter
 
     chosen = list(eng.ENGINES) if not engine or "all" in engine else engine
     unknown = [e for e in chosen if e not in eng.ENGINES]
@@ -113,7 +113,7 @@ def check(
                 findings.extend(f)
         findings.extend(lint(vocabs))
         counter = try_token_counter(model) if {"whisper", "deepgram"} & set(chosen) else None
-        limits = eng.load_limits()
+        limits = load_limits()
         items = eng.located(vocabs)
         for e in chosen:
             findings.extend(eng.plan(e, items, limits, counter).findings)
@@ -374,7 +374,7 @@ def export(
 ) -> None:
     """Write the vocabulary in an engine's input format after checking that engine's documented limits."""
     from .vocab_tools import engines as eng
-    from .vocab_tools.sources import token_counter, try_token_counter
+    from .vocab_tools.sources import load_limits, token_counter, try_token_counter
 
     if fmt not in eng.ENGINES:
         raise typer.BadParameter(f"choose one of {', '.join(eng.ENGINES)}", param_hint="--format")
@@ -382,7 +382,7 @@ def export(
         vocabs = _load(dictionary, directory)
         counter = token_counter(model) if fmt == "whisper" else try_token_counter(model) if fmt == "deepgram" else None
         options = {"boost": boost} if fmt == "google" else {}
-        plan = eng.plan(fmt, eng.located(vocabs), eng.load_limits(), counter, **options)
+        plan = eng.plan(fmt, eng.located(vocabs), load_limits(), counter, **options)
     except AsrEvalError as exc:
         raise _fail(exc)
     written = plan.ok or force

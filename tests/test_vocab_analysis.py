@@ -150,3 +150,45 @@ def test_history_recall_deltas_and_verdicts():
     assert rows[("Tallyra", "dictionary", ALL)].tally.in_force == 5
     assert report.skipped == 1 and report.baseline == "baseline"
     assert report.accent_groups == ("uk", "us")
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+event = st.fixed_dictionaries({
+    "term": st.sampled_from(["Klarvo", "Tallyra"]),
+    "condition": st.sampled_from(["baseline", "dictionary"]),
+    "accent_group": st.sampled_from(["us", "uk", "in"]),
+    "outcome": st.sampled_from(["hit", "partial", "miss", "false_insertion"]),
+    "in_force": st.sampled_from(["True", "False"]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(event, max_size=40))
+def test_history_group_tallies_add_up_to_all(evts):
+    report = history(evts)
+    totals, parts = {}, {}
+    for r in report.rows:
+        key = (r.term, r.condition)
+        if r.accent_group == ALL:
+            totals[key] = r.tally
+        else:
+            parts[key] = parts[key] + r.tally if key in parts else r.tally
+    assert totals.keys() == parts.keys()
+    assert all(totals[k].astuple() == parts[k].astuple() for k in totals)
+    assert sum(t.occurrences + t.false_insertions for t in totals.values()) == len(evts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["PayNimbus", "PayNimbus Wallet", "Klarvo", "the", "wallet", "pay", "nimbus"]), max_size=20), st.sampled_from(["us", "uk"]))
+def test_coverage_per_accent_sums_to_total(tokens, accent):
+    text = " ".join(tokens)
+    low = text.lower()  # matching ignores case: 'PayNimbus wallet' is the Wallet term
+    report = coverage(TERMS, [("u", text, "s", accent)], simple_words, word_frequency)
+    for r in report.terms:
+        assert sum(r.by_accent.values()) == r.occurrences
+    by = {r.display: r.occurrences for r in report.terms}
+    assert by["PayNimbus Wallet"] == low.count("paynimbus wallet")
+    assert by["PayNimbus"] == low.count("paynimbus") - by["PayNimbus Wallet"]

@@ -11,8 +11,9 @@ import pytest
 from asr_eval.bias import build_conditions, plan_for
 from asr_eval.types import ModelError, Term, Vocabulary
 from asr_eval.vocab_tools import engines as eng
+from asr_eval.vocab_tools.sources import load_limits
 
-LIMITS = eng.load_limits()
+LIMITS = load_limits()
 
 
 def vocab(*terms: Term, kind: str = "dictionary") -> Vocabulary:

@@ -2,7 +2,7 @@
 
 One builder per engine turns the terms into exactly the entries that
 ``vocab export`` writes, and checks those entries (not the raw terms) against
-the limits in ``asr_eval/data/engine_limits.json``: a limit is about what the
+the limits in ``asr_eval/data/engine_limits.json`` (read by :func:`sources.load_limits`): a limit is about what the
 engine receives. ``vocab check --engine X`` runs the same builder, so a
 vocabulary that passes the check exports without surprises.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Callable, Mapping, Sequence
 
 from ..bias import bias_text, fit_terms
@@ -22,12 +21,6 @@ from .text import ascii_fold, is_acronym
 
 ENGINES = ("whisper", "deepgram", "assemblyai", "azure", "google", "aws")
 CountTokens = Callable[[str], int]
-
-
-def load_limits() -> dict[str, Mapping[str, Any]]:
-    """The engine limits table shipped with the package."""
-    text = resources.files("asr_eval").joinpath("data/engine_limits.json").read_text(encoding="utf-8")
-    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
 @dataclass(frozen=True)

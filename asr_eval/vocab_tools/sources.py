@@ -70,6 +70,15 @@ def load_for_lint(path: str | Path, kind: str) -> tuple[Vocabulary, list[Finding
     raise InputError(str(path), "could not load after removing duplicates")
 
 
+def load_limits() -> dict:
+    """The engine limits table shipped with the package (asr_eval/data/engine_limits.json)."""
+    import json
+    from importlib import resources
+
+    text = resources.files("asr_eval").joinpath("data/engine_limits.json").read_text(encoding="utf-8")
+    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+
+
 def token_counter(model: str = "tiny.en") -> Callable[[str], int]:
     """Count prompt tokens exactly as the faster-whisper backend does (leading space added)."""
     from ..backends.models import load_tokenizer, resolve_model
