@@ -174,6 +174,7 @@ def write_run_folder(
     scored: ScoredRun,
     provenance: Mapping[str, Any],
     problems: Sequence[Problem] = (),
+    baseline: str | None = None,
 ) -> None:
     """Write every output file of a run (each one atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -208,7 +209,7 @@ def write_run_folder(
          "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None}
         for c in conditions
     ]
-    run["baseline"] = BASELINE if BASELINE in names else names[0]
+    run["baseline"] = baseline or (BASELINE if BASELINE in names else names[0])
     run["counts"] = {"utterances": len(utterances), "scored": len(utterances) - len(scored.excluded),
                      "excluded": len(scored.excluded), "skipped_rows": len(skipped)}
     write_atomic(out_dir / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -218,20 +219,15 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "+-_." else "_" for ch in name)
 
 
-def _trn_id(speaker: str, utt_id: str) -> str:
-    """sclite's spu_id form '(speaker-utterance)'; characters sclite splits on are replaced."""
-    clean = lambda x: "".join(ch if ch.isalnum() or ch in "_." else "_" for ch in x)
-    return f"({clean(speaker)}-{clean(utt_id)})"
-
-
 def _write_trn(folder: Path, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
     """Normalised reference/hypothesis trn files, so sclite can re-score exactly what asr-eval scored."""
+    from .trn import format_trn_line
+
     refs: dict[str, str] = {}
     hyps: dict[str, list[str]] = {n: [] for n in names}
     for r in rows:
-        ident = _trn_id(r["speaker"], r["utt_id"])
-        refs.setdefault(ident, f"{r['ref_norm']} {ident}\n")
-        hyps[r["condition"]].append(f"{r['hyp_norm']} {ident}\n")
+        refs.setdefault(r["utt_id"], format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
+        hyps[r["condition"]].append(format_trn_line(r["hyp_norm"], r["speaker"], r["utt_id"]) + "\n")
     write_atomic(folder / "ref.trn", "".join(refs.values()))
     for name in names:
         write_atomic(folder / f"{_safe_name(name)}.trn", "".join(hyps[name]))

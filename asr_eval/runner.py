@@ -157,3 +157,87 @@ def run_evaluation(
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
         wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *tstats.problems), reports=reports,
     )
+
+
+def score_hypotheses(
+    manifest_path: str | Path,
+    hyp_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    dictionary: str | Path | None = None,
+    directory: str | Path | None = None,
+    baseline: str | None = None,
+    correct: float | None = None,
+    redact: bool = False,
+    redact_names: bool = False,
+    reports: bool = True,
+    command: Sequence[str] | None = None,
+) -> RunOutcome:
+    """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
+
+    Each hypothesis file gives one or more conditions (a ``condition`` column, else
+    the file name). The run folder has the same files as ``run_evaluation``'s.
+    ``correct`` post-corrects every non-baseline condition towards the vocabulary.
+    """
+    from .hyp_import import check_ids, load_hypotheses, merge
+    from .normalize import make_normalizer
+    from .pipeline import score_transcripts
+    from .types import BiasPlan, InputError, Transcript
+
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    manifest = load_manifest(manifest_path)
+    ids = [u.id for u in manifest.utterances]
+    hyps = merge((str(p), load_hypotheses(p, known_ids=ids)) for p in hyp_paths)
+    problems = check_ids(hyps, ids, ", ".join(map(str, hyp_paths)))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InputError(errors[0].path, errors[0].problem)
+    names = list(hyps)
+    if baseline is None:
+        baseline = "baseline" if "baseline" in names else names[0]
+    if baseline not in names:
+        raise InputError(", ".join(map(str, hyp_paths)), f"baseline condition {baseline!r} not among {names}")
+    names = [baseline] + [n for n in names if n != baseline]
+    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    terms = all_terms(dict_v, dir_v)
+    conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
+                  for n in names]
+    plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
+    transcripts = {}
+    for c in conditions:
+        for uid, text in hyps[c.name].items():
+            t = Transcript(utt_id=uid, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0, decode_seconds=0.0)
+            if c.correct is not None:
+                from .executor import _apply_correction
+
+                t = _apply_correction(t, c)
+            transcripts[(uid, c.name)] = t
+    normalizer = make_normalizer(terms)
+    utterances = list(manifest.utterances)
+    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
+    with RunLock(out):
+        provenance = base_provenance(command)
+        provenance.update({
+            "manifest": {"path": str(manifest_path), "sha256": file_sha256(manifest_path),
+                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
+            "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
+            "dictionary": vocab_info(dict_v),
+            "directory": vocab_info(dir_v),
+            "engine": {"backend": "external", "model": "imported transcripts"},
+            "normalizer": normalizer.version,
+            "shard": None,
+            "method": "external",
+            "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
+        })
+        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
+                         transcripts=transcripts, scored=scored, provenance=provenance,
+                         problems=[p for p in problems if p.severity != "error"], baseline=baseline)
+        paths: dict[str, Path] = {}
+        if reports:
+            from .report import write_reports
+
+            paths = write_reports(out, redact=redact, redact_names=redact_names)
+    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+                      decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
+                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *problems), reports=paths)
