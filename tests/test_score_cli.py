@@ -1,0 +1,67 @@
+"""`asr-eval score`: vendor transcripts scored like a run (no model involved)."""
+
+import csv
+import json
+
+import soundfile as sf
+from typer.testing import CliRunner
+
+from asr_eval.cli import app
+
+from conftest import tone
+
+
+def _setup(tmp_path):
+    for i in range(3):
+        sf.write(tmp_path / f"c{i}.wav", tone(0.3), 16000)
+    (tmp_path / "m.csv").write_text(
+        "id,audio,text,speaker,accent_group\n"
+        "u0,c0.wav,Please ask Siobhan Nguyen about Klarvo,s1,ie\n"
+        "u1,c1.wav,Klarvo is down again,s2,ie\n"
+        "u2,c2.wav,the invoice is late,s3,us\n"
+    )
+    (tmp_path / "dict.csv").write_text("term,category\nKlarvo,product\n")
+    (tmp_path / "people.csv").write_text("first,last\nSiobhan,Nguyen\n")
+    rows = [
+        ("baseline", "u0", "please ask shivaun new win about clarvo"),
+        ("baseline", "u1", "clarvo is down again"),
+        ("baseline", "u2", "the invoice is late"),
+        ("vendor_vocab", "u0", "Please ask Siobhan Nguyen about Klarvo"),
+        ("vendor_vocab", "u1", "Klarvo is down again"),
+        ("vendor_vocab", "u2", "the Klarvo invoice is late"),
+    ]
+    with open(tmp_path / "hyps.jsonl", "w") as f:
+        for cond, uid, text in rows:
+            f.write(json.dumps({"id": uid, "text": text, "condition": cond}) + "\n")
+
+
+def test_score_vendor_transcripts(tmp_path):
+    _setup(tmp_path)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["score", str(tmp_path / "m.csv"), "--hyp", str(tmp_path / "hyps.jsonl"),
+                                 "--dictionary", str(tmp_path / "dict.csv"), "--directory", str(tmp_path / "people.csv"),
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = {(x["utt_id"], x["condition"]): x for x in csv.DictReader(open(out / "utterances.csv"))}
+    # baseline u0: "siobhan nguyen" -> "shivaun new win" (1 sub + 1 sub + 1 ins), "klarvo" -> "clarvo" (1 sub)
+    b0 = rows[("u0", "baseline")]
+    assert (int(b0["ref_words"]), int(b0["subs"]) + int(b0["dels"]) + int(b0["ins"])) == (6, 4)
+    assert int(rows[("u2", "baseline")]["subs"]) == 0
+    v2 = rows[("u2", "vendor_vocab")]
+    assert (int(v2["ins"]), int(v2["term_false_ins"])) == (1, 1)  # over-biasing: Klarvo where nobody said it
+    terms = list(csv.DictReader(open(out / "terms.csv")))
+    base_hits = [t for t in terms if t["condition"] == "baseline" and t["outcome"] == "hit"]
+    vend_hits = [t for t in terms if t["condition"] == "vendor_vocab" and t["outcome"] == "hit"]
+    assert len(base_hits) == 0 and len(vend_hits) == 3
+    run = json.loads((out / "run.json").read_text())
+    assert run["baseline"] == "baseline" and [c["name"] for c in run["conditions"]] == ["baseline", "vendor_vocab"]
+    assert (out / "report.md").exists() and (out / "trn" / "vendor_vocab.trn").exists()
+
+
+def test_score_rejects_unknown_ids_naming_the_file(tmp_path):
+    _setup(tmp_path)
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"id": "nope", "text": "x"}) + "\n")
+    r = CliRunner().invoke(app, ["score", str(tmp_path / "m.csv"), "--hyp", str(tmp_path / "bad.jsonl"),
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "bad.jsonl" in r.output and "nope" in r.output
