@@ -400,6 +400,7 @@ def join_apostrophes(s: str) -> str:
 
 
 _FILLER_RE = re.compile(r"\b(?:" + "|".join(FILLERS) + r")\b")
+_FILLER_SET = frozenset(FILLERS)
 
 
 def remove_fillers(s: str) -> str:
@@ -435,8 +436,13 @@ def _symbol_char(c: str) -> str:
     cat = unicodedata.category(c)
     if cat[0] in "MSP":
         return " "
-    decomposed = unicodedata.normalize("NFKD", c)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)) or c
+    # compatibility forms ("¼" -> "1⁄4", "²" -> "2") may decompose into symbols: space those too
+    out = []
+    for ch in unicodedata.normalize("NFKD", c):
+        if unicodedata.combining(ch):
+            continue
+        out.append(" " if unicodedata.category(ch)[0] in "MSP" and ch not in _KEEP else ch)
+    return "".join(out).lower() or c
 
 
 _ASCII_SYMBOLS = {ord(c): " " for c in "!\"#&'()*+,-/:;<=>?@[\\]^_`{|}~"}
@@ -465,13 +471,21 @@ def tidy(s: str) -> str:
     return " ".join(s.split())
 
 
+def strip_marks(s: str) -> str:
+    """Compatibility-decompose and drop combining marks, so "dṛ" meets the rule for "dr"."""
+    if s.isascii():
+        return s
+    return "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch)).lower()
+
+
 @lru_cache(maxsize=1 << 17)
 def _chunk_rules(chunk: str) -> str:
-    return tidy(remove_symbols(expand_contractions(remove_fillers(chunk))))
+    words = tidy(remove_symbols(expand_contractions(strip_marks(chunk)))).split()
+    return " ".join([w for w in words if w not in _FILLER_SET])
 
 
 def word_rules(s: str) -> str:
-    """Fillers, contractions and titles, punctuation and diacritics: per chunk, cached (chunks repeat)."""
+    """Diacritics, contractions and titles, punctuation, fillers: per chunk, cached (chunks repeat)."""
     out = [_chunk_rules(c) for c in s.split()]
     return " ".join([c for c in out if c])
 
@@ -593,9 +607,11 @@ class Normalizer:
         The raw text lets the scorer judge display-form accuracy (case, spelling,
         diacritics) on exactly the words that were protected.
         """
+        if not text.isascii() and _PLACEHOLDER_RE.search(text):
+            text = _PLACEHOLDER_RE.sub(" ", text)  # our placeholders must not come from outside
         spans = self.protector.spans(text)
         if not spans:
-            return run_steps(self.steps, text), ()
+            return " ".join(run_steps(self.steps, text).split()), ()
         parts = []
         prev = 0
         for k, (start, end, _) in enumerate(spans):

@@ -1,0 +1,172 @@
+"""The normaliser: hand-written cases, idempotence, and term protection over the demo vocabularies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asr_eval.normalize import (
+    DEFAULT_STEPS,
+    NORMALIZER_VERSION,
+    Normalizer,
+    lower,
+    make_normalizer,
+    remove_symbols,
+)
+from asr_eval.types import Term
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES = [
+    ("Hello, World!", "hello world"),
+    ("  many   spaces\tand\nlines ", "many spaces and lines"),
+    ("Um, I think, uh, yes. Hmm.", "i think yes"),
+    ("I'm sure it's fine; we'll see, won't we?", "i am sure it is fine we will see will not we"),
+    ("He'd been there, she's gone.", "he had been there she has gone"),
+    ("I can't and I cannot", "i can not and i can not"),
+    ("Gonna wanna gotta", "going to want to got to"),
+    ("Dr. Smith met Mr Jones on St. Mark's", "doctor smith met mister jones on saint mark is"),
+    ("The colour of the organisation's centre", "the color of the organization is center"),
+    ("They travelled to the theatre", "they traveled to the theater"),
+    ("twenty five", "25"),
+    ("one hundred and five", "105"),
+    ("two thousand three hundred", "2300"),
+    ("nineteen eighty four", "1984"),
+    ("one oh one", "101"),
+    ("three point five", "3.5"),
+    ("twenty five dollars", "$25"),
+    ("five percent", "5%"),
+    ("5 per cent", "5%"),
+    ("1,000 people", "1000 people"),
+    ("the twenty first century", "the 21st century"),
+    ("fourth floor", "4th floor"),
+    ("at first, a second", "at first a second"),  # ambiguous ordinals stay words
+    ("no one knows, the one", "no one knows the one"),
+    ("the 1 and only", "the one and only"),
+    ("[inaudible] hello (laughs) <noise>", "hello"),
+    ("Café naïve Über", "cafe naive uber"),
+    ("x-ray e-mail", "x ray e mail"),
+    ("\u201cQuoted\u201d \u2018it\u2019s\u2019", "quoted it is"),
+    ("The end.", "the end"),
+    ("costs $5.50 today.", "costs $5.50 today"),
+    ("", ""),
+    ("...", ""),
+]
+
+
+@pytest.mark.parametrize("raw,expected", CASES)
+def test_hand_written_cases(raw, expected):
+    assert make_normalizer()(raw) == expected
+
+
+def test_version_and_words():
+    n = make_normalizer()
+    assert n.version == NORMALIZER_VERSION
+    assert n.words("Hello, world") == ["hello", "world"]
+    assert n.words("um") == []
+
+
+def test_steps_compose():
+    only_case_and_punct = Normalizer((lower, remove_symbols), "case-punct-1")
+    assert only_case_and_punct("Dr. Smith's 25") == "dr smith s 25"
+    assert only_case_and_punct.version == "case-punct-1"
+
+
+PROTECT = [
+    Term("St. Clair", "place", "dictionary"),
+    Term("Dr Martens", "product", "dictionary"),
+    Term("O'Brien", "person", "directory"),
+    Term("Siobhán Nguyen", "person", "directory", aliases=("Siobhan Nguyen",)),
+    Term("Windows 11", "product", "dictionary"),
+    Term("first call resolution", "jargon", "dictionary"),
+]
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("I live on St. Clair Avenue", "i live on st clair avenue"),
+    ("St. Mark's is near St. Clair", "saint mark is is near st clair"),
+    ("Buy Dr Martens from Dr. Jones", "buy dr martens from doctor jones"),
+    ("Ask O'Brien", "ask o brien"),
+    ("SIOBHAN NGUYEN called", "siobhan nguyen called"),
+    ("running Windows 11 twenty", "running windows 11 20"),
+    ("our first call resolution rate", "our first call resolution rate"),
+])
+def test_terms_are_protected(raw, expected):
+    assert make_normalizer(PROTECT)(raw) == expected
+
+
+def test_sources_name_the_raw_words_of_each_protected_run():
+    text, sources = make_normalizer(PROTECT).normalize_with_sources("Call Siobhán  Nguyen at St. Clair.")
+    assert text == "call siobhan nguyen at st clair"
+    assert sources == ((1, 2, "Siobhán  Nguyen"), (4, 2, "St. Clair"))
+
+
+# --------------------------------------------------------------------------- properties
+
+WORDS = [
+    "Hello", "um", "uh", "Dr.", "St", "Mr", "it's", "won't", "he'd", "been", "twenty", "one", "oh", "five",
+    "hundred", "and", "thousand", "first", "point", "dollars", "percent", "per", "cent", "1", "25", "3.5",
+    "$5", "50%", "colour", "organise", "café", "x-ray", "O'Brien", "[noise]", "(laughs)", ",", ".", "?", "'s",
+    "St. Clair", "Dr Martens", "Windows 11", "first call resolution", "Siobhán", "Nguyen", "£", "€20", "'",
+]
+texts = st.lists(st.sampled_from(WORDS), max_size=14).map(" ".join) | st.text(max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts)
+def test_normalising_twice_equals_once(text):
+    for n in (make_normalizer(), make_normalizer(PROTECT)):
+        once = n(text)
+        assert n(once) == once
+        assert once == " ".join(once.split())
+
+
+# --------------------------------------------------------------------------- demo vocabularies
+
+
+def demo_terms() -> tuple[Term, ...]:
+    from asr_eval.vocab import load_dictionary, load_directory
+
+    paths = [ROOT / "dictionaries" / "demo-company.csv", ROOT / "dictionaries" / "demo-directory.csv"]
+    if not all(p.exists() for p in paths):
+        pytest.skip("demo dictionaries not present")
+    return load_dictionary(paths[0]).terms + load_directory(paths[1]).terms
+
+
+CONTEXTS = [
+    "{}",
+    "We spoke to {} yesterday.",
+    "Dr. Smith said {}, twenty times!",
+    "Um, {}'s update is on St. Mark's road",
+    "one {} two",
+    "({}) [{}]",
+]
+
+
+def test_normaliser_never_alters_a_demo_term():
+    terms = demo_terms()
+    n = make_normalizer(terms)
+    assert len(terms) > 40
+    for term in terms:
+        for form in term.written_forms:
+            alone = n(form).split()
+            assert alone, form
+            for ctx in CONTEXTS:
+                words = n(ctx.replace("{}", form, 1).replace("{}", "x")).split()
+                if ctx.startswith("("):
+                    continue  # bracketed asides are dropped with their contents, by design
+                k = len(alone)
+                assert any(words[i : i + k] == alone for i in range(len(words) - k + 1)), (form, ctx, words)
+            # only case, diacritics and punctuation may change
+            assert " ".join(alone) == light(form)
+
+
+def light(form: str) -> str:
+    """Lower case, diacritics off, punctuation to spaces: all a term may undergo."""
+    import unicodedata
+
+    s = "".join(c for c in unicodedata.normalize("NFKD", form.lower()) if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in s).split())
