@@ -1,0 +1,74 @@
+"""Reports of a run folder: summary.csv, comparison.csv, report.md, report.json, report.html.
+
+``write_reports`` is the one entry point the pipeline and the CLI call. It reads
+only the run folder (never the model), builds one report model
+(``model.build_report``) and renders it in every requested format, so every
+format carries the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from .load import RunData, load_run
+from .model import build_report
+from .tables import comparison_csv, summary_csv
+
+FORMATS = ("md", "html", "json")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8", newline="")
+    os.replace(tmp, path)
+
+__all__ = ["write_reports", "load_run", "build_report", "RunData", "FORMATS"]
+
+
+def write_reports(
+    run_dir: Path,
+    *,
+    redact: bool = False,
+    redact_names: bool = False,
+    n_boot: int = 2000,
+    seed: int = 0,
+    formats: Sequence[str] = FORMATS,
+) -> dict[str, Path]:
+    """Write the reports into ``run_dir``; returns file name -> path.
+
+    ``redact`` masks emails, phone numbers and long digit strings in every
+    excerpt; ``redact_names`` also masks the directory's names (and implies
+    ``redact``). Metrics are unaffected. summary.csv and comparison.csv are
+    always written; ``formats`` picks among md, html, json.
+    """
+    run_dir = Path(run_dir)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report formats {unknown}; choose from {list(FORMATS)}")
+    run = load_run(run_dir)
+    model = build_report(run, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+    written: dict[str, Path] = {}
+
+    def put(name: str, text: str) -> None:
+        path = run_dir / name
+        _write_atomic(path, text)
+        written[name] = path
+
+    put("summary.csv", summary_csv(model))
+    put("comparison.csv", comparison_csv(model))
+    if "md" in formats:
+        from .markdown import render_markdown
+
+        put("report.md", render_markdown(model))
+    if "json" in formats:
+        from .jsonout import render_json
+
+        put("report.json", render_json(model))
+    if "html" in formats:
+        from .html import render_html
+
+        put("report.html", render_html(model))
+    return written

@@ -1,0 +1,230 @@
+"""Render the report model as Markdown (report.md).
+
+Same model, same formatting helpers as the HTML report, so both show the same
+numbers. Table cells are escaped for Markdown (pipes, backticks, angle
+brackets) because references and terms are user-supplied.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from .. import stats as st
+from .model import ALL, fmt_ci, fmt_p, fmt_value
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def md_escape(s: Any) -> str:
+    """Escape a user-supplied string for a Markdown table cell or paragraph."""
+    text = "" if s is None else str(s)
+    text = text.replace("\r", " ").replace("\n", " ")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return out + [""]
+
+
+def _metric_cell(row: Mapping[str, Any], name: str) -> str:
+    e = row["metrics"].get(name) or {}
+    v = fmt_value(name, e.get("value"))
+    if v == "n/a":
+        return v
+    return f"{v} {fmt_ci(name, e.get('low'), e.get('high'))}"
+
+
+def _fairness(model: Mapping[str, Any]) -> list[str]:
+    f = model["fairness"]
+    out = ["## Fairness across accent groups", ""]
+    out += [f"- {md_escape(v)}" for v in f["verdicts"]] + [""]
+    if f["gaps"]:
+        out += _table(
+            ["Condition", "Metric", "Best group", "Worst group", "Gap (worst - best)", "95% CI", "Ratio", "95% CI"],
+            [
+                [md_escape(g["condition"]), st.METRICS[g["metric"]].label, f"{md_escape(g['best'])} {fmt_value(g['metric'], g['best_value'])}",
+                 f"{md_escape(g['worst'])} {fmt_value(g['metric'], g['worst_value'])}",
+                 fmt_value(g["metric"], g["diff"]["value"], True), fmt_ci(g["metric"], g["diff"]["low"], g["diff"]["high"], True),
+                 "n/a" if g["ratio"]["value"] is None else f"{g['ratio']['value']:.2f}",
+                 "n/a" if g["ratio"]["low"] is None else f"[{g['ratio']['low']:.2f}, {g['ratio']['high']:.2f}]"]
+                for g in f["gaps"]
+            ],
+        )
+    if f["gains"]:
+        out += ["### Biasing gain per accent group (baseline WER minus biased WER; positive = helped)", ""]
+        out += _table(
+            ["Condition", "Group", "Baseline WER", "Biased WER", "Gain", "95% CI", "Relative gain", "Significance"],
+            [
+                [md_escape(g["condition"]), md_escape(g["accent_group"]), fmt_value("wer", g["base"]), fmt_value("wer", g["cond"]),
+                 fmt_value("wer", g["gain"], True), fmt_ci("wer", g["low"], g["high"], True),
+                 "n/a" if g["relative_gain"] is None else f"{100 * g['relative_gain']:+.0f}%", g["significance"]]
+                for g in f["gains"]
+            ],
+        )
+    if f["gain_correlation"]:
+        out += ["Correlation across groups between baseline WER and gain (negative: groups that already did well gained more):", ""]
+        out += _table(
+            ["Condition", "Gain", "r", "95% CI", "Groups"],
+            [[md_escape(c["condition"]), "relative" if c["relative"] else "absolute",
+              "n/a" if c["r"] is None else f"{c['r']:.2f}",
+              "n/a" if c["low"] is None else f"[{c['low']:.2f}, {c['high']:.2f}]", c["n_groups"]]
+             for c in f["gain_correlation"]],
+        )
+    return out
+
+
+def _summary(model: Mapping[str, Any]) -> list[str]:
+    out = ["## Summary per accent group and condition", "",
+           f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
+           f"({model['settings']['n_boot']} draws). Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
+           f"speakers or {model['settings']['min_words']} words: their intervals are not meaningful.", ""]
+    names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
+    rows = []
+    for r in model["summary"]:
+        flag = f"⚠ {md_escape(r['small_reason'])}" if r["small"] else ""
+        rows.append([md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]),
+                     r["clips"], r["speakers"], r["words"],
+                     *[_metric_cell(r, n) for n in names],
+                     "{:.1f}/{:.1f}/{:.1f}".format(*(100 * (r["metrics"][k]["value"] or 0) for k in ("sub_rate", "del_rate", "ins_rate"))),
+                     flag])
+    out += _table(["Group", "Condition", "Clips", "Speakers", "Words", *[st.METRICS[n].label for n in names], "S/D/I %", "Note"], rows)
+    return out
+
+
+def _comparisons(model: Mapping[str, Any]) -> list[str]:
+    rows = model["comparisons"]
+    if not rows:
+        return []
+    out = [f"## Each condition vs {md_escape(model['baseline'])} (paired, same clips)", "",
+           "Difference = condition minus baseline. Tests: Wilcoxon signed-rank and sign test over speakers, "
+           "MAPSSWE (NIST sc_stats) over utterances; p-values Holm-adjusted within the overall comparisons and "
+           "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm < 0.05; 'segment-level only' = "
+           "only MAPSSWE (which treats utterances as independent) is.", ""]
+    out += _table(
+        ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
+         "Wilcoxon p (Holm)", "Sign p (Holm)", "MAPSSWE p (Holm)", "Verdict"],
+        [[md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]), st.METRICS[r["metric"]].label,
+          fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]), fmt_value(r["metric"], r["diff"], True),
+          fmt_ci(r["metric"], r["low"], r["high"], True), r["n_speakers"],
+          f"{fmt_p(r['wilcoxon_p'])} ({fmt_p(r.get('holm_wilcoxon'))})", f"{fmt_p(r['sign_p'])} ({fmt_p(r.get('holm_sign'))})",
+          f"{fmt_p(r['mapsswe_p'])} ({fmt_p(r.get('holm_mapsswe'))})", r["significance"]]
+         for r in rows],
+    )
+    return out
+
+
+def _terms(model: Mapping[str, Any]) -> list[str]:
+    out = []
+    for cond, ch in model["term_changes"].items():
+        if not any(ch.values()):
+            continue
+        out += [f"## Terms that changed most: {md_escape(cond)} vs {md_escape(model['baseline'])}", ""]
+        for title, rows in (("Gained recall", ch["gained"]), ("Lost recall", ch["lost"]),
+                            ("Most false insertions", ch["false_insertions"])):
+            if not rows:
+                continue
+            out += [f"**{title}**", ""]
+            out += _table(["Term", "Category", "Occurrences", "Baseline recall", "Recall", "Change", "False insertions (change)"],
+                          [[md_escape(r["display"]), md_escape(r["category"]), r["refs"], fmt_value("term_recall", r["base_recall"]),
+                            fmt_value("term_recall", r["recall"]), fmt_value("term_recall", r["recall_change"], True),
+                            f"{r['false_ins']} ({r['false_ins_change']:+d})"] for r in rows])
+    return out
+
+
+def _pairs_text(pairs: Sequence[Sequence[Any]]) -> str:
+    bits = []
+    for op, r, h in pairs:
+        if op == "C":
+            bits.append(md_escape(r))
+        elif op == "S":
+            bits.append(f"~~{md_escape(r)}~~→**{md_escape(h)}**")
+        elif op == "D":
+            bits.append(f"~~{md_escape(r)}~~")
+        else:
+            bits.append(f"+**{md_escape(h)}**")
+    return " ".join(bits)
+
+
+def _explanations(model: Mapping[str, Any]) -> list[str]:
+    ex = model["explanations"]
+    if not ex:
+        return []
+    out = ["## Why terms were missed or inserted", "",
+           f"{model['explanations_total']} missed, partial or falsely inserted terms"
+           + (f" (first {len(ex)} shown)" if len(ex) < model["explanations_total"] else "") + ". "
+           "Context: aligned words around the term (~~reference~~→**hypothesis**).", ""]
+    out += _table(["Condition", "Clip", "Group", "Term", "Outcome", "Heard", "In prompt/hotwords", "Why", "Aligned words"],
+                  [[md_escape(e["condition"]), md_escape(e["utt_id"]), md_escape(e["accent_group"]), md_escape(e["term"]),
+                    e["outcome"], md_escape(e["hyp_text"]), {True: "yes", False: "no", None: "n/a"}[e["in_force"]]
+                    + (" (dropped: budget)" if e["dropped"] else ""), md_escape(e["reason"]), _pairs_text(e["context"])]
+                   for e in ex])
+    return out
+
+
+def _worst(model: Mapping[str, Any]) -> list[str]:
+    if not model["worst"]:
+        return []
+    out = ["## Worst utterances", ""]
+    for w in model["worst"]:
+        out += [f"**{md_escape(w['utt_id'])}** ({md_escape(w['accent_group'])}, speaker {md_escape(w['speaker'])})", ""]
+        rows = [["reference", md_escape(w["ref"]), ""]]
+        rows += [[md_escape(c), md_escape(h["hyp"]), f"{h['errors']} errors"] for c, h in w["hyps"].items()]
+        out += _table(["", "Text", "Errors"], rows)
+    return out
+
+
+def _provenance(model: Mapping[str, Any]) -> list[str]:
+    r = model["run"]
+    eng = r.get("engine") or {}
+    lines = ["## How this run was made", ""]
+    lines.append(f"- Tool: {md_escape(r.get('tool'))} {md_escape(r.get('version'))}; created {md_escape(r.get('created'))}")
+    if r.get("command"):
+        lines.append(f"- Command: `{str(r['command']).replace('`', '')}`")
+    if isinstance(eng, dict):
+        dec = eng.get("decode") or {}
+        lines.append(f"- Engine: {md_escape(eng.get('backend'))} {md_escape(eng.get('model'))} on {md_escape(eng.get('device'))} "
+                     f"({md_escape(eng.get('compute_type'))}), beam {md_escape(dec.get('beam_size'))}")
+    for key in ("manifest", "dictionary", "directory"):
+        v = r.get(key)
+        if v:
+            lines.append(f"- {key.title()}: {md_escape(v.get('path'))} (sha256 {md_escape(str(v.get('sha256') or '')[:12])})")
+    if r.get("normalizer"):
+        lines.append(f"- Normaliser: {md_escape(r['normalizer'])}")
+    t = r.get("timing") or {}
+    if t:
+        lines.append(f"- Timing: {t.get('wall_seconds')} s wall, {t.get('audio_seconds')} s audio, RTFx {t.get('rtfx')}")
+    for c in r.get("conditions") or []:
+        lines.append(f"- Condition {md_escape(c['name'])}: method {md_escape(c['method'])}, {c['terms_in_force']} terms in force, "
+                     f"{c['terms_dropped']} dropped by the budget ({c.get('tokens')}/{c.get('budget')} tokens)")
+    lines.append(f"- Redaction: {md_escape(model['redaction']['note'])}")
+    lines.append(f"- Statistics: {md_escape(model['settings']['interval'])}, {model['settings']['n_boot']} draws, seed {model['settings']['seed']}")
+    return lines + [""]
+
+
+def render_markdown(model: Mapping[str, Any]) -> str:
+    """The whole report.md text."""
+    out = ["# asr-eval comparison report", ""]
+    out += [f"> {md_escape(model['redaction']['note'])}", ""]
+    out += ["## Verdicts", ""] + [f"- {md_escape(v)}" for v in model["verdicts"]] + [""]
+    fairness_first = model["fairness"]["groups_differ"]
+    if fairness_first:
+        out += _fairness(model)
+    out += _summary(model)
+    out += _comparisons(model)
+    if not fairness_first:
+        out += _fairness(model)
+    out += _terms(model)
+    out += _explanations(model)
+    out += _worst(model)
+    if model["skipped"]:
+        out += ["## Skipped inputs", ""]
+        out += _table(["File", "Line", "Severity", "Problem"],
+                      [[md_escape(s.get("path")), md_escape(s.get("line")), md_escape(s.get("severity")), md_escape(s.get("problem"))]
+                       for s in model["skipped"]])
+    out += _provenance(model)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,124 @@
+"""Plots for report.html as inline SVG strings (matplotlib, Agg-free SVG backend).
+
+Inline SVG keeps report.html one self-contained file that opens without
+network access. Text stays text (svg.fonttype 'none': searchable, small);
+matplotlib escapes it as XML, so group and term names cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "asr-eval",  # stable element ids: same input, same file
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    # Drop the XML prolog and DOCTYPE: the SVG is embedded in HTML.
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str],
+                         metric: str = "wer", label: str = "WER (%)") -> str:
+    """Grouped points with 95% CI whiskers: one colour per condition, one slot per group (ALL last)."""
+    slots = [*groups, "ALL"]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(slots) + 2), 3.2))
+        width = 0.8 / max(1, len(conditions))
+        for ci, cond in enumerate(conditions):
+            xs, ys, lo, hi = [], [], [], []
+            for gi, g in enumerate(slots):
+                row = next((r for r in summary if r["accent_group"] == g and r["condition"] == cond), None)
+                if row is None:
+                    continue
+                e = row["metrics"][metric]
+                if e["value"] is None:
+                    continue
+                v = 100 * e["value"]
+                xs.append(gi - 0.4 + width * (ci + 0.5))
+                ys.append(v)
+                lo.append(v - 100 * _num(e["low"]) if e["low"] is not None else 0)
+                hi.append(100 * _num(e["high"]) - v if e["high"] is not None else 0)
+            ax.bar(xs, ys, width=width * 0.9, color=PALETTE[ci % len(PALETTE)], label=cond, alpha=0.85)
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="#222", elinewidth=1, capsize=2)
+        ax.set_xticks(range(len(slots)))
+        ax.set_xticklabels(slots, rotation=30 if len(slots) > 5 else 0, ha="right" if len(slots) > 5 else "center")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8, frameon=False, ncol=min(4, len(conditions)))
+        return _svg(fig)
+
+
+def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str]) -> str:
+    """Horizontal bars of WER gain per group (baseline minus biased) with CI whiskers."""
+    conds = [c for c in conditions if any(g["condition"] == c for g in gains)]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, max(2.0, 0.35 * len(groups) * max(1, len(conds)) + 1)))
+        height = 0.8 / max(1, len(conds))
+        for ci, cond in enumerate(conds):
+            ys, xs, lo, hi = [], [], [], []
+            for gi, grp in enumerate(groups):
+                row = next((r for r in gains if r["accent_group"] == grp and r["condition"] == cond), None)
+                if row is None or row["gain"] is None:
+                    continue
+                v = 100 * row["gain"]
+                ys.append(gi - 0.4 + height * (ci + 0.5))
+                xs.append(v)
+                lo.append(v - 100 * row["low"] if row["low"] is not None else 0)
+                hi.append(100 * row["high"] - v if row["high"] is not None else 0)
+            ax.barh(ys, xs, height=height * 0.9, color=PALETTE[(ci + 1) % len(PALETTE)], label=cond, alpha=0.85)
+            ax.errorbar(xs, ys, xerr=[lo, hi], fmt="none", ecolor="#222", elinewidth=1, capsize=2)
+        ax.axvline(0, color="#666", linewidth=0.8)
+        ax.set_yticks(range(len(groups)))
+        ax.set_yticklabels(groups)
+        ax.invert_yaxis()
+        ax.set_xlabel("WER gain vs baseline (percentage points; right = biasing helped)")
+        ax.legend(fontsize=8, frameon=False)
+        return _svg(fig)
+
+
+def term_plot(terms: Sequence[Mapping[str, Any]], conditions: Sequence[str], baseline: str) -> str:
+    """Per term: recall change vs false insertions, one colour per biased condition."""
+    conds = [c for c in conditions if c != baseline]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        for ci, cond in enumerate(conds):
+            rows = [t for t in terms if t["condition"] == cond and t["recall_change"] is not None]
+            if not rows:
+                continue
+            xs = [r["false_ins"] for r in rows]
+            ys = [100 * r["recall_change"] for r in rows]
+            ax.scatter(xs, ys, s=[12 + 6 * r["refs"] for r in rows], color=PALETTE[(ci + 1) % len(PALETTE)],
+                       alpha=0.7, label=cond, edgecolors="white", linewidths=0.5)
+            # Label the terms at the extremes only, so the plot stays readable.
+            extreme = sorted(rows, key=lambda r: -(abs(r["recall_change"]) + 0.2 * r["false_ins"]))[:6]
+            for r in extreme:
+                ax.annotate(r["display"], (r["false_ins"], 100 * r["recall_change"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="#666", linewidth=0.8)
+        ax.set_xlabel("False insertions of the term (count)")
+        ax.set_ylabel("Recall change vs baseline (points)")
+        if conds:
+            ax.legend(fontsize=8, frameon=False)
+        return _svg(fig)

@@ -1,0 +1,47 @@
+"""summary.csv and comparison.csv: the report model's tables, flat, for spreadsheets and diffs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Mapping
+
+from ..stats import COUNT_FIELDS
+from .model import SUMMARY_METRICS
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if v is None else v for v in r])
+    return buf.getvalue()
+
+
+def summary_csv(model: Mapping[str, Any]) -> str:
+    """One row per accent group x condition (plus the ALL group): metrics with CI bounds, then raw counts."""
+    metric_cols = [c for m in SUMMARY_METRICS for c in (m, f"{m}_low", f"{m}_high")]
+    counts = [f for f in COUNT_FIELDS if f != "clips"]
+    header = ["accent_group", "condition", "clips", "speakers", "words", "small", "small_reason", *metric_cols, *counts]
+    rows = []
+    for r in model["summary"]:
+        vals = []
+        for m in SUMMARY_METRICS:
+            e = r["metrics"][m]
+            vals += [e["value"], e["low"], e["high"]]
+        rows.append([r["accent_group"], r["condition"], r["clips"], r["speakers"], r["words"], r["small"],
+                     r["small_reason"], *vals, *(r["counts"][f] for f in counts)])
+    return _csv(header, rows)
+
+
+COMPARISON_COLUMNS = [
+    "accent_group", "condition", "baseline", "metric", "base", "cond", "diff", "low", "high", "ci_excludes_zero",
+    "n_speakers", "n_segments", "wilcoxon_p", "holm_wilcoxon", "sign_p", "holm_sign", "mapsswe_w", "mapsswe_p",
+    "holm_mapsswe", "significance",
+]
+
+
+def comparison_csv(model: Mapping[str, Any]) -> str:
+    """One row per (group, biased condition, metric): condition minus baseline with interval and tests."""
+    return _csv(COMPARISON_COLUMNS, [[r.get(c) for c in COMPARISON_COLUMNS] for r in model["comparisons"]])
