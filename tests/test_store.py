@@ -1,0 +1,125 @@
+"""TranscriptStore and RunLock: durability, key sensitivity, refusal of concurrent runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from asr_eval.store import RunLock, TranscriptStore, transcript_key, write_atomic
+from asr_eval.types import RunLockedError
+
+ENGINE = {"backend": "fake", "model": "m", "weights_sha256": "abc", "decode": {"beam_size": 5, "temperatures": [0.0, 0.2]}}
+PLAN = {"condition": "dictionary", "method": "prompt", "text": "Zentrix Cloud", "terms_in_force": ["Zentrix Cloud"]}
+
+
+def test_key_changes_with_every_setting_that_changes_a_transcript():
+    base = transcript_key("a" * 64, ENGINE, PLAN)
+    variants = [
+        transcript_key("b" * 64, ENGINE, PLAN),                                           # audio content
+        transcript_key("a" * 64, {**ENGINE, "model": "other"}, PLAN),                     # model
+        transcript_key("a" * 64, {**ENGINE, "weights_sha256": "abd"}, PLAN),              # weights
+        transcript_key("a" * 64, {**ENGINE, "decode": {**ENGINE["decode"], "beam_size": 1}}, PLAN),
+        transcript_key("a" * 64, {**ENGINE, "compute_type": "float32"}, PLAN),
+        transcript_key("a" * 64, ENGINE, {**PLAN, "text": "Zentrix Cloud, Klarvo"}),      # prompt
+        transcript_key("a" * 64, ENGINE, {**PLAN, "method": "hotwords"}),                 # method
+    ]
+    assert len({base, *variants}) == len(variants) + 1
+
+
+def test_key_ignores_where_the_weights_live_and_key_order():
+    a = transcript_key("a" * 64, {**ENGINE, "model_path": "/x"}, PLAN)
+    b = transcript_key("a" * 64, dict(reversed(list({**ENGINE, "model_path": "/y"}.items()))), PLAN)
+    assert a == b
+
+
+def test_torn_last_line_is_dropped_and_truncated(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TranscriptStore(path) as s:
+        s.put("k1", {"text": "one"})
+        s.put("k2", {"text": "two"})
+    whole = path.read_bytes()
+    with open(path, "ab") as f:
+        f.write(b'{"key": "k3", "record": {"te')  # killed mid-write
+    with TranscriptStore(path) as s:
+        assert len(s) == 2 and "k3" not in s
+        s.put("k3", {"text": "three"})
+    assert path.read_bytes().startswith(whole)
+    assert [json.loads(l)["key"] for l in path.read_text().splitlines()] == ["k1", "k2", "k3"]
+
+
+def test_duplicate_keys_resolve_to_the_first_and_put_never_duplicates(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"key":"k","record":{"text":"first"}}\n{"key":"k","record":{"text":"second"}}\n')
+    with TranscriptStore(path) as s:
+        assert s.get("k")["text"] == "first"
+        s.put("k", {"text": "third"})
+    assert path.read_text().count('"k"') == 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=20)), max_size=12),
+       st.integers(min_value=0, max_value=400))
+def test_any_truncation_loses_at_most_the_torn_record(tmp_path_factory, puts, cut):
+    path = tmp_path_factory.mktemp("s") / "t.jsonl"
+    with TranscriptStore(path) as s:
+        for k, v in puts:
+            s.put(k, {"text": v})
+    data = path.read_bytes()
+    path.write_bytes(data[: min(cut, len(data))])
+    with TranscriptStore(path) as s:
+        kept = dict(s.items())
+    expected: dict[str, dict] = {}
+    for k, v in puts:
+        expected.setdefault(k, {"text": v})
+    assert all(expected[k] == rec for k, rec in kept.items())  # never a wrong or partial record
+    survived, end = [], 0
+    for line in data.splitlines(keepends=True):
+        end += len(line)
+        if end <= cut:
+            survived.append(json.loads(line)["key"])
+    assert sorted(kept) == sorted(set(survived))  # every complete line before the cut survives
+    assert path.stat().st_size == sum(len(l) for l in data.splitlines(keepends=True)[: len(survived)])
+
+
+def test_write_atomic_replaces_whole_file(tmp_path):
+    p = tmp_path / "x" / "run.json"
+    write_atomic(p, "old\n")
+    write_atomic(p, "new\n")
+    assert p.read_text() == "new\n" and not list(p.parent.glob(".*tmp*"))
+
+
+def test_second_lock_in_process_is_refused_with_a_clear_message(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(RunLockedError, match=r"in use by pid \d+.*another --out"):
+            with RunLock(tmp_path):
+                pass
+    with RunLock(tmp_path):  # released on exit
+        pass
+
+
+def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom asr_eval.store import RunLock\n"
+        f"with RunLock({str(tmp_path)!r}):\n    print('locked', flush=True)\n    time.sleep(60)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"):
+            with RunLock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.time() + 5
+    while True:  # kill -9 releases flock: the folder is usable again
+        try:
+            with RunLock(tmp_path):
+                break
+        except RunLockedError:
+            assert time.time() < deadline
+            time.sleep(0.05)
