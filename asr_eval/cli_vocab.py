@@ -187,6 +187,7 @@ def coverage(
     manifests: List[Path] = typer.Argument(..., help="One or more manifests (CSV or JSONL with audio,text,speaker,accent_group)."),
     directory: Optional[Path] = DirOpt,
     min_missing: int = typer.Option(2, help="Report capitalised words missing from the vocabulary seen at least this often."),
+    by_accent: Optional[bool] = typer.Option(None, "--by-accent/--no-by-accent", help="One column per accent group (default: when there are at most 6)."),
     as_json: bool = JsonOpt,
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
@@ -204,12 +205,17 @@ def coverage(
         raise _fail(exc)
 
     def show(c: Console) -> None:
-        t = Table(title=f"Term coverage in {report.n_utterances} reference transcripts (normaliser {report.normalizer})")
-        for col in ("term", "source", "occurrences", "clips", "speakers", *report.accent_groups):
-            t.add_column(col, overflow="fold")
+        groups = report.accent_groups
+        wide = by_accent if by_accent is not None else len(groups) <= 6
+        t = Table(title=f"Term coverage in {report.n_utterances} reference transcripts, {len(groups)} accent groups (normaliser {report.normalizer})")
+        cols = ("term", "source", "occurrences", "clips", "speakers", *(groups if wide else ("groups with it", "fewest in a group")))
+        for col in cols:
+            t.add_column(col, no_wrap=col == "term", overflow="fold")
         for r in report.terms:
-            style = "red" if r.occurrences == 0 else ""
-            t.add_row(f"[{style}]{r.display}[/]" if style else r.display, r.source, str(r.occurrences), str(r.utterances), str(r.speakers), *(str(r.by_accent.get(a, 0)) for a in report.accent_groups))
+            name = f"[red]{escape(r.display)}[/]" if r.occurrences == 0 else escape(r.display)
+            counts = [r.by_accent.get(a, 0) for a in groups]
+            extra = [str(n) for n in counts] if wide else [f"{sum(1 for n in counts if n)}/{len(groups)}", str(min(counts, default=0))]
+            t.add_row(name, r.source, str(r.occurrences), str(r.utterances), str(r.speakers), *extra)
         c.print(t)
         untested = report.untested
         c.print(f"{len(untested)} of {len(report.terms)} terms have no test audio" + (": " + ", ".join(u.display for u in untested) if untested else ""))

@@ -83,6 +83,17 @@ def whisper(items: Sequence[Located], limits: Mapping[str, Any], count_tokens: C
         findings.append(
             _finding("whisper", WARNING, "dropped", f"{len(rest)} of {len(items)} terms do not fit the {budget}-token prompt / hotwords after higher-priority ones and would be dropped: {names} (see vocab budget)", first)
         )
+    paths = list(dict.fromkeys(i.path for i in items))
+    if len(paths) > 1:  # a run also has one condition per file: check each alone
+        for path in paths:
+            own = [i for i in items if i.path == path]
+            _, own_dropped, own_used = fit_terms([i.term for i in own], count_tokens, budget)
+            fits = [t for t in own_dropped if count_tokens(t.display) <= budget]
+            if fits:
+                names = ", ".join(t.display for t in fits[:8]) + (f" and {len(fits) - 8} more" if len(fits) > 8 else "")
+                findings.append(
+                    _finding("whisper", WARNING, "dropped", f"even in a condition with only this file's terms, {len(fits)} of {len(own)} do not fit the {budget}-token prompt / hotwords: {names}", by_term[id(fits[0])])
+                )
     text = bias_text(kept)
     return EnginePlan("whisper", tuple(t.display for t in kept), text, tuple(findings), tuple(t.display for t in dropped))
 
