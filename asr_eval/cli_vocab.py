@@ -199,7 +199,7 @@ def coverage(
         vocabs = _load(dictionary, directory)
         terms = [t for v in vocabs for t in v.terms]
         words, version = make_words(terms)
-        refs = load_references(manifests)
+        refs = load_references(manifests, on_problem=lambda p: print(f"warning: {p}", file=sys.stderr))
         report = compute(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency, version, min_missing)
     except AsrEvalError as exc:
         raise _fail(exc)
@@ -294,7 +294,7 @@ def history(
 
     def show(c: Console) -> None:
         t = Table(title=f"Term history: {run_dir} (baseline: {report.baseline or 'none'})")
-        for col in ("term", "condition", "accent group", "occ.", "hits", "partial", "misses", "recall", "Δ recall", "false ins.", "Δ FI", "in force", "verdict"):
+        for col in ("term", "condition", "accent group", "occ.", "hits", "exact", "partial", "misses", "recall", "Δ recall", "false ins.", "Δ FI", "in force", "verdict"):
             t.add_column(col, no_wrap=col in ("term", "condition", "accent group", "verdict"), overflow="fold")
         for r in report.rows:
             if not by_accent and r.accent_group != ALL:
@@ -302,7 +302,7 @@ def history(
             tl = r.tally
             colour = {"hurts": "red", "helps": "green", "mixed": "yellow"}.get(r.verdict)
             verdict = f"[{colour}]{r.verdict}[/]" if colour else r.verdict
-            t.add_row(escape(r.term), escape(r.condition), escape(r.accent_group), str(tl.occurrences), str(tl.hits), str(tl.partial), str(tl.misses), _fmt(tl.recall),
+            t.add_row(escape(r.term), escape(r.condition), escape(r.accent_group), str(tl.occurrences), str(tl.hits), str(tl.exact), str(tl.partial), str(tl.misses), _fmt(tl.recall),
                       _fmt(r.recall_delta), str(tl.false_insertions), _fmt(r.fi_delta), str(tl.in_force), verdict)
         c.print(t)
         if report.skipped:

@@ -115,6 +115,8 @@ def test_history_from_terms_csv(cli, tmp_path):
     assert r.exit_code == 0, r.output
     rows = {(x["term"], x["condition"], x["accent_group"]): x for x in json.loads(r.output)["rows"]}
     assert rows[("Klarvo", "dictionary", "(all)")]["recall"] == 0.5
+    assert rows[("Klarvo", "dictionary", "(all)")]["display_exact"] == 1
+    assert rows[("Klarvo", "baseline", "(all)")]["display_exact"] == 0
     assert rows[("Tallyra", "dictionary", "(all)")]["verdict"] == "hurts"
     table = cli("history", tmp_path / "terms.csv", "--no-by-accent")
     assert table.exit_code == 0 and "hurts" in table.output

@@ -24,12 +24,13 @@ class Tally:
     false_insertions: int = 0
     in_force: int = 0  # events where the term was in the prompt / hotwords
     dropped: int = 0  # events where the budget dropped it
+    exact: int = 0  # hits written exactly in the display form (case, diacritics, spacing)
 
     def __add__(self, o: "Tally") -> "Tally":
         return Tally(*(a + b for a, b in zip(self.astuple(), o.astuple())))
 
     def astuple(self) -> tuple[int, ...]:
-        return (self.hits, self.partial, self.misses, self.false_insertions, self.in_force, self.dropped)
+        return (self.hits, self.partial, self.misses, self.false_insertions, self.in_force, self.dropped, self.exact)
 
     @property
     def occurrences(self) -> int:
@@ -67,6 +68,7 @@ class TermRow:
             "false_insertions": t.false_insertions,
             "in_force": t.in_force,
             "dropped": t.dropped,
+            "display_exact": t.exact,
             "recall": t.recall,
             "recall_delta": self.recall_delta,
             "false_insertions_delta": self.fi_delta,
@@ -137,6 +139,7 @@ def history(events: Iterable[Mapping[str, object]], baseline: str = "baseline") 
             false_insertions=outcome == "false_insertion",
             in_force=_truthy(e.get("in_force")),
             dropped=_truthy(e.get("dropped")),
+            exact=outcome == "hit" and _truthy(e.get("display_exact")),
         )
         for group in (accent, ALL):
             tallies[(term, cond, group)] = tallies[(term, cond, group)] + t

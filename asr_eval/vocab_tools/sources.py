@@ -144,8 +144,11 @@ class RefRow:
     manifest: str
 
 
-def load_references(paths: Sequence[str | Path]) -> list[RefRow]:
-    """Reference rows from manifests (CSV or JSONL); audio files need not exist here."""
+def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], None] | None = None) -> list[RefRow]:
+    """Reference rows from manifests (CSV or JSONL); audio files need not exist here.
+
+    Rows the manifest loader rejects are skipped and passed to ``on_problem``.
+    """
     try:
         from ..manifest import load_manifest
     except ImportError:
@@ -154,6 +157,9 @@ def load_references(paths: Sequence[str | Path]) -> list[RefRow]:
     for p in paths:
         if load_manifest is not None:
             m = load_manifest(p, check_audio=False)
+            for problem in m.problems:
+                if on_problem is not None:
+                    on_problem(problem)
             rows.extend(RefRow(u.id, u.text, u.speaker, u.accent_group, str(p)) for u in m.utterances)
             continue
         with open(p, newline="", encoding="utf-8-sig") as f:
