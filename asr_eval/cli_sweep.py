@@ -1,0 +1,89 @@
+"""`asr-eval sweep`: strength and list-size sweeps (a plain typer command function cli.py mounts).
+
+Mount with ``app.command("sweep")(sweep)``. Options become a ``RunConfig`` and
+a ``run_sweep`` call; errors become exit codes here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .types import AsrEvalError, DecodeOptions
+
+console = Console(stderr=True)
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise AsrEvalError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    vals = _floats(text, what)
+    if any(v != int(v) or v < 0 for v in vals):
+        raise AsrEvalError(f"{what} must be non-negative integers, got {text!r}")
+    return tuple(int(v) for v in vals)
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def sweep(
+    manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL) of the clips to sweep over."),
+    out: Path = typer.Option(..., "--out", "-o", help="Sweep folder: sweep.csv, sweep.json, sweep.png/svg and run/."),
+    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML)."),
+    directory: Optional[Path] = typer.Option(None, "--directory", help="People directory (CSV: first,last,...)."),
+    method: str = typer.Option("boost", help="Strength sweep method: boost (decoder bonus, openai-whisper) | correct (post-correction threshold)."),
+    strengths: str = typer.Option("0,1,2,4", help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip."),
+    sizes: str = typer.Option("", help="List-size sweep: distractor counts, e.g. 0,10,100,1000; empty to skip."),
+    list_method: Optional[str] = typer.Option(None, help="Method of the list-size sweep: prompt | hotwords | boost | correct (default: --method)."),
+    list_strength: Optional[float] = typer.Option(None, help="Strength/threshold used in the list-size sweep (default: strongest boost / lowest threshold)."),
+    base_method: str = typer.Option("none", help="Decoding under post-correction: none | prompt | hotwords."),
+    max_false_insertions: Optional[float] = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
+    backend: str = typer.Option("faster-whisper", help="Engine for prompt/hotwords/correct sweeps (boost always uses openai-whisper)."),
+    model: str = typer.Option("tiny.en", help="tiny.en (bundled) | base | small | CTranslate2 folder."),
+    device: str = typer.Option("cpu", help="cpu | cuda | auto."),
+    compute_type: str = typer.Option("int8", help="faster-whisper compute type (openai-whisper runs float32 on CPU)."),
+    beam_size: int = typer.Option(5, help="Beam size at temperature 0."),
+    seed: int = typer.Option(0, help="Seed for fallback sampling."),
+    cpu_threads: int = typer.Option(0, help="CPU threads (0 = library default)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
+    from .runner import RunConfig
+    from .sweep import ALL_GROUPS, run_sweep
+
+    try:
+        config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
+                           cpu_threads=cpu_threads, decode=DecodeOptions(beam_size=beam_size, seed=seed),
+                           progress=progress, reports=False)
+        result = run_sweep(
+            manifest, out, dictionary=dictionary, directory=directory, method=method,
+            strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),
+            list_method=list_method, list_strength=list_strength, base_method=base_method,
+            max_false_insertions=max_false_insertions, config=config, command=sys.argv,
+        )
+    except (AsrEvalError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(getattr(exc, "exit_code", 1))
+    table = Table("point", "N", "in force", "dropped", "utts", "WER", "recall", "false ins/100", "F1",
+                  title=f"sweep ({ALL_GROUPS} accent groups)")
+    for r in result.rows:
+        if r.group != ALL_GROUPS:
+            continue
+        table.add_row(r.condition, str(r.distractors), str(r.terms_in_force), str(r.terms_dropped), str(r.utterances),
+                      _fmt(r.wer), _fmt(r.recall), _fmt(r.false_ins_per_100, 2), _fmt(r.f1))
+    Console(width=max(Console().width, 120)).print(table)
+    for rec in result.recommendations:
+        console.print(f"[bold]{rec.group}[/]: {rec.condition or 'none'} - {rec.reason} ({rec.criterion})", highlight=False)
+    console.print(f"[green]wrote[/] {', '.join(str(p) for p in result.files.values())}; run folder {result.run_dir}",
+                  highlight=False)

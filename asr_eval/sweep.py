@@ -1,0 +1,550 @@
+"""Strength and list-size sweeps: where does biasing stop helping and start inventing terms?
+
+Two curves answer the questions a vocabulary owner asks before shipping:
+
+* **strength sweep** - one method (decoder ``boost`` strengths, or
+  post-correction thresholds) over a range of values: term recall against
+  false term insertions per 100 utterances, and WER, per accent group;
+* **list-size sweep** - the real vocabulary plus N distractor terms that are
+  never spoken (N = 0, 10, 100, 1000 from the list shipped in
+  ``asr_eval/data/distractors.txt``): how a method degrades as the list grows.
+  For ``prompt``/``hotwords`` large N overflows the 223-token budget; the terms
+  that did not fit are recorded (that is itself a result).
+
+Every sweep point is a ``Condition`` run by ``runner.run_evaluation`` in *one*
+run folder, so all points share clips, the encoder pass and the scorer. The
+scorer is given the distractors as vocabulary (category ``distractor``), so a
+distractor written into a transcript counts as a false insertion in every
+condition, the baseline included. Rates are computed only after summing the
+integer counts of ``utterances.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .types import AsrEvalError, BiasPlan, Condition, DecodeResult, Term
+
+DISTRACTORS_FILE = Path(__file__).parent / "data" / "distractors.txt"
+DISTRACTOR = "distractor"
+ALL_GROUPS = "ALL"
+STRENGTH_METHODS = ("boost", "correct")
+LIST_METHODS = ("prompt", "hotwords", "boost", "correct")
+
+
+# --------------------------------------------------------------------------- distractors
+
+
+def _words(text: str) -> set[str]:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return set(re.findall(r"[a-z0-9]+", folded))
+
+
+def load_distractors(path: Path = DISTRACTORS_FILE) -> list[str]:
+    """The shipped distractor list, in file order (``#`` lines are comments)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+
+
+def distractor_terms(n: int, vocabulary: Sequence[Term], texts: Iterable[str] = (),
+                     candidates: Sequence[str] | None = None) -> tuple[Term, ...]:
+    """The first ``n`` distractors sharing no word with the vocabulary's forms or the reference texts.
+
+    Checked again at run time (the list was built against the bundled sets
+    only) so a distractor can never be a word somebody actually said.
+    """
+    banned: set[str] = set()
+    for text in texts:
+        banned |= _words(text)
+    for term in vocabulary:
+        for form in (*term.written_forms, *term.sounds_like):
+            banned |= _words(form)
+    out: list[Term] = []
+    for i, name in enumerate(candidates if candidates is not None else load_distractors()):
+        if len(out) >= n:
+            break
+        if _words(name) & banned:
+            continue
+        out.append(Term(display=name, category=DISTRACTOR, source=DISTRACTOR, priority=-1))
+    if len(out) < n:
+        raise AsrEvalError(f"only {len(out)} usable distractors for a list-size sweep point of {n}")
+    return tuple(out)
+
+
+def generate_distractors(n: int = 1000, seed: int = 7, exclude_texts: Iterable[str] = ()) -> list[str]:
+    """Rebuild the shipped list: names from Faker's many locales plus coined product names.
+
+    Needs ``faker`` and ``wordfreq`` (only for regenerating the file, never at
+    run time). Words common in English (Zipf frequency >= 3.5; product
+    suffixes such as "Hub" excepted) and any word of ``exclude_texts`` are
+    skipped; seven people to every three products.
+    """
+    from faker import Faker
+    from wordfreq import zipf_frequency
+
+    banned: set[str] = set()
+    for text in exclude_texts:
+        banned |= _words(text)
+    locales = ["en_IN", "pl_PL", "tr_TR", "vi_VN", "yo_NG", "ga_IE", "tw_GH", "zu_ZA", "es_MX", "pt_BR",
+               "fi_FI", "nl_NL", "de_DE", "it_IT", "cs_CZ", "hu_HU", "sv_SE", "en_NG", "ro_RO", "id_ID",
+               "ja_JP", "zh_CN", "fr_FR", "en_GB"]
+    fakers = []
+    for loc in locales:
+        f = Faker(loc)
+        f.seed_instance(seed)
+        fakers.append(f)
+    lorem = Faker("la")
+    lorem.seed_instance(seed)
+    suffixes = ["", "", "", " Hub", " Desk", " Sync", " Labs", " Connect", " Suite", " Flow", "", " AI"]
+    suffix_words = {x.strip() for x in suffixes if x}
+    seen: set[str] = set()
+
+    def ok(name: str) -> bool:
+        ws = _words(name)
+        if not ws or name.casefold() in seen or ws & banned:
+            return False
+        coined = _words(name.split()[0]) if name.split()[-1] in suffix_words else ws
+        return all(zipf_frequency(w, "en") < 3.5 for w in coined)
+
+    def person(k: int) -> str:
+        f = fakers[k % len(fakers)]
+        romanized = hasattr(f, "last_romanized_name")
+        first = f.first_romanized_name() if romanized else f.first_name()
+        last = f.last_romanized_name() if romanized else f.last_name()
+        return f"{first} {last}"
+
+    def product(k: int) -> str:
+        a, b = lorem.word(), lorem.word()
+        stem = (a[: 2 + k % 3] + b[-(3 + k % 2):]).capitalize()
+        return stem + suffixes[k % len(suffixes)]
+
+    out: list[str] = []
+    k = 0
+    while len(out) < n:
+        make = product if len(out) % 10 >= 7 else person
+        for _ in range(50):
+            name = make(k)
+            k += 1
+            if ok(name):
+                break
+        else:
+            raise AsrEvalError("cannot generate enough distinct distractors")
+        seen.add(name.casefold())
+        out.append(name)
+    return out
+
+
+# --------------------------------------------------------------------------- sweep points
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def strength_conditions(method: str, terms: Sequence[Term], values: Sequence[float],
+                        base_method: str = "none") -> list[Condition]:
+    """One condition per strength (``boost``) or correction threshold (``correct`` on ``base_method``)."""
+    if method == "boost":
+        return [Condition(f"boost@{_fmt(v)}", "boost", tuple(terms), strength=float(v)) for v in values]
+    if method == "correct":
+        return [Condition(f"correct@{_fmt(v)}", base_method, tuple(terms), correct=float(v)) for v in values]
+    raise AsrEvalError(f"strength sweeps need a method with a strength: {', '.join(STRENGTH_METHODS)} (got {method!r})")
+
+
+def list_size_conditions(method: str, terms: Sequence[Term], distractors: Sequence[Term], sizes: Sequence[int],
+                         strength: float | None = None, base_method: str = "none") -> list[Condition]:
+    """The real vocabulary plus the first N distractors, for each N."""
+    if method not in LIST_METHODS:
+        raise AsrEvalError(f"list-size sweeps support {', '.join(LIST_METHODS)} (got {method!r})")
+    out = []
+    for n in sizes:
+        offered = tuple(terms) + tuple(distractors[:n])
+        if method == "correct":
+            out.append(Condition(f"correct+{n}", base_method, offered, correct=strength))
+        else:
+            out.append(Condition(f"{method}+{n}", method, offered, strength=strength))
+    return out
+
+
+# --------------------------------------------------------------------------- plan de-duplication
+
+
+class DedupBackend:
+    """Wraps a Transcriber so plans that differ only in their condition name are decoded once.
+
+    Correction thresholds all decode the same plan; without this each would
+    cost a full decode. Everything else is delegated unchanged.
+    """
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def prompt_budget(self, method: str) -> int:
+        return self.inner.prompt_budget(method)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def transcribe(self, audio: Any, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
+        keys = [json.dumps({**p.to_dict(), "condition": None}, sort_keys=True) for p in plans]
+        unique: dict[str, BiasPlan] = {}
+        for key, plan in zip(keys, plans):
+            unique.setdefault(key, plan)
+        results = dict(zip(unique, self.inner.transcribe(audio, list(unique.values()))))
+        return [results[k] for k in keys]
+
+
+# --------------------------------------------------------------------------- aggregation (pure)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """Summed counts of one sweep point in one accent group, and rates computed from them."""
+
+    sweep: str            # 'strength' | 'list-size' | 'baseline'
+    condition: str
+    method: str
+    strength: float | None
+    correct: float | None
+    distractors: int
+    terms_offered: int
+    terms_in_force: int
+    terms_dropped: int
+    group: str
+    utterances: int
+    ref_words: int
+    word_errors: int
+    term_refs: int
+    term_hits: int
+    term_false_ins: int
+    distractor_false_ins: int
+
+    @property
+    def wer(self) -> float | None:
+        return self.word_errors / self.ref_words if self.ref_words else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.term_hits / self.term_refs if self.term_refs else None
+
+    @property
+    def precision(self) -> float | None:
+        d = self.term_hits + self.term_false_ins
+        return self.term_hits / d if d else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None or p + r == 0:
+            return 0.0 if (p is not None and r is not None) else None
+        return 2 * p * r / (p + r)
+
+    @property
+    def false_ins_per_100(self) -> float | None:
+        return 100.0 * self.term_false_ins / self.utterances if self.utterances else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("wer", "recall", "precision", "f1", "false_ins_per_100"):
+            v = getattr(self, k)
+            d[k] = None if v is None else round(v, 6)
+        return d
+
+
+@dataclass(frozen=True)
+class PointInfo:
+    sweep: str
+    condition: str
+    method: str
+    strength: float | None
+    correct: float | None
+    distractors: int
+    terms_offered: int
+    terms_in_force: int
+    terms_dropped: int
+
+
+def aggregate(points: Sequence[PointInfo], utterance_rows: Iterable[Mapping[str, Any]],
+              term_rows: Iterable[Mapping[str, Any]]) -> list[SweepRow]:
+    """Sum per-utterance counts per (point, accent group) and over all groups (pure)."""
+    by_name = {p.condition: p for p in points}
+    sums: dict[tuple[str, str], list[int]] = {}
+    for r in utterance_rows:
+        if r["condition"] not in by_name:
+            continue
+        errors = int(r["subs"]) + int(r["dels"]) + int(r["ins"])
+        vals = (1, int(r["ref_words"]), errors, int(r["term_refs"]), int(r["term_hits"]), int(r["term_false_ins"]), 0)
+        for g in (r["accent_group"], ALL_GROUPS):
+            acc = sums.setdefault((r["condition"], g), [0] * 7)
+            for i, v in enumerate(vals):
+                acc[i] += v
+    for t in term_rows:
+        if t["condition"] in by_name and t["outcome"] == "false_insertion" and t["category"] == DISTRACTOR:
+            for g in (t["accent_group"], ALL_GROUPS):
+                if (t["condition"], g) in sums:
+                    sums[(t["condition"], g)][6] += 1
+    groups = sorted({g for _, g in sums} - {ALL_GROUPS}) + [ALL_GROUPS]
+    out: list[SweepRow] = []
+    for p in points:
+        for g in groups:
+            if (p.condition, g) not in sums:
+                continue
+            n, ref, err, trefs, thits, tfi, dfi = sums[(p.condition, g)]
+            out.append(SweepRow(**asdict(p), group=g, utterances=n, ref_words=ref, word_errors=err,
+                                term_refs=trefs, term_hits=thits, term_false_ins=tfi, distractor_false_ins=dfi))
+    return out
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    group: str
+    condition: str | None
+    strength: float | None
+    criterion: str
+    reason: str
+
+
+def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
+              max_false_insertions: float | None = None) -> Recommendation:
+    """Best strength-sweep point of ``group``: best F1, or best recall within the insertion limit.
+
+    Ties go to the lower WER, then to the weaker setting (less intervention).
+    """
+    cands = [r for r in rows if r.sweep == "strength" and r.group == group]
+    value = lambda r: r.strength if r.method == "boost" and r.correct is None else r.correct
+    if max_false_insertions is not None:
+        criterion = f"highest term recall with false insertions <= {max_false_insertions:g} per 100 utterances"
+        cands = [r for r in cands if r.false_ins_per_100 is not None and r.false_ins_per_100 <= max_false_insertions + 1e-12]
+        key = lambda r: (-(r.recall or 0.0), r.wer if r.wer is not None else 1e9, value(r) or 0.0)
+    else:
+        criterion = "highest term F1 (recall vs false insertions)"
+        key = lambda r: (-(r.f1 or 0.0), r.wer if r.wer is not None else 1e9, value(r) or 0.0)
+    if not cands:
+        return Recommendation(group, None, None, criterion, "no sweep point meets the criterion")
+    best = sorted(cands, key=key)[0]
+    v = value(best)
+    reason = (f"{best.condition}: recall {best.recall if best.recall is not None else float('nan'):.3f}, "
+              f"false insertions {best.false_ins_per_100:.2f}/100 utts, F1 {best.f1 or 0.0:.3f}, "
+              f"WER {best.wer if best.wer is not None else float('nan'):.3f}")
+    return Recommendation(group, best.condition, v, criterion, reason)
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    out_dir: Path
+    run_dir: Path
+    rows: tuple[SweepRow, ...]
+    recommendations: tuple[Recommendation, ...]
+    files: dict[str, Path]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_scoring_dictionary(path: Path, terms: Sequence[Term]) -> None:
+    """Dictionary CSV the scorer loads: the real dictionary terms plus every distractor."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["term", "display", "aliases", "sounds_like", "category", "priority"])
+        for t in terms:
+            w.writerow([t.display, t.display, "|".join(t.aliases), "|".join(t.sounds_like), t.category, t.priority])
+
+
+def run_sweep(
+    manifest: str | Path,
+    out_dir: str | Path,
+    *,
+    dictionary: str | Path | None = None,
+    directory: str | Path | None = None,
+    method: str = "boost",
+    strengths: Sequence[float] = (0.0, 1.0, 2.0, 4.0),
+    sizes: Sequence[int] = (),
+    list_method: str | None = None,
+    list_strength: float | None = None,
+    base_method: str = "none",
+    max_false_insertions: float | None = None,
+    config: Any = None,
+    backend: Any = None,
+    command: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
+    from .backends import load_backend
+    from .manifest import load_manifest
+    from .runner import RunConfig, all_terms, load_vocabularies, run_evaluation
+
+    config = config or RunConfig()
+    out = Path(out_dir)
+    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    terms = all_terms(dict_v, dir_v)
+    if not terms:
+        raise AsrEvalError("a sweep needs a dictionary and/or a directory")
+    list_method = list_method or method
+    if list_strength is None and list_method in STRENGTH_METHODS and strengths:
+        list_strength = max(strengths) if list_method == "boost" else min(strengths)
+    texts = [u.text for u in load_manifest(manifest, check_audio=False).utterances]
+    distractors = distractor_terms(max(sizes), terms, texts) if sizes and max(sizes) > 0 else ()
+
+    conditions: list[Condition] = [Condition("baseline", "none")]
+    conditions += strength_conditions(method, terms, strengths, base_method) if strengths else []
+    conditions += list_size_conditions(list_method, terms, distractors, sizes, list_strength, base_method) if sizes else []
+    names = [c.name for c in conditions]
+    if len(set(names)) != len(names):
+        raise AsrEvalError(f"duplicate sweep points: {names}")
+
+    if backend is None:
+        needs_boost = "boost" in (method, list_method)
+        backend_name = "openai-whisper" if needs_boost else config.backend
+        backend = load_backend(backend_name, model=config.model, device=config.device,
+                               compute_type=config.compute_type, options=config.decode,
+                               cpu_threads=config.cpu_threads, batch_size=config.batch_size)
+    wrapped = DedupBackend(backend)
+
+    score_dictionary = dictionary
+    if distractors:
+        score_dictionary = out / "vocab" / "dictionary+distractors.csv"
+        _write_scoring_dictionary(score_dictionary, (dict_v.terms if dict_v else ()) + distractors)
+    run_dir = out / "run"
+    run_evaluation(manifest, run_dir, dictionary=score_dictionary, directory=directory,
+                   config=config, conditions=conditions, backend=wrapped, command=command)
+
+    run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    plans = {c["name"]: (c.get("plan") or {}) for c in run_json["conditions"]}
+    points = []
+    for c in conditions:
+        kind = "baseline" if c.name == "baseline" else ("list-size" if "+" in c.name else "strength")
+        n = len([t for t in c.terms if t.category == DISTRACTOR]) if kind == "list-size" else 0
+        plan = plans.get(c.name, {})
+        if c.method != "none":
+            in_force = len(plan.get("terms_in_force") or ())
+        else:  # post-correction alone: every offered term can be corrected to
+            in_force = len(c.terms) if c.correct is not None else 0
+        points.append(PointInfo(kind, c.name, c.method, c.strength, c.correct, n, len(c.terms), in_force,
+                                len(plan.get("terms_dropped") or ())))
+    rows = aggregate(points, _read_csv(run_dir / "utterances.csv"), _read_csv(run_dir / "terms.csv"))
+    groups = sorted({r.group for r in rows} - {ALL_GROUPS}) + [ALL_GROUPS]
+    recs = tuple(recommend(rows, g, max_false_insertions) for g in groups) if strengths else ()
+    files = write_sweep_outputs(out, rows, recs, {
+        "manifest": str(manifest), "dictionary": str(dictionary) if dictionary else None,
+        "directory": str(directory) if directory else None, "method": method, "strengths": list(strengths),
+        "sizes": list(sizes), "list_method": list_method, "list_strength": list_strength,
+        "base_method": base_method, "max_false_insertions": max_false_insertions,
+        "engine": backend.describe(), "run_dir": str(run_dir),
+    })
+    return SweepResult(out, run_dir, tuple(rows), recs, files)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+SWEEP_COLUMNS = ("sweep", "condition", "method", "strength", "correct", "distractors", "terms_offered",
+                 "terms_in_force", "terms_dropped", "group", "utterances", "ref_words", "word_errors", "wer",
+                 "term_refs", "term_hits", "recall", "term_false_ins", "distractor_false_ins",
+                 "false_ins_per_100", "precision", "f1")
+
+
+def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Recommendation],
+                        settings: Mapping[str, Any]) -> dict[str, Path]:
+    from .store import write_atomic
+
+    import io
+
+    out.mkdir(parents=True, exist_ok=True)
+    s = io.StringIO()
+    w = csv.DictWriter(s, fieldnames=list(SWEEP_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in r.to_dict().items()})
+    write_atomic(out / "sweep.csv", s.getvalue())
+    doc = {"settings": dict(settings), "recommendations": [asdict(r) for r in recs],
+           "rows": [r.to_dict() for r in rows]}
+    write_atomic(out / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+    files = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
+    files.update(plot_sweep(out, rows))
+    return files
+
+
+def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
+    """Recall vs false insertions per strength (one line per accent group) and metrics vs list size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    strength = [r for r in rows if r.sweep == "strength"]
+    listsize = [r for r in rows if r.sweep == "list-size" and r.group == ALL_GROUPS]
+    panels = int(bool(strength)) + int(bool(listsize))
+    if not panels:
+        return {}
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.8), squeeze=False)
+    ax_i = 0
+    if strength:
+        ax = axes[0][ax_i]
+        ax_i += 1
+        groups = sorted({r.group for r in strength} - {ALL_GROUPS}) + [ALL_GROUPS]
+        for g in groups:
+            pts = [r for r in strength if r.group == g and r.recall is not None]
+            if not pts:
+                continue
+            bold = g == ALL_GROUPS
+            ax.plot([r.false_ins_per_100 for r in pts], [r.recall for r in pts], marker="o",
+                    linewidth=2.5 if bold else 1.0, color="black" if bold else None, alpha=1.0 if bold else 0.6,
+                    label=g)
+            if bold:
+                for r in pts:
+                    label = r.strength if r.method == "boost" and r.correct is None else r.correct
+                    ax.annotate(f"{label:g}", (r.false_ins_per_100, r.recall), textcoords="offset points", xytext=(4, 4))
+        ax.set_xlabel("false term insertions per 100 utterances")
+        ax.set_ylabel("term recall")
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xlim(left=-0.5)
+        ax.set_title(f"strength sweep ({strength[0].condition.split('@')[0]})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    if listsize:
+        ax = axes[0][ax_i]
+        xs = [r.distractors for r in listsize]
+        ax.plot(xs, [r.recall for r in listsize], marker="o", label="term recall")
+        ax.plot(xs, [r.wer for r in listsize], marker="s", label="WER")
+        ax2 = ax.twinx()
+        ax2.plot(xs, [r.false_ins_per_100 for r in listsize], marker="^", color="tab:red", label="false ins / 100 utts")
+        ax2.set_ylabel("false term insertions per 100 utterances", color="tab:red")
+        ax2.set_ylim(bottom=0.0, top=max(1.0, *(r.false_ins_per_100 or 0.0 for r in listsize)) * 1.1)
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlabel("distractor terms added")
+        ax.set_title(f"list-size sweep ({listsize[0].condition.split('+')[0]})")
+        for r in listsize:
+            if r.terms_dropped:
+                ax.annotate(f"{r.terms_dropped} dropped", (r.distractors, r.recall or 0), textcoords="offset points",
+                            xytext=(0, -14), fontsize=7, ha="center")
+        ax.grid(alpha=0.3)
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7)
+    fig.tight_layout()
+    files = {"png": out / "sweep.png", "svg": out / "sweep.svg"}
+    fig.savefig(files["png"], dpi=120)
+    fig.savefig(files["svg"])
+    plt.close(fig)
+    return files
