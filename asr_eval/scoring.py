@@ -297,8 +297,11 @@ def _term_analysis(
         else:
             extended = [col_hyp[p] for p in range(a, b) if col_hyp[p] >= 0]
             idx = extended
-            if len(extended) != len(core) and tuple(hyp_words[j] for j in extended) in forms:
-                outcome = HIT
+            found = _form_within(extended, hyp_words, forms) if len(extended) != len(core) else None
+            if found is not None:
+                # e.g. "postgres" inserted just before the substituted term word: with equal
+                # costs sclite may place the right word beside the reference word, not on it
+                outcome, idx = HIT, found
             elif e - s > 1 and "C" in ops[p0:p1]:
                 outcome = PARTIAL
             else:
@@ -338,6 +341,16 @@ def _term_analysis(
     t = alignment.counts
     unbiased = ErrorCounts(t.hits - biased.hits, t.subs - biased.subs, t.dels - biased.dels, t.ins - biased.ins)
     return tuple(events), biased, unbiased
+
+
+def _form_within(window: list[int], hyp_words: list[str], forms: frozenset[tuple[str, ...]]) -> list[int] | None:
+    """The longest run of hypothesis words inside ``window`` that is a written form of the term."""
+    words = [hyp_words[j] for j in window]
+    for size in sorted({len(f) for f in forms}, reverse=True):
+        for start in range(len(words) - size + 1):
+            if tuple(words[start : start + size]) in forms:
+                return window[start : start + size]
+    return None
 
 
 def _insertion_touches_term(p: int, ops: str, occ_of_col: list[int]) -> bool:
