@@ -1,0 +1,43 @@
+"""``asr-eval merge``: the command behind sharded job arrays (mounted by cli.py with ``app.command()(merge)``).
+
+Options -> ``merge.merge_runs``; errors -> exit codes (1 asr-eval error, 2 bad
+input, 4 output folder locked), like every other command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from .types import AsrEvalError
+
+console = Console(stderr=True)
+
+
+def merge(
+    shard_dirs: List[Path] = typer.Argument(..., help="Run folders written by 'asr-eval run --shard i/n' (all n of them)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged run (scored and reported as one run)."),
+    manifest: Optional[Path] = typer.Option(None, help="The manifest, if it moved since the shards ran (its sha256 must match)."),
+    reports: bool = typer.Option(True, help="Write the reports after merging."),
+    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
+    redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
+) -> None:
+    """Combine shard run folders into one run: checks every clip x condition is present exactly once, then re-scores."""
+    from .merge import merge_runs
+
+    try:
+        outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, redact=redact,
+                             redact_names=redact_names, command=sys.argv)
+    except AsrEvalError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(getattr(exc, "exit_code", 1))
+    console.print(
+        f"[green]merged[/] {outcome.shards} shards: {outcome.scored}/{outcome.utterances} clips scored, "
+        f"{outcome.failed} failed in their shard -> {outcome.out_dir}", highlight=False,
+    )
+    for name, path in outcome.reports.items():
+        console.print(f"wrote {path}", highlight=False)

@@ -1,0 +1,273 @@
+"""Combine the run folders of ``--shard i/n`` jobs into one run, as if it had run in one piece.
+
+Only transcripts are taken from the shards; everything after them (scoring,
+run folder, reports) is recomputed by the same code a single run uses, so a
+merged run equals an unsharded one. Before that, the shards must provably be
+parts of one run: same manifest bytes, same vocabularies, same conditions and
+plans, same engine, every shard of the job array present, and every clip x
+condition transcribed exactly once (failed clips must be recorded as failed by
+the shard that owned them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .types import AsrEvalError, BiasPlan, Condition, Problem, Transcript
+
+ENGINE_IGNORED = ("model_path",)  # where the weights live may differ per node; their hash may not
+EXCLUDED_SUFFIX = "has no transcript in every condition; excluded"
+
+
+class MergeError(AsrEvalError):
+    """Shard folders that cannot be one run; the message lists every reason."""
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    out_dir: Path
+    shards: int
+    utterances: int
+    scored: int
+    failed: int
+    reports: dict[str, Path]
+
+
+@dataclass(frozen=True)
+class _Shard:
+    folder: Path
+    run: dict[str, Any]
+    spec: tuple[int, int] | None
+    transcripts: dict[tuple[str, str], Transcript]
+    skipped: tuple[dict[str, str], ...]
+
+
+def _read_shard(folder: Path) -> _Shard:
+    from .pipeline import _safe_name, parse_shard
+
+    run_json = folder / "run.json"
+    if not run_json.is_file():
+        raise MergeError(f"{folder}: not a run folder (no run.json)")
+    run = json.loads(run_json.read_text(encoding="utf-8"))
+    transcripts: dict[tuple[str, str], Transcript] = {}
+    for cond in run.get("conditions") or []:
+        path = folder / "transcripts" / f"{_safe_name(cond['name'])}.jsonl"
+        if not path.is_file():
+            raise MergeError(f"{path}: missing (condition {cond['name']!r} is listed in run.json)")
+        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                t = Transcript.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise MergeError(f"{path}:{line_no}: unreadable transcript row ({exc})") from None
+            if (t.utt_id, t.condition) in transcripts:
+                raise MergeError(f"{path}:{line_no}: clip {t.utt_id!r} appears twice in one shard")
+            transcripts[(t.utt_id, t.condition)] = t
+    skipped_path = folder / "skipped.csv"
+    skipped = tuple(csv.DictReader(open(skipped_path, encoding="utf-8"))) if skipped_path.is_file() else ()
+    return _Shard(folder, run, parse_shard(run.get("shard")), transcripts, skipped)
+
+
+def _same(label: str, shards: Sequence[_Shard], value: Any, problems: list[str]) -> None:
+    first = value(shards[0])
+    for s in shards[1:]:
+        if value(s) != first:
+            problems.append(f"{label} differs: {shards[0].folder} has {first!r}, {s.folder} has {value(s)!r}")
+
+
+def _engine(s: _Shard) -> dict[str, Any]:
+    return {k: v for k, v in (s.run.get("engine") or {}).items() if k not in ENGINE_IGNORED}
+
+
+def _sha(s: _Shard, key: str) -> Any:
+    v = s.run.get(key)
+    return v.get("sha256") if isinstance(v, dict) else v
+
+
+def check_compatible(shards: Sequence[_Shard]) -> None:
+    """Every reason the shards are not parts of one run, raised together."""
+    problems: list[str] = []
+    _same("manifest sha256", shards, lambda s: s.run["manifest"]["sha256"], problems)
+    _same("dictionary sha256", shards, lambda s: _sha(s, "dictionary"), problems)
+    _same("directory sha256", shards, lambda s: _sha(s, "directory"), problems)
+    _same("conditions and plans", shards,
+          lambda s: [(c["name"], c["method"], c.get("strength"), c.get("correct"), c.get("plan"))
+                     for c in s.run["conditions"]], problems)
+    _same("engine", shards, _engine, problems)
+    specs = [s.spec for s in shards]
+    if any(spec is None for spec in specs):
+        if len(shards) > 1:
+            problems.append("only --shard i/n runs can be merged: "
+                            + ", ".join(str(s.folder) for s in shards if s.spec is None) + " ran unsharded")
+    else:
+        ns = {n for _, n in specs}
+        if len(ns) > 1:
+            problems.append(f"shards of different job arrays: n = {sorted(ns)}")
+        else:
+            n = ns.pop()
+            have = Counter(i for i, _ in specs)
+            dup = sorted(i for i, c in have.items() if c > 1)
+            missing = sorted(set(range(n)) - set(have))
+            if dup:
+                problems.append(f"shard(s) {', '.join(f'{i}/{n}' for i in dup)} given more than once")
+            if missing:
+                problems.append(f"shard(s) {', '.join(f'{i}/{n}' for i in missing)} missing")
+    if problems:
+        raise MergeError("cannot merge these shards:\n  " + "\n  ".join(problems))
+
+
+def _load_inputs(run: dict[str, Any], manifest_override: Path | None):
+    from .manifest import load_manifest
+    from .store import file_sha256
+    from .vocab import load_dictionary, load_directory
+
+    manifest_path = Path(manifest_override or run["manifest"]["path"])
+    if not manifest_path.is_file():
+        raise MergeError(f"manifest {manifest_path} (from run.json) not found; pass the manifest explicitly")
+    if file_sha256(manifest_path) != run["manifest"]["sha256"]:
+        raise MergeError(f"manifest {manifest_path} changed since the shards ran (sha256 differs from run.json)")
+    vocab = []
+    for key, loader in (("dictionary", load_dictionary), ("directory", load_directory)):
+        info = run.get(key)
+        if not info:
+            vocab.append(None)
+            continue
+        path = Path(info["path"])
+        if not path.is_file() or file_sha256(path) != info["sha256"]:
+            raise MergeError(f"{key} {path} from run.json is missing or changed since the shards ran")
+        vocab.append(loader(path))
+    return manifest_path, load_manifest(manifest_path), vocab[0], vocab[1]
+
+
+def _conditions(run: dict[str, Any], dict_v: Any, dir_v: Any) -> tuple[list[Condition], dict[str, BiasPlan]]:
+    """The shards' conditions, with their terms rebuilt from the (hash-checked) vocabularies."""
+    from .bias import build_conditions
+
+    built = {c.name: c for c in build_conditions(dict_v, dir_v, method=run.get("method") or "prompt")}
+    conditions, plans = [], {}
+    for c in run["conditions"]:
+        base = built.get(c["name"], Condition(c["name"], c["method"]))
+        conditions.append(replace(base, method=c["method"], strength=c.get("strength"), correct=c.get("correct")))
+        if c.get("plan"):
+            plans[c["name"]] = BiasPlan.from_dict(c["plan"])
+    return conditions, plans
+
+
+def merge_runs(
+    shard_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    manifest: str | Path | None = None,
+    reports: bool = True,
+    redact: bool = False,
+    redact_names: bool = False,
+    command: Sequence[str] | None = None,
+) -> MergeOutcome:
+    """Check the shards belong together, then score and write them as one run folder."""
+    from .pipeline import base_provenance, in_shard, score_transcripts, write_run_folder
+    from .runner import all_terms
+    from .normalize import make_normalizer
+    from .store import RunLock
+
+    t0 = time.perf_counter()
+    if not shard_dirs:
+        raise MergeError("no shard folders given")
+    out = Path(out_dir)
+    if any(Path(d).resolve() == out.resolve() for d in shard_dirs):
+        raise MergeError(f"the merged run cannot be written into shard folder {out}")
+    shards = [_read_shard(Path(d)) for d in shard_dirs]
+    check_compatible(shards)
+    run0 = shards[0].run
+    manifest_path, man, dict_v, dir_v = _load_inputs(run0, Path(manifest) if manifest else None)
+    names = [c["name"] for c in run0["conditions"]]
+
+    transcripts: dict[tuple[str, str], Transcript] = {}
+    owners: dict[tuple[str, str], list[Path]] = defaultdict(list)
+    for s in shards:
+        for key, t in s.transcripts.items():
+            owners[key].append(s.folder)
+            transcripts[key] = t
+    duplicates = sorted(f"{u} [{c}] in {', '.join(map(str, fs))}" for (u, c), fs in owners.items() if len(fs) > 1)
+    known = {u.id for u in man.utterances}
+    strangers = sorted({u for u, _ in owners if u not in known})
+    failed_in: dict[str, list[dict[str, str]]] = defaultdict(list)
+    missing: list[str] = []
+    for utt in man.utterances:
+        absent = [c for c in names if (utt.id, c) not in transcripts]
+        if not absent:
+            continue
+        owner = [s for s in shards if s.spec is None or in_shard(utt.id, s.spec)]
+        mentions = re.compile(r"(?<![\w./-])" + re.escape(utt.id) + r"(?![\w./-])")
+        recorded = [row for s in owner for row in s.skipped if mentions.search(row.get("problem", ""))]
+        if recorded:
+            failed_in[utt.id] = recorded
+        else:
+            missing.extend(f"{utt.id} [{c}]" for c in absent)
+    errors = []
+    if duplicates:
+        errors.append(f"{len(duplicates)} clip x condition transcribed more than once: " + "; ".join(duplicates[:20]))
+    if missing:
+        errors.append(f"{len(missing)} clip x condition missing from every shard (and not recorded as failed): "
+                      + "; ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""))
+    if strangers:
+        errors.append(f"{len(strangers)} clip(s) not in the manifest: {', '.join(strangers[:20])}")
+    if errors:
+        raise MergeError("cannot merge these shards:\n  " + "\n  ".join(errors))
+
+    conditions, plans = _conditions(run0, dict_v, dir_v)
+    terms = all_terms(dict_v, dir_v)
+    normalizer = make_normalizer(terms)
+    scored = score_transcripts(man.utterances, transcripts, names, terms, normalizer)
+    manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
+    problems: list[Problem] = []
+    seen = set()
+    for rows in failed_in.values():
+        for row in rows:
+            ident = (row.get("path", ""), row.get("line", ""), row.get("problem", ""))
+            if ident in manifest_problems or ident in seen or ident[2].endswith(EXCLUDED_SUFFIX):
+                continue
+            seen.add(ident)
+            problems.append(Problem(ident[0], int(ident[1]) if ident[1] else None, ident[2],
+                                    row.get("severity") or "error"))
+
+    timing = [s.run.get("timing") or {} for s in shards]
+    provenance = base_provenance(command)
+    provenance.update({
+        "manifest": {"path": str(manifest_path), "sha256": run0["manifest"]["sha256"],
+                     "utterances": len(man.utterances), "skipped": len(man.problems)},
+        "dictionary": run0.get("dictionary"),
+        "directory": run0.get("directory"),
+        "engine": run0.get("engine"),
+        "normalizer": normalizer.version,
+        "shard": None,
+        "method": run0.get("method"),
+        "merged_from": [{"folder": str(s.folder), "shard": s.run.get("shard"), "created": s.run.get("created"),
+                         "normalizer": s.run.get("normalizer")} for s in shards],
+        "timing": {
+            "wall_seconds": round(time.perf_counter() - t0, 3),
+            "shard_wall_seconds": [t.get("wall_seconds") for t in timing],
+            "audio_seconds": round(sum(t.audio_seconds for (u, c), t in transcripts.items() if c == names[0]), 3),
+            "decode_seconds_total": round(sum(t.decode_seconds for t in transcripts.values()), 3),
+        },
+    })
+    written: dict[str, Path] = {}
+    with RunLock(out):
+        write_run_folder(out, manifest=man, utterances=man.utterances, conditions=conditions, plans=plans,
+                         transcripts=transcripts, scored=scored, provenance=provenance, problems=problems)
+        if reports:
+            try:
+                from .report import write_reports
+            except ImportError:  # the report writers are optional for merging
+                write_reports = None
+            if write_reports is not None:
+                written = write_reports(out, redact=redact, redact_names=redact_names)
+    return MergeOutcome(out, len(shards), len(man.utterances), len(man.utterances) - len(scored.excluded),
+                        len(failed_in), written)
