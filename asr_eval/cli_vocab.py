@@ -12,7 +12,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -248,7 +248,13 @@ def confusable(
 ) -> None:
     """Pairs of terms that sound alike, and terms that sound like everyday words (false-insertion risks), ranked by risk."""
     from .vocab_tools.confusable import confusable as compute
-    from .vocab_tools.sources import common_words, espeak_available, espeak_phonemes, metaphone_encoder, word_frequency
+    from .vocab_tools.sources import (
+        common_words,
+        espeak_available,
+        espeak_phonemes,
+        metaphone_encoder,
+        word_frequency,
+    )
 
     try:
         vocabs = _load(dictionary, directory)
@@ -284,7 +290,8 @@ def history(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Per-term recall and false insertions under each condition and accent group, and whether biasing helped or hurt."""
-    from .vocab_tools.history import ALL, history as compute
+    from .vocab_tools.history import ALL
+    from .vocab_tools.history import history as compute
     from .vocab_tools.sources import read_term_events
 
     try:

@@ -154,7 +154,8 @@ def test_history_recall_deltas_and_verdicts():
 
 # --------------------------------------------------------------------------- properties
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 event = st.fixed_dictionaries({
     "term": st.sampled_from(["Klarvo", "Tallyra"]),

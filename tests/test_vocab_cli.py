@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest import ROOT
 from typer.testing import CliRunner
 
 from asr_eval.cli_vocab import app as vocab_app
-
-from conftest import ROOT
 
 COMMANDS = ("check", "budget", "coverage", "confusable", "history", "probe", "export")
 TERMS_CSV = """utt_id,condition,speaker,accent_group,term,category,source,outcome,ref_text,hyp_text,display_exact,in_force,dropped
@@ -66,7 +65,7 @@ def test_check_json_and_csv(cli, tmp_path):
     assert r.exit_code == 1
     data = json.loads(r.output)
     assert data["errors"] == 1 and data["findings"][0]["code"] == "near-duplicate" and data["findings"][0]["line"] == 3
-    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
     assert rows[0]["code"] == "near-duplicate"
 
 
@@ -97,7 +96,7 @@ def test_coverage_table_and_csv(cli, tmp_path):
     r = cli("coverage", d, m, "--csv", out)
     assert r.exit_code == 0, r.output
     assert "Tallyra" in r.output and "1 of 2 terms have no test audio" in r.output and "Stella" in r.output
-    rows = {row["display"]: row for row in csv.DictReader(open(out, encoding="utf-8"))}
+    rows = {row["display"]: row for row in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
     assert rows["Klarvo"]["occurrences"] == "2" and rows["Klarvo"]["accent:uk"] == "1"
 
 

@@ -7,12 +7,11 @@ import json
 
 import pytest
 import typer
+from conftest import require_tool
 from typer.testing import CliRunner
 
 from asr_eval.types import Term
 from asr_eval.vocab_tools.probe import CARRIERS, carrier_items
-
-from conftest import require_tool
 
 
 def test_carrier_items_keep_display_and_speak_hint():
@@ -95,7 +94,7 @@ def test_probe_manifest_accepted_by_asr_eval_run_and_read_by_history(probe_set, 
     # terms.csv is written once every clip is transcribed and scored; the run's own
     # exit code (reports included) is tested in test_e2e.py
     assert (run_dir / "terms.csv").exists(), r.output
-    rows = list(csv.DictReader(open(run_dir / "terms.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((run_dir / "terms.csv").read_text(encoding="utf-8").splitlines()))
     assert {row["condition"] for row in rows} >= {"baseline", "dictionary"}
     root = typer.Typer()
     root.add_typer(__import__("asr_eval.cli_vocab", fromlist=["app"]).app, name="vocab")

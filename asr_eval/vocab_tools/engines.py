@@ -71,7 +71,7 @@ def whisper(items: Sequence[Located], limits: Mapping[str, Any], count_tokens: C
         f = _finding("whisper", WARNING, "no-tokenizer", "no Whisper tokenizer available: prompt budget not checked", path=_first_path(items))
         return EnginePlan("whisper", (), "", (f,))
     by_term = {id(i.term): i for i in items}
-    kept, dropped, used = fit_terms([i.term for i in items], count_tokens, budget)
+    kept, dropped, _ = fit_terms([i.term for i in items], count_tokens, budget)
     findings: list[Finding] = []
     too_big = [t for t in dropped if count_tokens(t.display) > budget]
     for t in too_big:
@@ -87,7 +87,7 @@ def whisper(items: Sequence[Located], limits: Mapping[str, Any], count_tokens: C
     if len(paths) > 1:  # a run also has one condition per file: check each alone
         for path in paths:
             own = [i for i in items if i.path == path]
-            _, own_dropped, own_used = fit_terms([i.term for i in own], count_tokens, budget)
+            _, own_dropped, _ = fit_terms([i.term for i in own], count_tokens, budget)
             fits = [t for t in own_dropped if count_tokens(t.display) <= budget]
             if fits:
                 names = ", ".join(t.display for t in fits[:8]) + (f" and {len(fits) - 8} more" if len(fits) > 8 else "")

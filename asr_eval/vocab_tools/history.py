@@ -26,7 +26,7 @@ class Tally:
     dropped: int = 0  # events where the budget dropped it
     exact: int = 0  # hits written exactly in the display form (case, diacritics, spacing)
 
-    def __add__(self, o: "Tally") -> "Tally":
+    def __add__(self, o: Tally) -> Tally:
         return Tally(*(a + b for a, b in zip(self.astuple(), o.astuple())))
 
     def astuple(self) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 
 from ..types import Term, Vocabulary
 from .findings import ERROR, WARNING, Finding, count, sort_findings
-from .text import ascii_fold, fold, is_acronym, spelling_key, words
+from .text import ascii_fold, is_acronym, spelling_key, words
 
 MAX_WORDS = 6  # AssemblyAI's per-phrase cap; longer entries are sentences, not terms
 MAX_CHARS = 60
