@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..bias import bias_text, fit_terms
 from ..types import Term, Vocabulary
 from .findings import ERROR, WARNING, Finding
-from .text import ascii_fold, is_acronym
+from .text import ascii_fold, is_acronym, spelling_key
 
 ENGINES = ("whisper", "deepgram", "assemblyai", "azure", "google", "aws")
 CountTokens = Callable[[str], int]
@@ -252,7 +252,12 @@ def aws(items: Sequence[Located], limits: Mapping[str, Any], count_tokens: Count
                 findings.append(_finding("aws", ERROR, "too-long", f"entry longer than {max_chars} characters", item))
                 continue
             seen.add(phrase.casefold())
-            rows.append((phrase, "", "", term.display))
+            # a formatting variant ('Pay Nimbus') or the spoken form of a display with
+            # digits ('Zentrix three sixty') is shown as the display form; another
+            # accepted form ('Zentrix' for 'Zentrix Cloud') keeps its own spelling
+            spoken_only = aws_phrase(term.display) is None
+            shown = term.display if spoken_only or spelling_key(form) == spelling_key(term.display) else form
+            rows.append((phrase, "", "", shown))
             made += 1
         if not made:
             findings.append(_finding("aws", ERROR, "digits", "Phrase cannot contain digits: add an alias with the numbers spelled out", item))
