@@ -318,12 +318,18 @@ def studentized_interval(
     t = np.where(np.isnan(t), 0.0, t)  # 0/0: the draw equals the estimate
     # No interpolation between order statistics: an infinite t stays infinite instead of turning NaN.
     t_lo, t_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    lo, hi = est - t_hi * se, est - t_lo * se
+    with np.errstate(invalid="ignore"):  # inf * 0 when se is 0: falls back below
+        lo, hi = est - t_hi * se, est - t_lo * se
     p_lo, p_hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     if not math.isfinite(lo):
         lo = float(p_lo)
     if not math.isfinite(hi):
         hi = float(p_hi)
+    # With a handful of speakers some draws hold one or two speakers and a tiny
+    # standard error, so t has heavy tails and the interval can run past
+    # anything a resample ever produced; no value outside that range is
+    # supported by the data, so the interval stops there.
+    lo, hi = max(lo, float(boot.min())), min(hi, float(boot.max()))
     return (float(min(lo, est)), float(max(hi, est)))
 
 

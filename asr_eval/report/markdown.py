@@ -13,15 +13,17 @@ from typing import Any, Mapping, Sequence
 from .. import stats as st
 from .model import ALL, fmt_ci, fmt_p, fmt_value
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#])")
 
 
 def md_escape(s: Any) -> str:
     """Escape a user-supplied string for a Markdown table cell or paragraph."""
     text = "" if s is None else str(s)
     text = text.replace("\r", " ").replace("\n", " ")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("&", "&amp;")
+    # Entities rather than backslashes for markup: every Markdown renderer (and a
+    # plain-text reader's eye) treats &lt; as a character, never as a tag.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -184,7 +186,7 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     lines = ["## How this run was made", ""]
     lines.append(f"- Tool: {md_escape(r.get('tool'))} {md_escape(r.get('version'))}; created {md_escape(r.get('created'))}")
     if r.get("command"):
-        lines.append(f"- Command: `{str(r['command']).replace('`', '')}`")
+        lines.append(f"- Command: {md_escape(r['command'])}")
     if isinstance(eng, dict):
         dec = eng.get("decode") or {}
         lines.append(f"- Engine: {md_escape(eng.get('backend'))} {md_escape(eng.get('model'))} on {md_escape(eng.get('device'))} "

@@ -339,6 +339,7 @@ def _term_tables(run: RunData, red: Redactor, name_index: Mapping[str, int]) -> 
         a["recall_change"] = (a["recall"] - a["base_recall"]) if a["recall"] is not None and a["base_recall"] is not None else None
         a["false_ins_change"] = a["false_ins"] - (base["false_ins"] if base else 0)
         a["display"] = red.term(term, a["source"], name_index.get(term))
+        a["term"] = a["display"]  # the raw term may be a person's name: never let it out unredacted
         rows.append(a)
     cond_order = {c: i for i, c in enumerate(run.conditions)}
     rows.sort(key=lambda r: (cond_order.get(r["condition"], 99), r["display"]))

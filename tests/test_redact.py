@@ -1,0 +1,78 @@
+"""Redaction of personal information in report excerpts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from asr_eval.redact import EMAIL, NAME, NUMBER, PHONE, Redactor
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_report import make_run  # noqa: E402
+
+from asr_eval.report import write_reports  # noqa: E402
+
+R = Redactor.build(True, ["Siobhán Nguyen", "Chidi Okonkwo", "J Smith"])
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mail john.smith+x@example.co.uk now", f"mail {EMAIL} now"),
+        ("john dot smith at example dot com", EMAIL),
+        ("call +1 (555) 123-4567 today", f"call {PHONE} today"),
+        ("call 555 123 4567.", f"call {PHONE}."),
+        ("card 4111 1111 1111 1111 ok", f"card {NUMBER} ok"),
+        ("account 12345678", f"account {NUMBER}"),
+        ("account four one one two three five six seven please", f"account {NUMBER} please"),
+        ("order 2024 costs 150 dollars", "order 2024 costs 150 dollars"),  # short numbers stay
+        ("one two three", "one two three"),
+        ("Siobhan Nguyen and chidi okonkwo", f"{NAME} {NAME} and {NAME} {NAME}"),
+        ("smith j", f"{NAME} j"),  # one-letter initials are not masked
+    ],
+)
+def test_text(text: str, expected: str) -> None:
+    assert R.text(text) == expected
+
+
+def test_tokens_keep_alignment_columns() -> None:
+    words = ["card", "4", "1", None, "1", "1", "2", "3", "ok", "siobhan", None]
+    out = R.tokens(words)
+    assert len(out) == len(words)
+    assert out == ["card", NUMBER, NUMBER, None, NUMBER, NUMBER, NUMBER, NUMBER, "ok", NAME, None]
+    assert R.tokens(["4", "1", "ok", "1"]) == ["4", "1", "ok", "1"]  # too few digits in a run
+
+
+def test_disabled_is_identity() -> None:
+    off = Redactor(enabled=False)
+    s = "mail a@b.com 4111111111111111 Siobhan"
+    assert off.text(s) == s and off.tokens(s.split()) == s.split()
+    assert off.term("Siobhan Nguyen", "directory", 1) == "Siobhan Nguyen"
+
+
+def test_directory_terms_become_pseudonyms() -> None:
+    assert R.term("Siobhan Nguyen", "directory", 3) == "[NAME 3]"
+    assert R.term("Klarvo", "dictionary", None) == "Klarvo"
+
+
+def test_reports_never_show_pii_but_metrics_are_unchanged(tmp_path: Path) -> None:
+    secret = "mail jane.doe@example.com or 555-867-5309 card 4111111111111111"
+    plain = make_run(tmp_path / "plain", extra_text=secret)
+    red = make_run(tmp_path / "red", extra_text=secret)
+    write_reports(plain, n_boot=100)
+    write_reports(red, n_boot=100, redact=True, redact_names=True)
+    for name in ("report.md", "report.html", "report.json"):
+        text = (red / name).read_text(encoding="utf-8")
+        for leak in ("jane.doe@example.com", "867-5309", "4111111111111111", "Siobhan", "siobhan", "nguyen"):
+            assert leak not in text, (name, leak)
+        assert "redact" in text.lower()
+    assert "jane.doe@example.com" in (plain / "report.html").read_text(encoding="utf-8")
+    assert "Redaction was off" in (plain / "report.md").read_text(encoding="utf-8")
+    a = json.loads((plain / "report.json").read_text(encoding="utf-8"))
+    b = json.loads((red / "report.json").read_text(encoding="utf-8"))
+    assert a["summary"] == b["summary"] and a["comparisons"] == b["comparisons"]
+    assert b["redaction"] == {**b["redaction"], "enabled": True, "names": True}
+    assert (plain / "summary.csv").read_text() == (red / "summary.csv").read_text()
