@@ -7,8 +7,9 @@ whole terms fit, in a documented order, and records what was dropped so every
 report can say which terms were really in force.
 
 Ordering policy (deterministic): higher ``priority`` first, then the order the
-terms appear in their files (dictionary before directory in combined
-conditions). Terms are added first-fit: a term that does not fit is dropped and
+terms appear in their files; a combined condition alternates dictionary and
+directory terms (so a long dictionary cannot crowd every name out of the
+budget). Terms are added first-fit: a term that does not fit is dropped and
 shorter terms after it may still fit.
 """
 
@@ -25,6 +26,14 @@ BIASED_METHODS = ("prompt", "hotwords")
 def ordered_terms(terms: Sequence[Term]) -> list[Term]:
     """Terms in budget order: priority desc, then original order (stable sort)."""
     return sorted(terms, key=lambda t: -t.priority)
+
+
+def interleave(a: Sequence[Term], b: Sequence[Term]) -> tuple[Term, ...]:
+    """a0, b0, a1, b1, ... then the rest of the longer list."""
+    out: list[Term] = []
+    for i in range(max(len(a), len(b))):
+        out.extend(x[i] for x in (a, b) if i < len(x))
+    return tuple(out)
 
 
 def bias_text(terms: Sequence[Term]) -> str:
@@ -81,7 +90,7 @@ def build_conditions(
     if directory is not None:
         candidates.append(Condition("directory", method, directory.terms))
     if dictionary is not None and directory is not None:
-        candidates.append(Condition("dictionary+directory", method, dictionary.terms + directory.terms))
+        candidates.append(Condition("dictionary+directory", method, interleave(dictionary.terms, directory.terms)))
     if only:
         names = {c.name for c in candidates}
         unknown = [n for n in only if n not in names]

@@ -51,11 +51,11 @@ def _vocab(kind, names):
 
 
 def test_conditions_follow_inputs():
-    d, r = _vocab("dictionary", ["A"]), _vocab("directory", ["B"])
+    d, r = _vocab("dictionary", ["A", "C", "E"]), _vocab("directory", ["B"])
     assert [c.name for c in build_conditions(d, r)] == ["baseline", "dictionary", "directory", "dictionary+directory"]
     assert [c.name for c in build_conditions(d, None)] == ["baseline", "dictionary"]
     assert [c.name for c in build_conditions(None, None)] == ["baseline"]
     both = build_conditions(d, r)[3]
-    assert [t.display for t in both.terms] == ["A", "B"]
+    assert [t.display for t in both.terms] == ["A", "B", "C", "E"]  # alternating, so names are not crowded out
     with pytest.raises(AsrEvalError, match="directory"):
         build_conditions(d, None, only=["directory"])
