@@ -134,9 +134,9 @@ class RayExecutor:
             else:
                 ray.init(num_cpus=num_cpus, **kwargs)
             self._started = True
-        gpus = 1 if device == "cuda" else 0
         resources = ray.cluster_resources()
-        if gpus and resources.get("GPU", 0) < 1:
+        gpus = 1 if device == "cuda" or (device == "auto" and resources.get("GPU", 0) >= 1) else 0
+        if device == "cuda" and resources.get("GPU", 0) < 1:
             self.shutdown()
             raise ModelError("--device cuda with --executor ray: the Ray cluster reports no GPU")
         if actors <= 0:

@@ -178,12 +178,19 @@ class FasterWhisperBackend:
         """
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
+        from threadpoolctl import threadpool_limits
 
         feats: list[tuple[int, np.ndarray]] = []
-        for i, audio in enumerate(audios):
-            for start, end in split_windows(audio):
-                f = self.model.feature_extractor(audio[start:end])
-                feats.append((i, pad_or_trim(f[:, : f.shape[-1] - 1])))
+        # The mel filterbank is a numpy matmul whose float32 sums depend on the
+        # BLAS thread count (OPENBLAS/OMP_NUM_THREADS): measured to flip words
+        # (a Ray worker, which gets OMP_NUM_THREADS=1, heard "Zentrix" where
+        # the driver heard "Zintrix"). One BLAS thread makes features, and so
+        # transcripts, the same under any thread setting.
+        with threadpool_limits(limits=1, user_api="blas"):
+            for i, audio in enumerate(audios):
+                for start, end in split_windows(audio):
+                    f = self.model.feature_extractor(audio[start:end])
+                    feats.append((i, pad_or_trim(f[:, : f.shape[-1] - 1])))
         out: list[list[np.ndarray]] = [[] for _ in audios]
         step = max(1, self.batch_size)
         for k in range(0, len(feats), step):

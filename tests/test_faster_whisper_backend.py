@@ -1,0 +1,91 @@
+"""The faster-whisper backend with the real bundled model: one encoder pass, batching, reproducible fallback.
+
+Small on purpose (three 4-second clips): every test compares transcripts that
+must be identical, so a few clips decoded several ways are enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("faster_whisper")
+
+from asr_eval.audio import load_audio
+from asr_eval.backends.faster_whisper import FasterWhisperBackend, resolve_device
+from asr_eval.types import BiasPlan, DecodeOptions, ModelError
+
+from test_resume import real_clips
+
+pytestmark = pytest.mark.model
+
+TERMS = "Zentrix Cloud, PayNimbus, Siobhan Nguyen, Chidi Okonkwo"
+PLANS = [
+    BiasPlan("baseline", "none", None),
+    BiasPlan("dictionary", "prompt", "Zentrix Cloud, PayNimbus, Klarvo"),
+    BiasPlan("directory", "prompt", "Siobhan Nguyen, Chidi Okonkwo"),
+    BiasPlan("hotwords", "hotwords", TERMS),
+]
+
+
+@pytest.fixture(scope="module")
+def audios(tmp_path_factory):
+    manifest = real_clips(tmp_path_factory.mktemp("clips"), n=3)
+    return [load_audio(manifest.parent / f"real{i}.wav") for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return FasterWhisperBackend(batch_size=1)
+
+
+def _flat(results):
+    return [(r.text, dict(r.extra)) for r in results]
+
+
+def test_one_encoder_pass_equals_decoding_each_condition_alone(backend, audios):
+    for audio in audios:
+        shared = backend.transcribe(audio, PLANS)
+        alone = [backend.transcribe(audio, [p])[0] for p in PLANS]
+        assert _flat(shared) == _flat(alone)
+    assert any(r.text for r in shared)
+
+
+def test_batched_equals_sequential(backend, audios):
+    batched = FasterWhisperBackend(batch_size=3)
+    together = batched.transcribe_batch(audios, [PLANS] * len(audios))
+    for audio, res in zip(audios, together):
+        assert _flat(res) == _flat(backend.transcribe(audio, PLANS))
+
+
+def test_fallback_is_reproducible_whatever_ran_before(audios):
+    # log_prob_threshold 0 fails every window at T=0, so every clip samples at T=0.6
+    options = DecodeOptions(beam_size=2, temperatures=(0.0, 0.6), log_prob_threshold=0.0, no_speech_threshold=None)
+    seq = FasterWhisperBackend(options=options)
+    first = [seq.transcribe(a, PLANS[:2]) for a in audios]
+    assert all(r.extra["windows"][0]["temperature"] == 0.6 for res in first for r in res)
+    again_reversed = [seq.transcribe(a, PLANS[:2]) for a in reversed(audios)][::-1]
+    batched = FasterWhisperBackend(options=options, batch_size=3).transcribe_batch(audios, [PLANS[:2]] * 3)
+    assert [_flat(r) for r in first] == [_flat(r) for r in again_reversed] == [_flat(r) for r in batched]
+
+
+def test_cache_relevant_settings_are_described(backend):
+    d = backend.describe()
+    assert d["decode"]["beam_size"] == 5 and d["compute_type"] == "int8" and len(d["weights_sha256"]) == 64
+    other = FasterWhisperBackend(options=replace(DecodeOptions(), beam_size=1))
+    assert other.describe()["decode"] != d["decode"]
+    assert "batch_size" not in d  # batching does not change transcripts, so it must not split the cache
+
+
+def test_cuda_without_gpu_is_a_clear_model_error():
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        assert resolve_device("auto") == "cuda"
+        pytest.skip("a GPU is present")
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ModelError, match="--device cuda .* no CUDA device"):
+        FasterWhisperBackend(device="cuda")
+    with pytest.raises(ModelError, match="unknown device"):
+        resolve_device("tpu")
