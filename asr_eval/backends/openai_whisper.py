@@ -182,13 +182,22 @@ class OpenAIWhisperBackend:
         return _PlanDecodingTask(self.model, opts, initial, boost).run(features[None])[0]
 
     def _decode_with_fallback(self, features: torch.Tensor, initial: list[int],
-                              boost: tuple[BoostTrie, float, bool] | None) -> tuple[Any, float]:
-        """faster-whisper's ``generate_with_fallback`` rules; returns (result, final temperature)."""
+                              boost: tuple[BoostTrie, float, bool] | None, seed: int) -> tuple[Any, float]:
+        """faster-whisper's ``generate_with_fallback`` rules; returns (result, final temperature).
+
+        The sampler is seeded with ``seed`` just before the first sampled
+        temperature, so a fallback depends only on (seed, window), never on
+        what was decoded before it.
+        """
         o = self.options
         all_results: list[Any] = []
         below_cr: list[Any] = []
         temperature = 0.0
+        seeded = False
         for temperature in o.temperatures:
+            if temperature > 0 and not seeded:
+                torch.manual_seed(seed & 0xFFFFFFFF)
+                seeded = True
             result = self._decode_once(features, initial, temperature, boost)
             all_results.append(result)
             needs_fallback = False
@@ -220,13 +229,13 @@ class OpenAIWhisperBackend:
         if len(bias_tokens) > PROMPT_BUDGET:
             raise ModelError(f"plan {plan.condition!r} has {len(bias_tokens)} prompt tokens > {PROMPT_BUDGET}")
         boost = self._boost_for(plan)
-        torch.manual_seed(seed)
         texts: list[str] = []
         previous: list[int] = []
         windows: list[dict[str, Any]] = []
-        for features in encoded:
+        for pos, features in enumerate(encoded):
             prompt = self._prompt(plan, bias_tokens, previous)
-            result, temperature = self._decode_with_fallback(features, prompt, boost)
+            # Same per-window seed as the faster-whisper backend's fallback sampler.
+            result, temperature = self._decode_with_fallback(features, prompt, boost, seed * 1_000_003 + pos)
             tokens = [t for t in result.tokens if t < self.tokenizer.eot]
             silent = (
                 self.options.no_speech_threshold is not None
