@@ -106,8 +106,8 @@ METRICS: Mapping[str, Metric] = {
         _m("del_rate", "Deletions", {"dels": 1}, {"ref_words": 1}, errors={"dels": 1}),
         _m("ins_rate", "Insertions", {"ins": 1}, {"ref_words": 1}, errors={"ins": 1}),
         _m("cer", "CER", _CERR, {"ref_chars": 1}, errors=_CERR),
-        _m("bwer", "B-WER (term words)", _BERR, {"b_ref": 1}, errors=_BERR),
-        _m("uwer", "U-WER (other words)", _UERR, {"u_ref": 1}, errors=_UERR),
+        _m("bwer", "B-WER", _BERR, {"b_ref": 1}, errors=_BERR),
+        _m("uwer", "U-WER", _UERR, {"u_ref": 1}, errors=_UERR),
         _m("term_recall", "Term recall", {"term_hits": 1}, {"term_refs": 1}, lower_is_better=False, errors=_TMISS, upper=1.0),
         _m("term_partial_rate", "Term partial", {"term_partial": 1}, {"term_refs": 1}, upper=1.0),
         _m("term_precision", "Term precision", {"term_hits": 1}, {"term_hits": 1, "term_false_ins": 1},
@@ -241,11 +241,32 @@ def speaker_matrix(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.
     return list(order), mat
 
 
-def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How often each of ``n`` units is drawn in each of ``n_boot`` resamples (rows sum to n)."""
+def bootstrap_weights(
+    n: int, n_boot: int, rng: np.random.Generator, strata: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
+    """How often each of ``n`` units is drawn in each of ``n_boot`` resamples.
+
+    With ``strata`` (index arrays partitioning the units) each stratum is
+    resampled on its own and keeps its size, as the design fixed it.
+    """
     if n == 0:
         return np.zeros((n_boot, 0))
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    if strata is None:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    w = np.zeros((n_boot, n))
+    for idx in strata:
+        w[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_boot)
+    return w
+
+
+def _strata_index(speakers: Sequence[str], strata: Mapping[str, str] | None) -> list[np.ndarray] | None:
+    """Index arrays of speakers per stratum; None (one stratum) when ``strata`` is None."""
+    if strata is None:
+        return None
+    groups: dict[str, list[int]] = {}
+    for i, spk in enumerate(speakers):
+        groups.setdefault(str(strata.get(spk, "")), []).append(i)
+    return [np.array(v) for v in groups.values()]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -282,14 +303,30 @@ def _ratio_boot(mat: np.ndarray, weights: np.ndarray, metric: Metric) -> _Boot:
     return _Boot(est, num, den, infl, boot, infl_boot)
 
 
-def _se(infl: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | float:
-    """Cluster-robust (speaker-level) standard error from influence values."""
+def _se(
+    infl: np.ndarray, weights: np.ndarray | None = None, strata: Sequence[np.ndarray] | None = None
+) -> np.ndarray | float:
+    """Cluster-robust (speaker-level) standard error from influence values.
+
+    Sum over strata of n_h/(n_h-1) * sum_i w_i (z_i - mean_h)^2: the linearised
+    variance of a ratio under (stratified) resampling of speakers; strata with
+    one speaker add nothing (they cannot vary under resampling either).
+    """
     n = infl.shape[-1]
-    if n < 2:
-        return math.nan
-    if weights is None:
-        return float(math.sqrt(n / (n - 1) * float(np.sum(infl**2))))
-    return np.sqrt(n / (n - 1) * np.sum(weights * infl**2, axis=-1))
+    w = np.ones(n) if weights is None else weights
+    total: np.ndarray | float = 0.0
+    usable = False
+    for idx in strata if strata is not None else [np.arange(n)]:
+        nh = idx.size
+        if nh < 2:
+            continue
+        usable = True
+        z, wh = infl[..., idx], w[..., idx]
+        zbar = np.sum(wh * z, axis=-1, keepdims=True) / nh
+        total = total + nh / (nh - 1) * np.sum(wh * (z - zbar) ** 2, axis=-1)
+    if not usable:
+        return math.nan if weights is None else np.full(infl.shape[:-1], math.nan)
+    return float(np.sqrt(total)) if weights is None else np.sqrt(total)
 
 
 def studentized_interval(
@@ -341,10 +378,12 @@ def _clip(metric: Metric, lo: float, hi: float, diff: bool = False) -> tuple[flo
     return (max(lo, 0.0), hi if top is None else min(hi, top))
 
 
-def _estimate(b: _Boot, weights: np.ndarray, metric: Metric, alpha: float) -> Estimate:
+def _estimate(
+    b: _Boot, weights: np.ndarray, metric: Metric, alpha: float, strata: Sequence[np.ndarray] | None = None
+) -> Estimate:
     if weights.shape[0] == 0 or math.isnan(b.est):
         return Estimate(b.est, math.nan, math.nan, b.num, b.den)
-    lo, hi = studentized_interval(b.est, _se(b.infl), b.boot, _se(b.infl_boot, weights), alpha)
+    lo, hi = studentized_interval(b.est, _se(b.infl, None, strata), b.boot, _se(b.infl_boot, weights, strata), alpha)
     lo, hi = _clip(metric, lo, hi)
     return Estimate(b.est, lo, hi, b.num, b.den)
 
@@ -359,18 +398,22 @@ def summarize(
     seed: int = 0,
     alpha: float = 0.05,
     metrics: Iterable[str] = tuple(METRICS),
+    strata: Mapping[str, str] | None = None,
 ) -> GroupStats:
     """Every metric of one group with a speaker-bootstrap interval.
 
-    A single speaker cannot be resampled: the interval is NaN and the group is
-    flagged small, but its numbers are still reported.
+    ``strata`` (speaker -> stratum, e.g. accent group) resamples speakers within
+    each stratum, for a pooled row over groups of fixed size. A single speaker
+    cannot be resampled: the interval is NaN and the group is flagged small,
+    but its numbers are still reported.
     """
     speakers, mat = speaker_matrix(records)
     totals = mat.sum(axis=0)
     n_spk = len(speakers)
     rng = np.random.default_rng(seed)
-    w = bootstrap_weights(n_spk, n_boot, rng) if n_spk >= 2 else np.zeros((0, n_spk))
-    out = {name: _estimate(_ratio_boot(mat, w, METRICS[name]), w, METRICS[name], alpha) for name in metrics}
+    sidx = _strata_index(speakers, strata)
+    w = bootstrap_weights(n_spk, n_boot, rng, sidx) if n_spk >= 2 else np.zeros((0, n_spk))
+    out = {name: _estimate(_ratio_boot(mat, w, METRICS[name]), w, METRICS[name], alpha, sidx) for name in metrics}
     words = int(totals[_FIELD_INDEX["ref_words"]])
     reasons = []
     if n_spk < MIN_SPEAKERS:
@@ -473,20 +516,22 @@ def paired_compare(
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
+    strata: Mapping[str, str] | None = None,
 ) -> dict[str, PairedResult]:
     """``cond`` minus ``base`` on the clips both hold, per metric.
 
     One set of speaker resamples serves both conditions and every metric, so
     each bootstrap draw compares the two conditions on exactly the same clips.
     Tests: Wilcoxon signed-rank and sign test over per-speaker rate differences,
-    MAPSSWE over per-utterance error counts.
+    MAPSSWE over per-utterance error counts. ``strata`` as in ``summarize``.
     """
     b_recs, c_recs = _pair_records(base, cond)
     speakers, b_mat = speaker_matrix(b_recs)
     _, c_mat = speaker_matrix([{**c, "speaker": b["speaker"]} for b, c in zip(b_recs, c_recs)])
     n_spk = len(speakers)
     rng = np.random.default_rng(seed)
-    w = bootstrap_weights(n_spk, n_boot, rng) if n_spk >= 2 else np.zeros((0, n_spk))
+    sidx = _strata_index(speakers, strata)
+    w = bootstrap_weights(n_spk, n_boot, rng, sidx) if n_spk >= 2 else np.zeros((0, n_spk))
     b_utt = np.vstack([record_vector(r) for r in b_recs]) if b_recs else np.zeros((0, len(COUNT_FIELDS)))
     c_utt = np.vstack([record_vector(r) for r in c_recs]) if c_recs else np.zeros((0, len(COUNT_FIELDS)))
     out: dict[str, PairedResult] = {}
@@ -497,7 +542,8 @@ def paired_compare(
         diff = cb.est - bb.est
         if w.shape[0] and not math.isnan(diff):
             lo, hi = studentized_interval(
-                diff, _se(cb.infl - bb.infl), cb.boot - bb.boot, _se(cb.infl_boot - bb.infl_boot, w), alpha
+                diff, _se(cb.infl - bb.infl, None, sidx), cb.boot - bb.boot, _se(cb.infl_boot - bb.infl_boot, w, sidx),
+                alpha,
             )
             lo, hi = _clip(m, lo, hi, diff=True)
         else:

@@ -186,3 +186,18 @@ def test_point_estimate_is_order_free_ratio_of_sums(rows, rnd) -> None:
     v2 = st.summarize(shuffled, n_boot=20).metrics["wer"].value
     expect = sum(r["subs"] + r["ins"] for r in recs) / sum(r["ref_words"] for r in recs)
     assert v1 == pytest.approx(expect) and v2 == pytest.approx(expect)
+
+
+def test_stratified_resampling_keeps_group_sizes_and_narrows_pooled_interval() -> None:
+    rng = np.random.default_rng(0)
+    w = st.bootstrap_weights(5, 200, rng, [np.array([0, 1]), np.array([2, 3, 4])])
+    assert np.all(w[:, :2].sum(axis=1) == 2) and np.all(w[:, 2:].sum(axis=1) == 3)
+    # Two groups far apart: pooling them unstratified lets a draw take more speakers of one
+    # group, which the design never allows; stratified intervals are narrower.
+    recs = [rec(f"{g}{s}", f"{g}{s}{u}", 30, subs=(2 if g == "a" else 12) + (s + u) % 3)
+            for g in "ab" for s in range(6) for u in range(2)]
+    strata = {r["speaker"]: r["speaker"][0] for r in recs}
+    plain = st.summarize(recs, n_boot=1000, seed=1, metrics=("wer",)).metrics["wer"]
+    strat = st.summarize(recs, n_boot=1000, seed=1, metrics=("wer",), strata=strata).metrics["wer"]
+    assert plain.value == strat.value
+    assert strat.high - strat.low < 0.6 * (plain.high - plain.low)

@@ -83,7 +83,8 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
 def _summary(model: Mapping[str, Any]) -> list[str]:
     out = ["## Summary per accent group and condition", "",
            f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
-           f"({model['settings']['n_boot']} draws). Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
+           f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
+           f"other words. Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
            f"speakers or {model['settings']['min_words']} words: their intervals are not meaningful.", ""]
     names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
@@ -107,16 +108,22 @@ def _comparisons(model: Mapping[str, Any]) -> list[str]:
            "MAPSSWE (NIST sc_stats) over utterances; p-values Holm-adjusted within the overall comparisons and "
            "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm < 0.05; 'segment-level only' = "
            "only MAPSSWE (which treats utterances as independent) is.", ""]
-    out += _table(
-        ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
-         "Wilcoxon p (Holm)", "Sign p (Holm)", "MAPSSWE p (Holm)", "Verdict"],
-        [[md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]), st.METRICS[r["metric"]].label,
-          fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]), fmt_value(r["metric"], r["diff"], True),
-          fmt_ci(r["metric"], r["low"], r["high"], True), r["n_speakers"],
-          f"{fmt_p(r['wilcoxon_p'])} ({fmt_p(r.get('holm_wilcoxon'))})", f"{fmt_p(r['sign_p'])} ({fmt_p(r.get('holm_sign'))})",
-          f"{fmt_p(r['mapsswe_p'])} ({fmt_p(r.get('holm_mapsswe'))})", r["significance"]]
-         for r in rows],
-    )
+    def table(rs: Sequence[Mapping[str, Any]]) -> list[str]:
+        return _table(
+            ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
+             "Wilcoxon p (Holm)", "Sign p (Holm)", "MAPSSWE p (Holm)", "Verdict"],
+            [[md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]),
+              st.METRICS[r["metric"]].label, fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]),
+              fmt_value(r["metric"], r["diff"], True), fmt_ci(r["metric"], r["low"], r["high"], True), r["n_speakers"],
+              f"{fmt_p(r['wilcoxon_p'])} ({fmt_p(r.get('holm_wilcoxon'))})", f"{fmt_p(r['sign_p'])} ({fmt_p(r.get('holm_sign'))})",
+              f"{fmt_p(r['mapsswe_p'])} ({fmt_p(r.get('holm_mapsswe'))})", r["significance"]]
+             for r in rs],
+        )
+
+    out += ["### All accent groups together", ""] + table([r for r in rows if r["accent_group"] == ALL])
+    per_group = [r for r in rows if r["accent_group"] != ALL]
+    if per_group:
+        out += ["### Per accent group (exploratory; Holm over all per-group rows)", ""] + table(per_group)
     return out
 
 
@@ -197,7 +204,7 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
             lines.append(f"- {key.title()}: {md_escape(v.get('path'))} (sha256 {md_escape(str(v.get('sha256') or '')[:12])})")
     if r.get("normalizer"):
         lines.append(f"- Normaliser: {md_escape(r['normalizer'])}")
-    t = r.get("timing") or {}
+    t = r.get("timing_summary") or {}
     if t:
         lines.append(f"- Timing: {t.get('wall_seconds')} s wall, {t.get('audio_seconds')} s audio, RTFx {t.get('rtfx')}")
     for c in r.get("conditions") or []:

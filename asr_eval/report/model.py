@@ -9,6 +9,7 @@ Redaction happens here, once, on every excerpt that leaves this module.
 from __future__ import annotations
 
 import math
+import shlex
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
@@ -51,6 +52,8 @@ def fmt_value(metric: str, x: float | None, signed: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     m = st.METRICS[metric]
+    if x == 0:
+        x = 0.0  # never print "-0.0%"
     sign = "+" if signed and x > 0 else ""
     if m.percent:
         return f"{sign}{100 * x:.1f}%"
@@ -76,6 +79,22 @@ def _group_order(utterances: Sequence[Mapping[str, Any]]) -> list[str]:
 # --------------------------------------------------------------------------- sections
 
 
+def _strata(records: Sequence[Mapping[str, Any]]) -> dict[str, str] | None:
+    """speaker -> accent group for the pooled (ALL) rows, or None to resample speakers unstratified.
+
+    Stratifying keeps each group's share of speakers fixed, as the test set's
+    design fixed it. It needs two or more speakers in every group: a group with
+    one speaker could not vary at all and would make the interval too narrow.
+    """
+    strata = {str(r["speaker"]): str(r["accent_group"]) for r in records}
+    per_group: dict[str, int] = defaultdict(int)
+    for g in strata.values():
+        per_group[g] += 1
+    if len(per_group) < 2 or min(per_group.values()) < 2:
+        return None
+    return strata
+
+
 def _summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
     by = defaultdict(list)
     for u in run.utterances:
@@ -87,7 +106,9 @@ def _summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[di
             recs = by.get((g, cond), [])
             if not recs:
                 continue
-            gs = st.summarize(recs, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g), metrics=SUMMARY_METRICS)
+            strata = _strata(recs) if g == ALL else None
+            gs = st.summarize(recs, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g), metrics=SUMMARY_METRICS,
+                              strata=strata)
             rows.append(
                 {
                     "accent_group": g,
@@ -98,6 +119,7 @@ def _summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[di
                     "term_occurrences": gs.counts["term_refs"],
                     "small": gs.small,
                     "small_reason": gs.small_reason,
+                    "stratified": strata is not None,
                     "counts": dict(gs.counts),
                     "metrics": {k: _est(v) for k, v in gs.metrics.items()},
                 }
@@ -132,7 +154,8 @@ def _comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> lis
                 continue
             # Same seed for every condition of a group: the same speaker resamples
             # serve every comparison in that group.
-            res = st.paired_compare(b, c, n_boot=n_boot, seed=st.stable_seed(seed, "paired", g))
+            strata = _strata(b) if g == ALL else None
+            res = st.paired_compare(b, c, n_boot=n_boot, seed=st.stable_seed(seed, "paired", g), strata=strata)
             for name, r in res.items():
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
@@ -152,6 +175,7 @@ def _comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> lis
                         ),
                         "improved": improved,
                         "n_speakers": r.n_speakers,
+                        "stratified": strata is not None,
                         "n_segments": r.n_segments,
                         "wilcoxon_p": _f(r.wilcoxon_p),
                         "sign_p": _f(r.sign_p),
@@ -264,11 +288,12 @@ def _fairness_verdicts(run: RunData, gaps: list[dict[str, Any]], gains: list[dic
         unclear = [r["accent_group"] for r in rows if r["accent_group"] not in helped + hurt]
         parts = []
         if helped:
-            parts.append(f"helps {', '.join(helped)}")
+            parts.append(f"lowers WER for {', '.join(helped)}")
         if hurt:
-            parts.append(f"hurts {', '.join(hurt)}")
+            parts.append(f"raises WER for {', '.join(hurt)}")
         if unclear:
             parts.append(f"no clear effect for {', '.join(unclear)}")
+        parts[-1] += " (95% intervals per group, not corrected for the number of groups)"
         text = f"{cond} vs {run.baseline}: " + "; ".join(parts) + "."
         corr = next((c for c in correlations if c["condition"] == cond and not c["relative"]), None)
         if corr and corr["r"] is not None:
@@ -302,7 +327,7 @@ def _overall_verdicts(run: RunData, summary: list[dict[str, Any]], comparisons: 
         elif r["improved"] is False:
             direction = "worse"
         sig = r["significance"]
-        line = (f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} -> {fmt_value(r['metric'], r['cond'])}"
+        line = (f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → {fmt_value(r['metric'], r['cond'])}"
                 f" ({fmt_value(r['metric'], r['diff'], signed=True)}, 95% CI {fmt_ci(r['metric'], r['low'], r['high'], True)})"
                 f" - {direction}, {sig}")
         if sig != "significant" and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] * 1 > ALPHA:
@@ -405,10 +430,20 @@ def _explanations(run: RunData, red: Redactor, name_index: Mapping[str, int]) ->
             center = ref_at.get(t["ref_start"])
             n_words = max(1, len(str(t.get("ref_text") or "").split()))
         context: list[list[Any]] = []
+        marks: list[int] = []
         if center is not None:
             lo = max(0, center - CONTEXT_WORDS)
             hi = min(len(pairs), center + n_words + CONTEXT_WORDS)
             context = _redact_pairs(pairs[lo:hi], red)
+            # Columns of the term itself: its words on the side it was expected (or inserted) on.
+            side = 2 if t["outcome"] == "false_insertion" or t.get("ref_start") is None else 1
+            k, seen = center, 0
+            while k < len(pairs) and seen < n_words:
+                if pairs[k][side] is not None:
+                    seen += 1
+                marks.append(k - lo)
+                k += 1
+            marks = [i for i in marks if 0 <= i < len(context)]
         u = meta.get((t["utt_id"], t["condition"]), {})
         out.append(
             {
@@ -425,6 +460,7 @@ def _explanations(run: RunData, red: Redactor, name_index: Mapping[str, int]) ->
                 "dropped": t.get("dropped"),
                 "reason": _reason(t, methods.get(t["condition"])),
                 "context": context,
+                "marks": marks,
             }
         )
     cond_order = {c: i for i, c in enumerate(run.conditions)}
@@ -507,17 +543,24 @@ def _run_info(run: RunData, red: Redactor) -> dict[str, Any]:
     def src(key: str) -> Any:
         v = r.get(key)
         return {k: v.get(k) for k in ("path", "sha256", "terms", "utterances", "skipped") if k in v} if isinstance(v, Mapping) else None
+    command = r.get("command")
+    if isinstance(command, (list, tuple)):
+        command = shlex.join(str(c) for c in command)
+    timing = r.get("timing") if isinstance(r.get("timing"), Mapping) else {}
+    rtfx = timing.get("rtfx", timing.get("rtfx_this_run"))
     return {
         "tool": r.get("tool", "asr-eval"),
         "version": r.get("version"),
         "created": r.get("created"),
-        "command": red.text(r.get("command")) if isinstance(r.get("command"), str) else r.get("command"),
+        "command": red.text(command) if isinstance(command, str) else None,
         "manifest": src("manifest"),
         "dictionary": src("dictionary"),
         "directory": src("directory"),
         "engine": r.get("engine"),
         "normalizer": r.get("normalizer"),
-        "timing": r.get("timing"),
+        "timing": dict(timing) or None,
+        "timing_summary": {"wall_seconds": timing.get("wall_seconds"), "audio_seconds": timing.get("audio_seconds"),
+                           "rtfx": rtfx} if timing else None,
         "shard": r.get("shard"),
         "packages": r.get("packages"),
         "conditions": conds,
@@ -582,7 +625,8 @@ def build_report(
                                + (", directory names" if redact_names else "") + "); metrics use the full text.")
                       if red.enabled else "Redaction was off: excerpts are shown as transcribed."},
         "settings": {"n_boot": n_boot, "seed": seed, "alpha": ALPHA,
-                     "interval": "95% studentized bootstrap, speakers resampled within each group",
+                     "interval": "95% studentized bootstrap, speakers resampled within each group "
+                                 "(for ALL: within each accent group when every group has 2+ speakers)",
                      "min_speakers": st.MIN_SPEAKERS, "min_words": st.MIN_WORDS},
         "baseline": run.baseline,
         "conditions": list(run.conditions),
