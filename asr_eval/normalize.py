@@ -479,15 +479,17 @@ def strip_marks(s: str) -> str:
 
 
 @lru_cache(maxsize=1 << 17)
-def _chunk_rules(chunk: str) -> str:
+def _chunk_words(chunk: str) -> tuple[str, ...]:
     words = tidy(remove_symbols(expand_contractions(strip_marks(chunk)))).split()
-    return " ".join([w for w in words if w not in _FILLER_SET])
+    return tuple(w for w in words if w not in _FILLER_SET)
 
 
 def word_rules(s: str) -> str:
     """Diacritics, contractions and titles, punctuation, fillers: per chunk, cached (chunks repeat)."""
-    out = [_chunk_rules(c) for c in s.split()]
-    return " ".join([c for c in out if c])
+    out: list[str] = []
+    for c in s.split():
+        out.extend(_chunk_words(c))
+    return " ".join(out)
 
 
 _NUMBERS = _NumberParser()
@@ -521,10 +523,33 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 )
 
 
+def _default_chain(s: str) -> str:
+    """``DEFAULT_STEPS`` fused into one pass over a token list (same output; tests compare)."""
+    s = s.lower()
+    if "[" in s or "<" in s or "(" in s:
+        s = _BRACKETS_RE.sub(" ", s)
+    if "'" in s or not s.isascii():
+        s = join_apostrophes(s)
+    words: list[str] = []
+    chunk = _chunk_words
+    for c in s.split():
+        words.extend(chunk(c))
+    out = " ".join(words)
+    if not _NUMBER_TRIGGERS.isdisjoint(words) or _HAS_DIGIT_RE.search(out):
+        words = _NUMBERS(words)
+        out = " ".join(words)
+    if not SPELLINGS.keys().isdisjoint(words):
+        out = " ".join([SPELLINGS.get(t, t) for t in words])
+    return out
+
+
 def run_steps(steps: Sequence[Step], s: str) -> str:
+    """Apply ``steps`` in order; the default chain runs fused."""
+    if steps is DEFAULT_STEPS:
+        return _default_chain(s)
     for step in steps:
         s = step(s)
-    return s
+    return " ".join(s.split())
 
 
 # --------------------------------------------------------------------------- protection
@@ -557,7 +582,7 @@ class Protector:
         folded = fold(text)
         words = _WORD_RE.findall(folded)
         index = self.index
-        if all(w not in index for w in words):
+        if index.keys().isdisjoint(words):
             return []
         matches = list(_WORD_RE.finditer(folded))
         out = []
@@ -611,7 +636,7 @@ class Normalizer:
             text = _PLACEHOLDER_RE.sub(" ", text)  # our placeholders must not come from outside
         spans = self.protector.spans(text)
         if not spans:
-            return " ".join(run_steps(self.steps, text).split()), ()
+            return run_steps(self.steps, text), ()
         parts = []
         prev = 0
         for k, (start, end, _) in enumerate(spans):
@@ -624,7 +649,9 @@ class Normalizer:
         out_words: list[str] = []
         sources: list[tuple[int, int, str]] = []
         for w in words:
-            if len(w) == 1 and _PLACEHOLDER_RE.match(w):
+            if w.isascii():
+                out_words.append(w)
+            elif len(w) == 1 and _PLACEHOLDER_RE.match(w):
                 k = ord(w) - _PLACEHOLDER_BASE
                 start, end, toks = spans[k]
                 sources.append((len(out_words), len(toks), text[start:end]))

@@ -7,10 +7,21 @@ Definitions are in docs/scoring.md.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from asr_eval.align import SCLITE_COSTS, Alignment, Costs, ErrorCounts, align, char_counts
+from asr_eval.align import (
+    SCLITE_COSTS,
+    Alignment,
+    Costs,
+    ErrorCounts,
+    align,
+    char_counts,
+    char_counts_many,
+    counts_from_ops,
+    ops_many,
+)
 from asr_eval.normalize import Normalizer, protected_forms
 from asr_eval.types import EntitySpan, Term
 
@@ -141,9 +152,11 @@ class TermIndex:
 
     def find(self, words: Sequence[str]) -> list[tuple[int, int, int]]:
         """Non-overlapping occurrences (start, end, term index), leftmost then longest first."""
+        by_first = self.by_first
+        if by_first.keys().isdisjoint(words):
+            return []
         out = []
         i, n = 0, len(words)
-        by_first = self.by_first
         while i < n:
             cands = by_first.get(words[i])
             if cands:
@@ -250,6 +263,63 @@ def score_utterance(
     return UtteranceScore(alignment.counts, chars, biased, unbiased, events, alignment, ref_norm, hyp_norm)
 
 
+def score_many(
+    pairs: Sequence[tuple[str, str]],
+    terms: Sequence[Term] | TermIndex,
+    normalizer: Normalizer,
+    entities: Sequence[Sequence[EntitySpan]] | None = None,
+    costs: Costs = SCLITE_COSTS,
+) -> list[UtteranceScore]:
+    """``score_utterance`` for many (ref, hyp) pairs; same results, several times faster.
+
+    Alignments run in one compiled call, and each distinct text is normalised once
+    (a reference scored under several conditions is normalised once).
+    ``entities``, when given, holds one sequence of spans per pair.
+    """
+    # The objects built here hold no reference cycles, but there are many of them:
+    # the cyclic collector's repeated passes over the growing result cost ~30 %.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _score_many(pairs, terms, normalizer, entities, costs)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _score_many(
+    pairs: Sequence[tuple[str, str]],
+    terms: Sequence[Term] | TermIndex,
+    normalizer: Normalizer,
+    entities: Sequence[Sequence[EntitySpan]] | None,
+    costs: Costs,
+) -> list[UtteranceScore]:
+    base = terms if isinstance(terms, TermIndex) else _cached_index(terms, normalizer)
+    if entities is not None and len(entities) != len(pairs):
+        raise ValueError(f"entities has {len(entities)} entries for {len(pairs)} pairs")
+    indexes = [base if not e else _with_entities(base, tuple(e)) for e in entities] if entities is not None else [base] * len(pairs)
+    memo: dict[tuple[int, str], tuple[str, tuple[tuple[int, int, str], ...]]] = {}
+
+    def norm(index: TermIndex, text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+        key = (id(index.normalizer), text)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = index.normalizer.normalize_with_sources(text)
+        return got
+
+    refs = [norm(ix, r) for ix, (r, _) in zip(indexes, pairs)]
+    hyps = [norm(ix, h) for ix, (_, h) in zip(indexes, pairs)]
+    words = [(r[0].split(), h[0].split()) for r, h in zip(refs, hyps)]
+    all_ops = ops_many(words, costs)
+    all_chars = char_counts_many([(r[0], h[0]) for r, h in zip(refs, hyps)], costs)
+    out = []
+    for ix, (ref_norm, _), (hyp_norm, hyp_sources), (rw, hw), ops, chars in zip(indexes, refs, hyps, words, all_ops, all_chars):
+        alignment = Alignment(ops, tuple(rw), tuple(hw), counts_from_ops(ops))
+        events, biased, unbiased = _term_analysis(ix, rw, hw, alignment, hyp_sources)
+        out.append(UtteranceScore(alignment.counts, chars, biased, unbiased, events, alignment, ref_norm, hyp_norm))
+    return out
+
+
 def _term_analysis(
     index: TermIndex,
     ref_words: list[str],
@@ -257,7 +327,11 @@ def _term_analysis(
     alignment: Alignment,
     hyp_sources: tuple[tuple[int, int, str], ...],
 ) -> tuple[tuple[TermEvent, ...], ErrorCounts, ErrorCounts]:
-    """Term events and the B/U split, working on the op string (no per-column objects)."""
+    """Term events and the B/U split, working on the op string (no per-column objects).
+
+    Hypothesis words in a run of columns [a, b) are contiguous, from
+    ``a - (D columns before a)`` on, so windows are slices, not scans.
+    """
     ops = alignment.ops
     ref_occ = index.find(ref_words)
     hyp_occ = index.find(hyp_words) if hyp_words else []
@@ -265,76 +339,69 @@ def _term_analysis(
         return (), ErrorCounts(), alignment.counts
 
     ncol = len(ops)
-    col_ref = [-1] * ncol  # column -> ref index
-    col_hyp = [-1] * ncol  # column -> hyp index
-    ref_col = []  # ref index -> column
-    hyp_col = []  # hyp index -> column
-    for p, op in enumerate(ops):
-        if op != "I":
-            col_ref[p] = len(ref_col)
-            ref_col.append(p)
-        if op != "D":
-            col_hyp[p] = len(hyp_col)
-            hyp_col.append(p)
+    count = ops.count
 
-    occ_of_col = [-1] * ncol  # column -> ref occurrence (ref-side columns of term words)
+    def hpos(p: int) -> int:  # index of the first hypothesis word at or after column p
+        return p - count("D", 0, p)
+
+    ref_col = [p for p, op in enumerate(ops) if op != "I"] if ref_occ else []
+    occ_of_col: dict[int, int] = {}  # column -> ref occurrence, for ref-side columns of term words
     events: list[TermEvent] = []
     hit_windows: list[tuple[int, int, int]] = []  # (hyp start, hyp end, term) of recognised occurrences
+    bc = {"C": 0, "S": 0, "D": 0, "I": 0}
     for o, (s, e, k) in enumerate(ref_occ):
         term = index.terms[k]
         p0, p1 = ref_col[s], ref_col[e - 1] + 1
         for i in range(s, e):
-            occ_of_col[ref_col[i]] = o
-        a, b = p0, p1
-        while a > 0 and ops[a - 1] == "I":
-            a -= 1
-        while b < ncol and ops[b] == "I":
-            b += 1
-        core = [col_hyp[p] for p in range(p0, p1) if col_hyp[p] >= 0]
+            c = ref_col[i]
+            occ_of_col[c] = o
+            bc[ops[c]] += 1
+        h0, h1 = hpos(p0), hpos(p1)
         forms = index.forms_of[k]
-        if tuple(hyp_words[j] for j in core) in forms:
-            outcome, idx = HIT, core
+        if tuple(hyp_words[h0:h1]) in forms:
+            outcome, lo, hi = HIT, h0, h1
         else:
-            extended = [col_hyp[p] for p in range(a, b) if col_hyp[p] >= 0]
-            idx = extended
-            found = _form_within(extended, hyp_words, forms) if len(extended) != len(core) else None
+            a, b = p0, p1
+            while a > 0 and ops[a - 1] == "I":
+                a -= 1
+            while b < ncol and ops[b] == "I":
+                b += 1
+            lo, hi = hpos(a), hpos(b)
+            found = _form_within(lo, hi, hyp_words, forms) if (lo, hi) != (h0, h1) else None
             if found is not None:
                 # e.g. "postgres" inserted just before the substituted term word: with equal
                 # costs sclite may place the right word beside the reference word, not on it
-                outcome, idx = HIT, found
+                outcome, (lo, hi) = HIT, found
             elif e - s > 1 and "C" in ops[p0:p1]:
                 outcome = PARTIAL
             else:
                 outcome = MISS
-        hyp_start = idx[0] if idx else None
+        hyp_start = lo if hi > lo else None
         exact: bool | None = None
         if outcome == HIT:
-            exact = _display_exact(term, hyp_start, len(idx), hyp_sources)
-            if idx:
-                hit_windows.append((idx[0], idx[-1] + 1, k))
+            exact = _display_exact(term, hyp_start, hi - lo, hyp_sources)
+            if hi > lo:
+                hit_windows.append((lo, hi, k))
         events.append(TermEvent(term.display, term.category, term.source, outcome,
-                                " ".join(ref_words[s:e]), " ".join([hyp_words[j] for j in idx]), exact, s, hyp_start))
+                                " ".join(ref_words[s:e]), " ".join(hyp_words[lo:hi]), exact, s, hyp_start))
 
-    hyp_term_word = [False] * len(hyp_words)
-    for a, b, k in hyp_occ:
-        for j in range(a, b):
-            hyp_term_word[j] = True
-        if any(k == hk and a < he and hs < b for hs, he, hk in hit_windows):
-            continue
-        term = index.terms[k]
-        said = [ref_words[col_ref[hyp_col[j]]] for j in range(a, b) if col_ref[hyp_col[j]] >= 0]
-        events.append(TermEvent(term.display, term.category, term.source, FALSE_INSERTION,
-                                " ".join(said), " ".join(hyp_words[a:b]), None, None, a))
+    hyp_term_words: set[int] = set()
+    if hyp_occ:
+        hyp_col = [p for p, op in enumerate(ops) if op != "D"]
+        for a, b, k in hyp_occ:
+            hyp_term_words.update(range(a, b))
+            if any(k == hk and a < he and hs < b for hs, he, hk in hit_windows):
+                continue
+            term = index.terms[k]
+            said = [ref_words[hyp_col[j] - count("I", 0, hyp_col[j])] for j in range(a, b) if ops[hyp_col[j]] != "I"]
+            events.append(TermEvent(term.display, term.category, term.source, FALSE_INSERTION,
+                                    " ".join(said), " ".join(hyp_words[a:b]), None, None, a))
 
-    # B-WER / U-WER: one decision per alignment column; biased columns are counted,
-    # the unbiased ones are the rest of the utterance's counts.
-    bc = {"C": 0, "S": 0, "D": 0, "I": 0}
-    for s, e, _ in ref_occ:
-        for i in range(s, e):
-            bc[ops[ref_col[i]]] += 1
+    # B-WER / U-WER: one decision per alignment column; biased columns are counted
+    # above (reference side) and here (insertions); the rest is unbiased.
     p = ops.find("I")
     while p >= 0:
-        if hyp_term_word[col_hyp[p]] or _insertion_touches_term(p, ops, occ_of_col):
+        if hpos(p) in hyp_term_words or _insertion_touches_term(p, ops, occ_of_col):
             bc["I"] += 1
         p = ops.find("I", p + 1)
     biased = ErrorCounts(bc["C"], bc["S"], bc["D"], bc["I"])
@@ -343,17 +410,16 @@ def _term_analysis(
     return tuple(events), biased, unbiased
 
 
-def _form_within(window: list[int], hyp_words: list[str], forms: frozenset[tuple[str, ...]]) -> list[int] | None:
-    """The longest run of hypothesis words inside ``window`` that is a written form of the term."""
-    words = [hyp_words[j] for j in window]
+def _form_within(lo: int, hi: int, hyp_words: list[str], forms: frozenset[tuple[str, ...]]) -> tuple[int, int] | None:
+    """The longest run of hypothesis words in [lo, hi) that is a written form of the term."""
     for size in sorted({len(f) for f in forms}, reverse=True):
-        for start in range(len(words) - size + 1):
-            if tuple(words[start : start + size]) in forms:
-                return window[start : start + size]
+        for start in range(lo, hi - size + 1):
+            if tuple(hyp_words[start : start + size]) in forms:
+                return start, start + size
     return None
 
 
-def _insertion_touches_term(p: int, ops: str, occ_of_col: list[int]) -> bool:
+def _insertion_touches_term(p: int, ops: str, occ_of_col: Mapping[int, int]) -> bool:
     """An insertion run is a term error if it sits inside a term occurrence or next to a misrecognised term word."""
     a = p
     while a > 0 and ops[a - 1] == "I":
@@ -362,8 +428,8 @@ def _insertion_touches_term(p: int, ops: str, occ_of_col: list[int]) -> bool:
     n = len(ops)
     while b < n and ops[b] == "I":
         b += 1
-    left = occ_of_col[a - 1] if a > 0 else -1
-    right = occ_of_col[b] if b < n else -1
+    left = occ_of_col.get(a - 1, -1)
+    right = occ_of_col.get(b, -1)
     if left >= 0 and (left == right or ops[a - 1] in "SD"):
         return True
     return right >= 0 and ops[b] in "SD"

@@ -117,3 +117,25 @@ def test_levenshtein_costs_minimise_errors(r, h):
     lev = align(r, h, LEVENSHTEIN_COSTS).counts
     assert lev.errors == L.distance(r, h)
     assert align(r, h).counts.errors >= lev.errors
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(words, words), max_size=30))
+def test_batch_alignment_equals_one_by_one(pairs):
+    assert A.ops_many(pairs) == [align(r, h).ops for r, h in pairs]
+    assert A.align_many(pairs) == [align(r, h) for r, h in pairs]
+    texts = [(" ".join(r), " ".join(h)) for r, h in pairs]
+    assert A.char_counts_many(texts) == [char_counts(r, h) for r, h in texts]
+    for c in (SCLITE_COSTS, LEVENSHTEIN_COSTS):
+        assert A._python_batch(*_flat(pairs), c.sub, c.ins, c.dels) == A.ops_many(pairs, c)
+
+
+def _flat(pairs):
+    vocab: dict[str, int] = {}
+    r_all, h_all, r_off, h_off = [], [], [0], [0]
+    for r, h in pairs:
+        r_all += [vocab.setdefault(w, len(vocab)) for w in r]
+        h_all += [vocab.setdefault(w, len(vocab)) for w in h]
+        r_off.append(len(r_all))
+        h_off.append(len(h_all))
+    return r_all, r_off, h_all, h_off

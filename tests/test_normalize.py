@@ -170,3 +170,14 @@ def light(form: str) -> str:
 
     s = "".join(c for c in unicodedata.normalize("NFKD", form.lower()) if not unicodedata.combining(c))
     return " ".join("".join(c if c.isalnum() else " " for c in s).split())
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts)
+def test_fused_default_chain_equals_its_steps(text):
+    from asr_eval.normalize import _default_chain
+
+    stepwise = text
+    for step in DEFAULT_STEPS:
+        stepwise = step(stepwise)
+    assert _default_chain(text) == " ".join(stepwise.split())
