@@ -109,11 +109,12 @@ def _print_summary(path: Path) -> None:
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     if not rows:
         return
-    wanted = [c for c in ("accent_group", "condition", "clips", "speakers", "words", "wer", "term_recall",
-                          "false_ins_per_100") if c in rows[0]]
+    columns = {"accent_group": "group", "condition": "condition", "clips": "clips", "speakers": "spk",
+               "words": "words", "wer": "WER", "term_recall": "term recall", "false_ins_per_100": "false ins/100"}
+    wanted = [c for c in columns if c in rows[0]]
     table = Table(title=str(path))
     for c in wanted:
-        table.add_column(c)
+        table.add_column(columns[c], overflow="fold", justify="left" if c in ("accent_group", "condition") else "right")
     for r in rows:
         table.add_row(*[_fmt(r[c]) for c in wanted])
     Console().print(table)
