@@ -190,9 +190,15 @@ def report(
 
 def _mount() -> None:
     """Sub-commands that live in their own modules."""
+    from .cli_models import app as models_app
+    from .cli_scale import merge
+    from .cli_sweep import sweep
     from .cli_vocab import app as vocab_app
 
+    app.command("merge")(merge)
+    app.command("sweep")(sweep)
     app.add_typer(vocab_app, name="vocab", help="Tools for vocabulary authors: check, budget, coverage, confusable, history, probe, export.")
+    app.add_typer(models_app, name="models", help="List, convert (CTranslate2 -> openai-whisper) and locate Whisper models, offline.")
 
 
 _mount()
