@@ -15,6 +15,7 @@ alignments (tests check this).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
@@ -306,9 +307,36 @@ def _python_batch(r_all, r_off, h_all, h_off, sub: int, ins: int, dele: int, wan
     return ops if want_ops else [[o.count("C"), o.count("S"), o.count("D"), o.count("I")] for o in ops]
 
 
-_compiled = _build_numba()
-_dp_ops, _dp_text, _dp_batch = _compiled if _compiled else (_dp_ops_python, _python_text, _python_batch)
-BACKEND = "numba" if _compiled else "python"
+_impl: tuple | None = None
+
+
+def _backend_impl() -> tuple:
+    """Build the kernels on first use, so importing this module stays cheap.
+
+    Set ASR_EVAL_PURE_PYTHON=1 to skip numba (the results are identical, only slower).
+    """
+    global _impl
+    if _impl is None:
+        compiled = None if os.environ.get("ASR_EVAL_PURE_PYTHON") else _build_numba()
+        _impl = (*compiled, "numba") if compiled else (_dp_ops_python, _python_text, _python_batch, "python")
+    return _impl
+
+
+def backend() -> str:
+    """'numba' or 'python': which DP implementation aligns."""
+    return _backend_impl()[3]
+
+
+def _dp_ops(r: Sequence[int], h: Sequence[int], sub: int, ins: int, dele: int) -> str:
+    return _backend_impl()[0](r, h, sub, ins, dele)
+
+
+def _dp_text(a: str, b: str, sub: int, ins: int, dele: int) -> str:
+    return _backend_impl()[1](a, b, sub, ins, dele)
+
+
+def _dp_batch(r_all, r_off, h_all, h_off, sub: int, ins: int, dele: int, want_ops: bool = True):
+    return _backend_impl()[2](r_all, r_off, h_all, h_off, sub, ins, dele, want_ops)
 
 
 def counts_from_ops(ops: str) -> ErrorCounts:
@@ -356,7 +384,7 @@ def char_counts_many(pairs: Sequence[tuple[str, str]], costs: Costs = SCLITE_COS
     hyps = [h for _, h in pairs]
     r_off = [0, *accumulate(map(len, refs))]
     h_off = [0, *accumulate(map(len, hyps))]
-    if BACKEND == "numba":
+    if backend() == "numba":
         import numpy as np
 
         r_all = np.frombuffer("".join(refs).encode("utf-32-le"), np.uint32)

@@ -78,6 +78,15 @@ def load_hypotheses(
     out: Hypotheses = {}
     seen: dict[tuple[str, str], int] = {}
 
+    if kind == "jsonl" and text.lstrip().startswith("["):
+        # a .json file holding one array of objects rather than one object per line
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(str(path), f"not valid JSON ({e.msg})", e.lineno) from None
+        text = "\n".join(json.dumps(r) for r in rows)
+        if any(not isinstance(r, dict) for r in rows):
+            raise InputError(str(path), "a JSON array of transcripts must hold objects with 'id' and 'text'")
     if kind == "jsonl":
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr_eval.align import BACKEND, ErrorCounts, counts_from_ops, ops_many  # noqa: E402
+from asr_eval.align import ErrorCounts, backend, counts_from_ops, ops_many  # noqa: E402
 from asr_eval.normalize import _chunk_words, make_normalizer  # noqa: E402
 from asr_eval.scoring import build_term_index, score_many, score_utterance, term_tally  # noqa: E402
 from asr_eval.trn import write_trn  # noqa: E402
@@ -159,7 +159,7 @@ def main() -> None:
     sc = time_sclite([s.ref_norm for s in scores], [s.hyp_norm for s in scores])
 
     n = args.n
-    print(f"utterances: {n:,}  vocabulary terms: {len(terms)}  alignment backend: {BACKEND}  normaliser: {normalizer.version}")
+    print(f"utterances: {n:,}  vocabulary terms: {len(terms)}  alignment backend: {backend()}  normaliser: {normalizer.version}")
     print(f"{'':44s} {'wall s':>8s} {'cpu s':>8s} {'us/utt':>8s} {'x jiwer':>8s}")
 
     def row(label: str, c: Clock, count: int = n) -> None:

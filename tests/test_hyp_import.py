@@ -67,3 +67,9 @@ def test_check_ids_and_merge():
     assert merge([("a", {"c": {"u1": "x"}}), ("b", {"c": {"u2": "y"}})]) == {"c": {"u1": "x", "u2": "y"}}
     with pytest.raises(InputError, match="already given in a"):
         merge([("a", {"c": {"u1": "x"}}), ("b", {"c": {"u1": "y"}})])
+
+
+def test_json_array_file(tmp_path):
+    p = tmp_path / "vendor.json"
+    p.write_text('[{"id": "u1", "text": "hello"}, {"utt_id": "u2", "hypothesis": "bye"}]', encoding="utf-8")
+    assert load_hypotheses(p) == {"vendor": {"u1": "hello", "u2": "bye"}}
