@@ -61,3 +61,26 @@ def test_reader_rejects_files_that_are_not_ctranslate2(tmp_path):
     bogus.write_bytes(b"\x63\x00\x00\x00not a model at all")
     with pytest.raises(ModelError, match="unsupported CTranslate2 binary version"):
         read_ct2(bogus)
+
+
+def test_models_cli_lists_converts_and_locates(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from asr_eval.cli_models import app
+
+    monkeypatch.setenv("ASR_EVAL_CACHE", str(tmp_path))
+    runner = CliRunner()
+    before = {r["model"]: r for r in json.loads(runner.invoke(app, ["list", "--json"]).output)}
+    assert before["tiny.en"]["installed"] and before["tiny.en"]["openai_checkpoint"] is None
+    missing = runner.invoke(app, ["path", "tiny.en", "--openai"])
+    assert missing.exit_code == 3 and "models convert tiny.en" in missing.output
+    converted = runner.invoke(app, ["convert", "tiny.en"])
+    assert converted.exit_code == 0
+    path = converted.output.strip()
+    assert runner.invoke(app, ["path", "tiny.en", "--openai"]).output.strip() == path
+    after = {r["model"]: r for r in json.loads(runner.invoke(app, ["list", "--json"]).output)}
+    assert after["tiny.en"]["openai_checkpoint"] == path
+    bad = runner.invoke(app, ["convert", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 3 and "unknown model" in bad.output

@@ -127,3 +127,17 @@ def test_correction_sweep_over_three_thresholds_runs_end_to_end(tmp_path):
     (path,) = (result.run_dir / "transcripts").glob("correct*0.7.jsonl")
     transcripts = [json.loads(line) for line in open(path, encoding="utf-8")]
     assert all("corrections" in t["extra"] for t in transcripts)
+
+
+def test_sweep_command_reports_bad_options_as_errors(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from asr_eval.cli_sweep import sweep
+
+    app = typer.Typer()
+    app.command()(sweep)
+    result = CliRunner().invoke(app, [str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"), "--strengths", "a,b"])
+    assert result.exit_code == 1 and "comma-separated numbers" in result.output
+    result = CliRunner().invoke(app, [str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"), "--sizes", "1.5"])
+    assert result.exit_code == 1 and "non-negative integers" in result.output
