@@ -487,7 +487,33 @@ def wilcoxon_test(diffs: Sequence[float]) -> float:
     d = d[~np.isnan(d)]
     if d.size == 0 or not np.any(d):
         return 1.0
-    return float(_sps.wilcoxon(d, zero_method="wilcox").pvalue)
+    nz = d[d != 0]
+    ties = np.unique(np.abs(nz)).size < nz.size
+    if not ties and nz.size <= 50:
+        method = "exact"
+    elif nz.size <= EXACT_SIGN_FLIPS_MAX_N:
+        return _wilcoxon_sign_flips(nz)
+    else:
+        method = "approx"  # normal approximation with tie correction
+    return float(_sps.wilcoxon(d, zero_method="wilcox", method=method).pvalue)
+
+
+EXACT_SIGN_FLIPS_MAX_N = 14
+
+
+def _wilcoxon_sign_flips(nz: np.ndarray) -> float:
+    """Exact two-sided Wilcoxon p with tied |differences| (mid-ranks), by enumerating all 2**n signs.
+
+    scipy answers ties with a randomised permutation test that costs ~0.3 s a
+    call; with at most 2**14 sign patterns full enumeration is exact and fast.
+    """
+    ranks = _sps.rankdata(np.abs(nz))
+    n = nz.size
+    signs = ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(float)
+    t_all = signs @ ranks  # sum of ranks given a '+' sign, for every pattern
+    t_obs = float(ranks[nz > 0].sum())
+    centre = ranks.sum() / 2
+    return float(np.mean(np.abs(t_all - centre) >= abs(t_obs - centre) - 1e-9))
 
 
 def min_wilcoxon_p(n: int) -> float:
@@ -692,10 +718,20 @@ def gain_correlation(
     x, y = np.array(base_vals), np.array(gains)
     r = _pearson(x, y)
     X, Y = np.vstack(base_boot).T, np.vstack(gain_boot).T  # n_boot x n_groups
-    rb = np.array([_pearson(X[i], Y[i]) for i in range(X.shape[0])])
+    rb = _pearson_rows(X, Y)
     rb = rb[np.isfinite(rb)]
     lo, hi = (np.quantile(rb, [alpha / 2, 1 - alpha / 2]) if rb.size else (math.nan, math.nan))
     return Correlation(r, float(lo), float(hi), len(base_vals))
+
+
+def _pearson_rows(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Pearson r of each row pair; NaN where a row has a non-finite value or no spread."""
+    ok = np.all(np.isfinite(X) & np.isfinite(Y), axis=1)
+    Xc = X - X.mean(axis=1, keepdims=True)
+    Yc = Y - Y.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.sum(Xc * Yc, axis=1) / np.sqrt(np.sum(Xc**2, axis=1) * np.sum(Yc**2, axis=1))
+    return np.where(ok, r, np.nan)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

@@ -201,3 +201,11 @@ def test_stratified_resampling_keeps_group_sizes_and_narrows_pooled_interval() -
     strat = st.summarize(recs, n_boot=1000, seed=1, metrics=("wer",), strata=strata).metrics["wer"]
     assert plain.value == strat.value
     assert strat.high - strat.low < 0.6 * (plain.high - plain.low)
+
+
+def test_exact_wilcoxon_with_ties_matches_scipy() -> None:
+    untied = np.array([0.3, -0.1, 0.25, 0.4, 0.05, -0.2, 0.35])
+    assert st._wilcoxon_sign_flips(untied) == pytest.approx(sps.wilcoxon(untied, method="exact").pvalue)
+    tied = np.array([0.1, 0.1, -0.1, 0.2, 0.2, 0.3, 0.05, 0.1])
+    # scipy's permutation test enumerates every sign pattern when there are fewer than 9999.
+    assert st.wilcoxon_test(tied) == pytest.approx(sps.wilcoxon(tied, method="auto").pvalue)

@@ -56,7 +56,8 @@ def fmt_value(metric: str, x: float | None, signed: bool = False) -> str:
         x = 0.0  # never print "-0.0%"
     sign = "+" if signed and x > 0 else ""
     if m.percent:
-        return f"{sign}{100 * x:.1f}%"
+        # A difference of two rates is in percentage points, not percent.
+        return f"{sign}{100 * x:.1f} pp" if signed else f"{100 * x:.1f}%"
     return f"{sign}{x:.1f}"
 
 
@@ -276,7 +277,7 @@ def _fairness_verdicts(run: RunData, gaps: list[dict[str, Any]], gains: list[dic
         verdict = "a real gap" if g["differ"] else "not clearly different (the interval includes no gap)"
         out.append(
             f"{g['condition']}: worst group {g['worst']} ({_pct(g['worst_value'])} WER) vs best {g['best']} "
-            f"({_pct(g['best_value'])}): gap {_pct(d['value'])} [{_pct(d['low'])}, {_pct(d['high'])}]"
+            f"({_pct(g['best_value'])}): gap {fmt_value('wer', d['value'], True)} {fmt_ci('wer', d['low'], d['high'], True)}"
             + (f", {ratio:.2f}x" if ratio is not None else "") + f" - {verdict}."
         )
     by_cond = defaultdict(list)
@@ -296,20 +297,48 @@ def _fairness_verdicts(run: RunData, gaps: list[dict[str, Any]], gains: list[dic
         parts[-1] += " (95% intervals per group, not corrected for the number of groups)"
         text = f"{cond} vs {run.baseline}: " + "; ".join(parts) + "."
         corr = next((c for c in correlations if c["condition"] == cond and not c["relative"]), None)
-        if corr and corr["r"] is not None:
-            lo, hi = corr["low"], corr["high"]
-            if lo is not None and hi is not None and hi < 0:
-                text += (f" Gain falls as baseline WER rises (r = {corr['r']:.2f} [{lo:.2f}, {hi:.2f}]):"
-                         " biasing helps mostly the groups that already did well.")
-            elif lo is not None and lo > 0:
-                text += (f" Gain rises with baseline WER (r = {corr['r']:.2f} [{lo:.2f}, {hi:.2f}]):"
-                         " biasing helps the groups that did worst the most, narrowing the gap.")
-            else:
-                text += (f" Correlation of gain with baseline WER r = {corr['r']:.2f}"
-                         + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "")
-                         + ": no clear pattern.")
+        rel = next((c for c in correlations if c["condition"] == cond and c["relative"]), None)
+        text += _correlation_sentence(corr, rel)
         out.append(text)
     return out
+
+
+def _ci_sign(c: Mapping[str, Any] | None) -> int:
+    """+1 / -1 when the correlation's interval lies above / below zero, else 0."""
+    if not c or c["low"] is None or c["high"] is None:
+        return 0
+    return 1 if c["low"] > 0 else -1 if c["high"] < 0 else 0
+
+
+def _r(c: Mapping[str, Any]) -> str:
+    ci = f" [{c['low']:.2f}, {c['high']:.2f}]" if c["low"] is not None and c["high"] is not None else ""
+    return f"r = {c['r']:.2f}{ci}"
+
+
+def _correlation_sentence(corr: Mapping[str, Any] | None, rel: Mapping[str, Any] | None) -> str:
+    """Plain words for: does biasing help every group, or mostly those already doing well?
+
+    Absolute gain tends to grow with baseline WER simply because there are more
+    errors to fix, so the relative gain (share of baseline errors removed) is
+    read alongside it.
+    """
+    if not corr or corr["r"] is None:
+        return ""
+    a, r = _ci_sign(corr), _ci_sign(rel)
+    if a < 0:
+        return (f" The gain shrinks as baseline WER grows ({_r(corr)}): biasing helps mostly the groups that"
+                " already did well, widening the gap.")
+    if a > 0:
+        text = f" The gain grows with baseline WER ({_r(corr)}): more errors removed where there were more."
+        if rel and rel["r"] is not None:
+            if r > 0:
+                text += f" As a share of baseline errors too ({_r(rel)}): biasing narrows the gap."
+            elif r < 0:
+                text += (f" As a share of baseline errors, though, it helps the better groups more ({_r(rel)}).")
+            else:
+                text += f" As a share of baseline errors the gain is similar across groups ({_r(rel)})."
+        return text
+    return f" No clear relation between the gain and baseline WER ({_r(corr)})."
 
 
 def _overall_verdicts(run: RunData, summary: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[str]:

@@ -66,7 +66,7 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
         ax.set_xticks(range(len(slots)))
         ax.set_xticklabels(slots, rotation=30 if len(slots) > 5 else 0, ha="right" if len(slots) > 5 else "center")
         ax.set_ylabel(label)
-        ax.legend(fontsize=8, frameon=False, ncol=min(4, len(conditions)))
+        ax.legend(fontsize=8, frameon=False, ncol=min(4, len(conditions)), loc="best")
         return _svg(fig)
 
 
@@ -120,5 +120,5 @@ def term_plot(terms: Sequence[Mapping[str, Any]], conditions: Sequence[str], bas
         ax.set_xlabel("False insertions of the term (count)")
         ax.set_ylabel("Recall change vs baseline (points)")
         if conds:
-            ax.legend(fontsize=8, frameon=False)
+            ax.legend(fontsize=8, frameon=False, loc="best")
         return _svg(fig)
