@@ -159,8 +159,8 @@ def _espeak(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
     if speaker.pitch is not None:
         cmd += ["-p", str(speaker.pitch)]
     wav = subprocess.run(cmd + [text], check=True, capture_output=True).stdout
-    # espeak-ng streams a WAV header with unknown (0xFFFFFFFF) sizes to stdout;
-    # libsndfile accepts it but may report a trailing partial frame, so fix up.
+    # espeak-ng streams a WAV whose header gives no length; libsndfile reads it
+    # to the end of the buffer.
     audio, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=False)
     return audio, sr
 
@@ -253,6 +253,25 @@ def plan(sentences: list[dict[str, str]]) -> list[tuple[Group, Speaker, dict[str
     return jobs
 
 
+def clip_path(group: Group, speaker: Speaker, sentence_id: str) -> Path:
+    """Where a clip lives, relative to the manifest's folder."""
+    return Path("audio") / group.name / f"{sentence_id}_{speaker.id}.{group.suffix}"
+
+
+def make_clip(group: Group, speaker: Speaker, say: str, piper: "_Piper") -> np.ndarray:
+    """Synthesise ``say`` with ``speaker`` and render it as ``group`` stores it."""
+    if speaker.engine == "piper":
+        audio, sr = piper(speaker, say)
+    else:
+        audio, sr = _espeak(speaker, say)
+    return render(audio, sr, group)
+
+
+def write_clip(path: Path, audio: np.ndarray, group: Group) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, group.sample_rate, **_FORMATS[group.fmt])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
@@ -265,15 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     rows = []
     for group, speaker, sentence in plan(sentences):
-        say = sentence.get("say") or sentence["text"]
-        if speaker.engine == "piper":
-            audio, sr = piper(speaker, say)
-        else:
-            audio, sr = _espeak(speaker, say)
-        audio = render(audio, sr, group)
-        rel = Path("audio") / group.name / f"{sentence['id']}_{speaker.id}.{group.suffix}"
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(out / rel, audio, group.sample_rate, **_FORMATS[group.fmt])
+        audio = make_clip(group, speaker, sentence.get("say") or sentence["text"], piper)
+        rel = clip_path(group, speaker, sentence["id"])
+        write_clip(out / rel, audio, group)
         rows.append(
             {
                 "id": f"{group.name}-{sentence['id']}",

