@@ -196,6 +196,7 @@ _ORDINAL_UNITS = {
 }
 _CURRENCY = {"dollar": "$", "dollars": "$", "pound": "£", "pounds": "£", "euro": "€", "euros": "€"}
 _NUMBER_WORDS = set(_UNITS) | set(_TENS) | {"hundred"} | set(_SCALES)
+_NUMBER_ANY = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
 
 
 class _NumberParser:
@@ -208,11 +209,16 @@ class _NumberParser:
     """
 
     def __call__(self, tokens: list[str]) -> list[str]:
-        tokens = ["one" if t == "1" else t for t in tokens]
+        if "1" in tokens:
+            tokens = ["one" if t == "1" else t for t in tokens]
         out: list[str] = []
         i, n = 0, len(tokens)
         while i < n:
             t = tokens[i]
+            if t not in _NUMBER_ANY and not t[:1].isdigit():
+                out.append(t)
+                i += 1
+                continue
             if t in _NUMBER_WORDS:
                 j, text = self._run(tokens, i)
                 if text == "1" and j == i + 1:
