@@ -74,6 +74,7 @@ class Group:
     @property
     def suffix(self) -> str:
         return self.fmt.split("-")[0]
+
     telephony: bool = False  # 300-3400 Hz band-pass before storing
 
 
@@ -166,8 +167,12 @@ def _espeak(speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
 
 
 def espeak_version() -> str:
-    out = subprocess.run(["espeak-ng", "--version"], check=True, capture_output=True, text=True)
-    return out.stdout.split(":")[1].split()[0] if ":" in out.stdout else out.stdout.strip()
+    out = subprocess.run(
+        ["espeak-ng", "--version"], check=True, capture_output=True, text=True
+    )
+    return (
+        out.stdout.split(":")[1].split()[0] if ":" in out.stdout else out.stdout.strip()
+    )
 
 
 def piper_version() -> str:
@@ -194,7 +199,9 @@ def _resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return audio
     ratio = Fraction(sr_out, sr_in)
-    return signal.resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
+    return signal.resample_poly(audio, ratio.numerator, ratio.denominator).astype(
+        np.float32
+    )
 
 
 def _telephony(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -239,7 +246,9 @@ def voice_label(speaker: Speaker, versions: dict[str, str]) -> str:
     return f"espeak-ng {versions['espeak']} -v {speaker.voice} -s {speaker.rate} -p {speaker.pitch}"
 
 
-def plan(sentences: list[dict[str, str]]) -> list[tuple[Group, Speaker, dict[str, str]]]:
+def plan(
+    sentences: list[dict[str, str]],
+) -> list[tuple[Group, Speaker, dict[str, str]]]:
     """Every group speaks every sentence; speakers alternate, rotated per group.
 
     The rotation keeps a sentence from always landing on the same kind of
@@ -284,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     rows = []
     for group, speaker, sentence in plan(sentences):
-        audio = make_clip(group, speaker, sentence.get("say") or sentence["text"], piper)
+        audio = make_clip(
+            group, speaker, sentence.get("say") or sentence["text"], piper
+        )
         rel = clip_path(group, speaker, sentence["id"])
         write_clip(out / rel, audio, group)
         rows.append(
@@ -298,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                 "sentence_id": sentence["id"],
             }
         )
-        print(f"{rows[-1]['id']}: {len(audio) / group.sample_rate:.2f} s", file=sys.stderr)
+        print(
+            f"{rows[-1]['id']}: {len(audio) / group.sample_rate:.2f} s", file=sys.stderr
+        )
 
     with open(out / "manifest.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")

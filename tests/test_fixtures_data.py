@@ -24,7 +24,14 @@ MANIFEST = DEMO / "manifest.csv"
 SENTENCES = DEMO / "sentences.csv"
 
 DICTIONARY_FILES = ("demo-company.csv", "speech-accent-archive.csv")
-DICTIONARY_COLUMNS = {"term", "display", "aliases", "sounds_like", "category", "priority"}
+DICTIONARY_COLUMNS = {
+    "term",
+    "display",
+    "aliases",
+    "sounds_like",
+    "category",
+    "priority",
+}
 DIRECTORY_COLUMNS = {"first", "last", "display", "aliases", "department", "sounds_like"}
 MANIFEST_COLUMNS = {"id", "audio", "text", "speaker", "accent_group", "voice"}
 
@@ -40,7 +47,9 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 # Letters that Unicode does not decompose into base + accent.
-_UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "L", "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D"})
+_UNDECOMPOSABLE = str.maketrans(
+    {"ł": "l", "Ł": "L", "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D"}
+)
 
 
 def _fold(text: str) -> str:
@@ -100,7 +109,9 @@ def test_dictionary_parses_with_required_columns(name: str) -> None:
         assert row["term"].strip(), f"{path}:{line}: empty term"
         assert row["category"].strip(), f"{path}:{line}: empty category"
         if row["priority"].strip():
-            assert row["priority"].strip().lstrip("-").isdigit(), f"{path}:{line}: priority {row['priority']!r}"
+            assert row["priority"].strip().lstrip("-").isdigit(), (
+                f"{path}:{line}: priority {row['priority']!r}"
+            )
         key = (row["display"] or row["term"]).casefold()
         assert key not in seen, f"{path}:{line}: duplicate of line {seen[key]}"
         seen[key] = line
@@ -115,7 +126,9 @@ def test_company_dictionary_has_the_promised_mix(company: list[dict[str, str]]) 
     )
 
 
-def test_directory_parses_with_required_columns(directory: list[dict[str, str]]) -> None:
+def test_directory_parses_with_required_columns(
+    directory: list[dict[str, str]],
+) -> None:
     path = DICTS / "demo-directory.csv"
     header, _ = _read_csv(path)
     assert DIRECTORY_COLUMNS <= set(header), f"{path}: header {header}"
@@ -123,11 +136,15 @@ def test_directory_parses_with_required_columns(directory: list[dict[str, str]])
     people = set()
     for line, row in enumerate(directory, start=2):
         assert None not in row, f"{path}:{line}: more fields than the header"
-        assert row["first"].strip() and row["last"].strip(), f"{path}:{line}: first and last are required"
+        assert row["first"].strip() and row["last"].strip(), (
+            f"{path}:{line}: first and last are required"
+        )
         assert row["department"].strip(), f"{path}:{line}: empty department"
         if row["display"]:
             # A display form is the accented spelling of the same name, not another person.
-            assert _fold(row["display"]).replace("'", "") == _fold(f"{row['first']} {row['last']}").replace("'", ""), (
+            assert _fold(row["display"]).replace("'", "") == _fold(
+                f"{row['first']} {row['last']}"
+            ).replace("'", ""), (
                 f"{path}:{line}: display {row['display']!r} is not first+last with accents"
             )
         person = _fold(f"{row['first']} {row['last']}")
@@ -143,7 +160,11 @@ def test_speech_accent_archive_dictionary_matches_the_paragraph() -> None:
         "things into three red bags, and we will go meet her Wednesday at the train station."
     )
     _, rows = _read_csv(DICTS / "speech-accent-archive.csv")
-    absent = [row["term"] for row in rows if not _contains(paragraph, row["display"] or row["term"])]
+    absent = [
+        row["term"]
+        for row in rows
+        if not _contains(paragraph, row["display"] or row["term"])
+    ]
     assert not absent, f"terms not in the elicitation paragraph: {absent}"
 
 
@@ -161,16 +182,28 @@ def test_manifest_ids_unique_and_audio_readable(manifest: list[dict[str, str]]) 
         assert path.is_file(), f"{row['id']}: {path} missing"
         info = sf.info(str(path))
         assert info.channels == 1, f"{row['id']}: {info.channels} channels"
-        assert MIN_SECONDS <= info.duration <= MAX_SECONDS, f"{row['id']}: {info.duration:.2f} s"
+        assert MIN_SECONDS <= info.duration <= MAX_SECONDS, (
+            f"{row['id']}: {info.duration:.2f} s"
+        )
         rates.add(info.samplerate)
         total_bytes += path.stat().st_size
-        assert row["text"].strip() and row["speaker"].strip() and row["accent_group"].strip()
-        assert not re.search(r"\d", row["text"]), f"{row['id']}: write numbers as the TTS says them"
-    assert rates == {8000, 16000}, f"sample rates {rates}: want 16 kHz plus one 8 kHz group"
+        assert (
+            row["text"].strip()
+            and row["speaker"].strip()
+            and row["accent_group"].strip()
+        )
+        assert not re.search(r"\d", row["text"]), (
+            f"{row['id']}: write numbers as the TTS says them"
+        )
+    assert rates == {8000, 16000}, (
+        f"sample rates {rates}: want 16 kHz plus one 8 kHz group"
+    )
     assert total_bytes <= MAX_TOTAL_BYTES, f"fixtures are {total_bytes} bytes"
 
 
-def test_audio_files_decode_to_their_declared_length(manifest: list[dict[str, str]]) -> None:
+def test_audio_files_decode_to_their_declared_length(
+    manifest: list[dict[str, str]],
+) -> None:
     """sf.info trusts the header; decode a few files fully to catch truncation."""
     for row in manifest[:: max(1, len(manifest) // 6)]:
         audio, sr = sf.read(str(DEMO / row["audio"]), dtype="float32")
@@ -204,7 +237,9 @@ def test_groups_speak_the_same_sentences(manifest: list[dict[str, str]]) -> None
     }
 
 
-def test_manifest_text_is_the_committed_sentence_list(manifest: list[dict[str, str]]) -> None:
+def test_manifest_text_is_the_committed_sentence_list(
+    manifest: list[dict[str, str]],
+) -> None:
     _, sentences = _read_csv(SENTENCES)
     texts = {row["id"]: row["text"] for row in sentences}
     for row in manifest:
@@ -212,11 +247,21 @@ def test_manifest_text_is_the_committed_sentence_list(manifest: list[dict[str, s
 
 
 def test_references_are_dense_with_vocabulary(
-    manifest: list[dict[str, str]], company: list[dict[str, str]], directory: list[dict[str, str]]
+    manifest: list[dict[str, str]],
+    company: list[dict[str, str]],
+    directory: list[dict[str, str]],
 ) -> None:
     texts = sorted({row["text"] for row in manifest})
-    with_term = [t for t in texts if any(_contains(t, f) for r in company for f in _term_forms(r))]
-    with_name = [t for t in texts if any(_contains(t, f) for r in directory for f in _person_forms(r))]
+    with_term = [
+        t
+        for t in texts
+        if any(_contains(t, f) for r in company for f in _term_forms(r))
+    ]
+    with_name = [
+        t
+        for t in texts
+        if any(_contains(t, f) for r in directory for f in _person_forms(r))
+    ]
     assert len(with_term) >= 0.8 * len(texts), set(texts) - set(with_term)
     assert len(with_name) >= 0.8 * len(texts), set(texts) - set(with_name)
 
@@ -226,10 +271,16 @@ def test_some_dictionary_terms_never_occur(
 ) -> None:
     """Unspoken terms are what false-insertion counts are measured on."""
     texts = {row["text"] for row in manifest}
-    unspoken = [r["term"] for r in company if not any(_contains(t, f) for t in texts for f in _term_forms(r))]
+    unspoken = [
+        r["term"]
+        for r in company
+        if not any(_contains(t, f) for t in texts for f in _term_forms(r))
+    ]
     spoken = len(company) - len(unspoken)
     assert len(unspoken) >= 3, unspoken
-    assert spoken >= len(company) / 2, f"only {spoken} of {len(company)} terms are spoken"
+    assert spoken >= len(company) / 2, (
+        f"only {spoken} of {len(company)} terms are spoken"
+    )
 
 
 # --------------------------------------------------------------------------- reproducibility
@@ -243,15 +294,21 @@ def _load_script():
     name = "asr_eval_make_fixtures"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "make_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        name, REPO / "scripts" / "make_fixtures.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    sys.modules[name] = (
+        module  # dataclasses look their module up while the class is built
+    )
     spec.loader.exec_module(module)
     return module
 
 
-def test_script_reproduces_committed_clips(manifest: list[dict[str, str]], tmp_path: Path) -> None:
+def test_script_reproduces_committed_clips(
+    manifest: list[dict[str, str]], tmp_path: Path
+) -> None:
     """Regenerate one clip per engine/format and compare with what is committed.
 
     Catches a sentence edited without regenerating, or a script change that
@@ -281,10 +338,18 @@ def test_script_reproduces_committed_clips(manifest: list[dict[str, str]], tmp_p
         sentence = sentences[row["sentence_id"]]
         assert mf.clip_path(group, speaker, sentence["id"]).as_posix() == row["audio"]
         fresh = tmp_path / row["audio"]
-        mf.write_clip(fresh, mf.make_clip(group, speaker, sentence["say"] or sentence["text"], piper), group)
+        mf.write_clip(
+            fresh,
+            mf.make_clip(group, speaker, sentence["say"] or sentence["text"], piper),
+            group,
+        )
         new, new_sr = sf.read(str(fresh), dtype="float32")
         old, old_sr = sf.read(str(DEMO / row["audio"]), dtype="float32")
-        assert new_sr == old_sr and len(new) == len(old), f"{row['id']}: length or rate changed"
-        assert float(np.abs(new - old).max()) < 0.02, f"{row['id']}: audio differs from the committed clip"
+        assert new_sr == old_sr and len(new) == len(old), (
+            f"{row['id']}: length or rate changed"
+        )
+        assert float(np.abs(new - old).max()) < 0.02, (
+            f"{row['id']}: audio differs from the committed clip"
+        )
         checked += 1
     assert checked == 3
