@@ -267,7 +267,7 @@ def clip_path(group: Group, speaker: Speaker, sentence_id: str) -> Path:
     return Path("audio") / group.name / f"{sentence_id}_{speaker.id}.{group.suffix}"
 
 
-def make_clip(group: Group, speaker: Speaker, say: str, piper: "_Piper") -> np.ndarray:
+def make_clip(group: Group, speaker: Speaker, say: str, piper: _Piper) -> np.ndarray:
     """Synthesise ``say`` with ``speaker`` and render it as ``group`` stores it."""
     if speaker.engine == "piper":
         audio, sr = piper(speaker, say)
