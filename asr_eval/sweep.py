@@ -5,8 +5,8 @@ Two curves answer the questions a vocabulary owner asks before shipping:
 * **strength sweep** - one method (decoder ``boost`` strengths, or
   post-correction thresholds) over a range of values: term recall against
   false term insertions per 100 utterances, and WER, per accent group;
-* **list-size sweep** - the real vocabulary plus N distractor terms that are
-  never spoken (N = 0, 10, 100, 1000 from the list shipped in
+* **list-size sweep** - the real vocabulary plus N distractor terms (priority
+  0, mixed in at seeded random positions) that are never spoken (N = 0, 10, 100, 1000 from the list shipped in
   ``asr_eval/data/distractors.txt``): how a method degrades as the list grows.
   For ``prompt``/``hotwords`` large N overflows the 223-token budget; the terms
   that did not fit are recorded (that is itself a result).
@@ -72,7 +72,7 @@ def distractor_terms(n: int, vocabulary: Sequence[Term], texts: Iterable[str] = 
             break
         if _words(name) & banned:
             continue
-        out.append(Term(display=name, category=DISTRACTOR, source=DISTRACTOR, priority=-1))
+        out.append(Term(display=name, category=DISTRACTOR, source=DISTRACTOR, priority=0))
     if len(out) < n:
         raise AsrEvalError(f"only {len(out)} usable distractors for a list-size sweep point of {n}")
     return tuple(out)
@@ -158,14 +158,31 @@ def strength_conditions(method: str, terms: Sequence[Term], values: Sequence[flo
     raise AsrEvalError(f"strength sweeps need a method with a strength: {', '.join(STRENGTH_METHODS)} (got {method!r})")
 
 
+def mix_in(terms: Sequence[Term], distractors: Sequence[Term], seed: int = 0) -> tuple[Term, ...]:
+    """Insert each distractor at a seeded random position among ``terms`` (whose order is kept).
+
+    Appending them would put every distractor behind every real term when a
+    token budget forces terms out; mixed in, they compete for the budget with
+    real terms of the same priority, as unrelated entries of a big company
+    vocabulary would.
+    """
+    import random
+
+    rng = random.Random(seed)
+    mixed = list(terms)
+    for d in distractors:
+        mixed.insert(rng.randint(0, len(mixed)), d)
+    return tuple(mixed)
+
+
 def list_size_conditions(method: str, terms: Sequence[Term], distractors: Sequence[Term], sizes: Sequence[int],
                          strength: float | None = None, base_method: str = "none") -> list[Condition]:
-    """The real vocabulary plus the first N distractors, for each N."""
+    """The real vocabulary with the first N distractors mixed in, for each N."""
     if method not in LIST_METHODS:
         raise AsrEvalError(f"list-size sweeps support {', '.join(LIST_METHODS)} (got {method!r})")
     out = []
     for n in sizes:
-        offered = tuple(terms) + tuple(distractors[:n])
+        offered = mix_in(terms, distractors[:n], seed=n)
         if method == "correct":
             out.append(Condition(f"correct+{n}", base_method, offered, correct=strength))
         else:

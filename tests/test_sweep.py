@@ -8,7 +8,7 @@ import json
 import pytest
 
 from asr_eval.sweep import (
-    ALL_GROUPS, DISTRACTOR, PointInfo, aggregate, distractor_terms, list_size_conditions, load_distractors,
+    ALL_GROUPS, DISTRACTOR, PointInfo, aggregate, distractor_terms, list_size_conditions, load_distractors, mix_in,
     recommend, strength_conditions,
 )
 from asr_eval.types import AsrEvalError, Term
@@ -49,8 +49,19 @@ def test_sweep_conditions():
     d = distractor_terms(10, [STELLA])
     sizes = list_size_conditions("prompt", [STELLA], d, [0, 10])
     assert [len(c.terms) for c in sizes] == [1, 11] and sizes[1].name == "prompt+10"
+    assert set(sizes[1].terms) == {STELLA, *d}
     with pytest.raises(AsrEvalError):
         strength_conditions("prompt", [STELLA], [1])
+
+
+def test_distractors_are_mixed_in_keeping_the_real_order():
+    real = [Term(f"Real{i}", "product", "dictionary") for i in range(20)]
+    d = distractor_terms(50, real)
+    mixed = mix_in(real, d, seed=3)
+    assert [t for t in mixed if t.category != DISTRACTOR] == real
+    assert sorted(t.display for t in mixed if t.category == DISTRACTOR) == sorted(t.display for t in d)
+    assert mixed[-len(d):] != d  # not simply appended
+    assert mix_in(real, d, seed=3) == mixed
 
 
 def _urow(cond, group, ref, errs, refs, hits, fi):
