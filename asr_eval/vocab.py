@@ -21,27 +21,19 @@ is small and hand-made: failing loudly is kinder than skipping an entry.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .store import file_sha256
 from .types import InputError, Term, Vocabulary
 
 _MULTI_SPLIT = re.compile(r"\s*[|;]\s*")
 
 DICTIONARY_COLUMNS = ("term", "display", "aliases", "sounds_like", "category", "priority")
 DIRECTORY_COLUMNS = ("first", "last", "display", "aliases", "sounds_like", "department", "category", "priority")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _split_multi(value: Any) -> tuple[str, ...]:
