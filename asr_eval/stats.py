@@ -727,9 +727,9 @@ def gain_correlation(
 def _pearson_rows(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Pearson r of each row pair; NaN where a row has a non-finite value or no spread."""
     ok = np.all(np.isfinite(X) & np.isfinite(Y), axis=1)
-    Xc = X - X.mean(axis=1, keepdims=True)
-    Yc = Y - Y.mean(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
+        Xc = X - X.mean(axis=1, keepdims=True)
+        Yc = Y - Y.mean(axis=1, keepdims=True)
         r = np.sum(Xc * Yc, axis=1) / np.sqrt(np.sum(Xc**2, axis=1) * np.sum(Yc**2, axis=1))
     return np.where(ok, r, np.nan)
 

@@ -76,3 +76,16 @@ def test_reports_never_show_pii_but_metrics_are_unchanged(tmp_path: Path) -> Non
     assert a["summary"] == b["summary"] and a["comparisons"] == b["comparisons"]
     assert b["redaction"] == {**b["redaction"], "enabled": True, "names": True}
     assert (plain / "summary.csv").read_text() == (red / "summary.csv").read_text()
+
+
+def test_names_from_the_directory_file_are_masked_too(tmp_path: Path) -> None:
+    """Names that are not terms of this run (only in the directory file) are masked as well."""
+    directory = Path(__file__).resolve().parents[1] / "dictionaries" / "demo-directory.csv"
+    if not directory.exists():
+        pytest.skip("demo directory not present")
+    d = make_run(tmp_path / "r", extra_text="ask Chidi Okonkwo or Priya", directory=str(directory))
+    write_reports(d, n_boot=50, redact_names=True)
+    for name in ("report.md", "report.html", "report.json"):
+        text = (d / name).read_text(encoding="utf-8")
+        for leak in ("Chidi", "Okonkwo", "Priya"):
+            assert leak not in text, (name, leak)

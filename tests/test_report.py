@@ -49,7 +49,8 @@ def _decode(rng: random.Random, ref: list[str], term_span: tuple[int, int], p_er
 
 
 def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_per_group=4, utts_per_speaker=3,
-             seed=1, extra_text=None, group_names=None, term_override=None) -> Path:
+             seed=1, extra_text=None, group_names=None, term_override=None, same_difficulty=False,
+             directory: str | None = None) -> Path:
     """Write a run folder with every file the pipeline writes, from a known error model.
 
     group-a is easy, group-c hard; biasing ('dictionary') lowers the term error rate
@@ -61,7 +62,7 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
     terms = list(TERMS)
     if term_override:
         terms[0] = (term_override, "product", "dictionary")
-    difficulty = {g: 0.05 + 0.15 * i for i, g in enumerate(groups)}
+    difficulty = {g: 0.15 if same_difficulty else 0.05 + 0.15 * i for i, g in enumerate(groups)}
     utt_rows, term_rows, align_rows, trn = [], [], [], {}
     conditions = ["baseline", "dictionary"]
     for gi, g in enumerate(groups):
@@ -148,7 +149,7 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
         "tool": "asr-eval", "version": "0.0-test", "created": "2026-01-01T00:00:00Z", "command": "asr-eval run test",
         "manifest": {"path": "manifest.csv", "sha256": "0" * 64, "utterances": len(utt_rows) // 2, "skipped": 1},
         "dictionary": {"path": "dict.csv", "sha256": "1" * 64, "terms": 3},
-        "directory": None,
+        "directory": {"path": directory, "sha256": "2" * 64, "terms": 4} if directory else None,
         "conditions": [
             {"name": "baseline", "method": "none", "strength": None, "correct": None,
              "plan": {"condition": "baseline", "method": "none", "text": None, "terms_in_force": [], "terms_dropped": [],
@@ -239,8 +240,19 @@ def test_fairness_goes_first_when_groups_differ(run_dir: Path) -> None:
     assert (gap["best"], gap["worst"]) == ("group-a", "group-c")
     md = (run_dir / "report.md").read_text(encoding="utf-8")
     assert md.index("## Fairness") < md.index("## Summary per accent group")
+    assert model["verdicts"][0].startswith("baseline: worst group group-c")
     gains = {g["accent_group"] for g in model["fairness"]["gains"]}
     assert gains == {"group-a", "group-b", "group-c"}
+
+
+def test_fairness_follows_the_comparisons_when_groups_do_not_differ(tmp_path: Path) -> None:
+    d = make_run(tmp_path / "r", groups=("g1", "g2", "g3"), same_difficulty=True, seed=3)
+    write_reports(d, n_boot=300, formats=("md", "json"))
+    model = json.loads((d / "report.json").read_text(encoding="utf-8"))
+    assert model["fairness"]["groups_differ"] is False
+    assert not model["verdicts"][0].startswith("baseline: worst group")
+    md = (d / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Each condition vs baseline") < md.index("## Fairness")
 
 
 def test_explanations_trace_each_missed_term(run_dir: Path) -> None:

@@ -219,6 +219,8 @@ def render_markdown(model: Mapping[str, Any]) -> str:
     """The whole report.md text."""
     out = ["# asr-eval comparison report", ""]
     out += [f"> {md_escape(model['redaction']['note'])}", ""]
+    if model["redaction"].get("problem"):
+        out += [f"> **Warning:** {md_escape(model['redaction']['problem'])}", ""]
     out += ["## Verdicts", ""] + [f"- {md_escape(v)}" for v in model["verdicts"]] + [""]
     fairness_first = model["fairness"]["groups_differ"]
     if fairness_first:

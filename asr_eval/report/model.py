@@ -12,6 +12,7 @@ import math
 import shlex
 from collections import defaultdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .. import stats as st
@@ -257,9 +258,9 @@ def _fairness(run: RunData, groups: list[str], summary: list[dict[str, Any]], co
                  "n_groups": c.n_groups}
             )
     differ = any(g["differ"] for g in gaps if g["metric"] == "wer")
-    verdicts = _fairness_verdicts(run, gaps, gains, correlations)
+    gap_verdicts, gain_verdicts = _fairness_verdicts(run, gaps, gains, correlations)
     return {"groups_differ": differ, "gaps": gaps, "gains": gains, "gain_correlation": correlations,
-            "verdicts": verdicts}
+            "verdicts": gap_verdicts + gain_verdicts, "gap_verdicts": gap_verdicts}
 
 
 def _pct(x: float | None) -> str:
@@ -267,19 +268,22 @@ def _pct(x: float | None) -> str:
 
 
 def _fairness_verdicts(run: RunData, gaps: list[dict[str, Any]], gains: list[dict[str, Any]],
-                       correlations: list[dict[str, Any]]) -> list[str]:
-    out = []
+                       correlations: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(lines about the best-worst gap, lines about who gains from biasing)."""
+    gap_lines: list[str] = []
+    out = gap_lines
     for g in gaps:
         if g["metric"] != "wer":
             continue
         d = g["diff"]
         ratio = g["ratio"]["value"]
-        verdict = "a real gap" if g["differ"] else "not clearly different (the interval includes no gap)"
+        verdict = "a real gap (the interval excludes zero)" if g["differ"] else "not clearly different (the interval includes zero)"
         out.append(
             f"{g['condition']}: worst group {g['worst']} ({_pct(g['worst_value'])} WER) vs best {g['best']} "
             f"({_pct(g['best_value'])}): gap {fmt_value('wer', d['value'], True)} {fmt_ci('wer', d['low'], d['high'], True)}"
             + (f", {ratio:.2f}x" if ratio is not None else "") + f" - {verdict}."
         )
+    out = []
     by_cond = defaultdict(list)
     for g in gains:
         by_cond[g["condition"]].append(g)
@@ -300,7 +304,7 @@ def _fairness_verdicts(run: RunData, gaps: list[dict[str, Any]], gains: list[dic
         rel = next((c for c in correlations if c["condition"] == cond and c["relative"]), None)
         text += _correlation_sentence(corr, rel)
         out.append(text)
-    return out
+    return gap_lines, out
 
 
 def _ci_sign(c: Mapping[str, Any] | None) -> int:
@@ -599,14 +603,17 @@ def _run_info(run: RunData, red: Redactor) -> dict[str, Any]:
 # --------------------------------------------------------------------------- entry point
 
 
-def directory_names(run: RunData) -> list[str]:
-    """Name phrases to mask: directory terms seen in terms.csv plus the directory file, if readable."""
+def directory_names(run: RunData) -> tuple[list[str], str | None]:
+    """Name phrases to mask: the directory file's people plus directory terms seen in terms.csv.
+
+    Returns (names, problem); ``problem`` says why the directory file could not
+    be read (then only names that occur as terms in this run are masked).
+    """
     names = {t["term"] for t in run.terms if t.get("source") == "directory"}
     d = run.run.get("directory")
     path = d.get("path") if isinstance(d, Mapping) else None
+    problem = None
     if path:
-        from pathlib import Path
-
         from ..types import InputError
         from ..vocab import load_directory
 
@@ -615,14 +622,13 @@ def directory_names(run: RunData) -> list[str]:
             p = run.path / p
         try:
             for term in load_directory(p).terms:
-                names.add(term.display)
                 names.update(term.written_forms)
                 for k in ("first", "last"):
                     if term.meta.get(k):
                         names.add(str(term.meta[k]))
-        except (InputError, OSError):
-            pass  # the terms seen in this run still get masked
-    return sorted(names)
+        except (InputError, OSError) as e:
+            problem = f"directory {path} could not be read ({e}); only names seen as terms in this run were masked"
+    return sorted(names), problem
 
 
 def build_report(
@@ -634,7 +640,7 @@ def build_report(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The full report model (JSON-ready: only dicts, lists, str, int, float, bool, None)."""
-    names = directory_names(run) if redact_names else []
+    names, name_problem = directory_names(run) if redact_names else ([], None)
     red = Redactor.build(redact or redact_names, names) if (redact or redact_names) else Redactor(enabled=False)
     dir_terms = sorted({t["term"] for t in run.terms if t.get("source") == "directory"})
     name_index = {t: i + 1 for i, t in enumerate(dir_terms)}
@@ -652,7 +658,8 @@ def build_report(
         "redaction": {"enabled": red.enabled, "pii": bool(redact or redact_names), "names": bool(redact_names),
                       "note": ("Excerpts are redacted (emails, phone numbers, long digit strings"
                                + (", directory names" if redact_names else "") + "); metrics use the full text.")
-                      if red.enabled else "Redaction was off: excerpts are shown as transcribed."},
+                      if red.enabled else "Redaction was off: excerpts are shown as transcribed.",
+                      "problem": name_problem},
         "settings": {"n_boot": n_boot, "seed": seed, "alpha": ALPHA,
                      "interval": "95% studentized bootstrap, speakers resampled within each group "
                                  "(for ALL: within each accent group when every group has 2+ speakers)",
@@ -662,7 +669,9 @@ def build_report(
         "groups": groups,
         "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent,
                         "lower_is_better": st.METRICS[k].lower_is_better} for k in SUMMARY_METRICS},
-        "verdicts": _overall_verdicts(run, summary, comparisons),
+        # When accent groups differ, that leads: the gap lines come before the condition verdicts.
+        "verdicts": (fairness["gap_verdicts"] if fairness["groups_differ"] else [])
+        + _overall_verdicts(run, summary, comparisons),
         "fairness": fairness,
         "summary": summary,
         "comparisons": comparisons,
