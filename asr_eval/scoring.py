@@ -8,6 +8,7 @@ Definitions are in docs/scoring.md.
 from __future__ import annotations
 
 import gc
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -358,24 +359,25 @@ def _term_analysis(
             bc[ops[c]] += 1
         h0, h1 = hpos(p0), hpos(p1)
         forms = index.forms_of[k]
-        if tuple(hyp_words[h0:h1]) in forms:
+        a, b = p0, p1
+        while a > 0 and ops[a - 1] == "I":
+            a -= 1
+        while b < ncol and ops[b] == "I":
+            b += 1
+        lo, hi = hpos(a), hpos(b)
+        core_hit = tuple(hyp_words[h0:h1]) in forms
+        # Insertions beside the occurrence may hold the term too: equal-cost alignments
+        # can put "postgres" next to the reference word instead of on it, and a longer
+        # written form ("Quorvi Insights" for "Quorvi") spills into inserted words.
+        found = _form_within(lo, hi, hyp_words, forms) if (lo, hi) != (h0, h1) else None
+        if found is not None and (not core_hit or (found[1] - found[0] > h1 - h0 and found[0] < h1 and h0 < found[1])):
+            outcome, (lo, hi) = HIT, found
+        elif core_hit:
             outcome, lo, hi = HIT, h0, h1
+        elif e - s > 1 and "C" in ops[p0:p1]:
+            outcome = PARTIAL
         else:
-            a, b = p0, p1
-            while a > 0 and ops[a - 1] == "I":
-                a -= 1
-            while b < ncol and ops[b] == "I":
-                b += 1
-            lo, hi = hpos(a), hpos(b)
-            found = _form_within(lo, hi, hyp_words, forms) if (lo, hi) != (h0, h1) else None
-            if found is not None:
-                # e.g. "postgres" inserted just before the substituted term word: with equal
-                # costs sclite may place the right word beside the reference word, not on it
-                outcome, (lo, hi) = HIT, found
-            elif e - s > 1 and "C" in ops[p0:p1]:
-                outcome = PARTIAL
-            else:
-                outcome = MISS
+            outcome = MISS
         hyp_start = lo if hi > lo else None
         exact: bool | None = None
         if outcome == HIT:
@@ -435,11 +437,19 @@ def _insertion_touches_term(p: int, ops: str, occ_of_col: Mapping[int, int]) -> 
     return right >= 0 and ops[b] in "SD"
 
 
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def _display_form(text: str) -> str:
+    """Whitespace collapsed; punctuation at either end dropped ("S.L.A." at a sentence end)."""
+    return _EDGE_PUNCT.sub("", " ".join(text.split()))
+
+
 def _display_exact(term: Term, hyp_start: int | None, length: int, hyp_sources: tuple[tuple[int, int, str], ...]) -> bool:
     """Did the raw hypothesis write this occurrence exactly as a written form (case, spelling, diacritics)?"""
     if hyp_start is None:
         return False
     for start, count, raw in hyp_sources:
         if start == hyp_start and count == length:
-            return " ".join(raw.split()) in term.written_forms
+            return _display_form(raw) in {_display_form(f) for f in term.written_forms}
     return False

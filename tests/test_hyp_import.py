@@ -73,3 +73,14 @@ def test_json_array_file(tmp_path):
     p = tmp_path / "vendor.json"
     p.write_text('[{"id": "u1", "text": "hello"}, {"utt_id": "u2", "hypothesis": "bye"}]', encoding="utf-8")
     assert load_hypotheses(p) == {"vendor": {"u1": "hello", "u2": "bye"}}
+
+
+def test_trn_files_round_trip(tmp_path):
+    from asr_eval.trn import format_trn_line, read_trn, trn_id
+
+    rows = [("spk-a b", "u 1", "hello (world)"), ("s2", "u2", ""), ("s3", "x_y-z", "unicode café don't x-ray")]
+    write_trn(tmp_path / "r.trn", rows)
+    assert read_trn(tmp_path / "r.trn") == [
+        (1, "spk_a_b-u_1", "hello world"), (2, "s2-u2", ""), (3, "s3-x_y-z", "unicode café don't x-ray")]
+    assert trn_id("a-b", "c d") == "a_b-c_d"
+    assert format_trn_line("", "s", "u") == "(s-u)"

@@ -150,3 +150,40 @@ def test_split_and_tallies_add_up(r, h):
     t = term_tally(s.terms)
     assert t.refs == t.hits + t.partial + t.misses
     assert s.biased.ref_len == sum(len(e.ref_text.split()) for e in s.terms if e.outcome != "false_insertion")
+
+
+def test_batch_scoring_equals_one_by_one():
+    from asr_eval.scoring import score_many
+
+    pairs = [(ref, hyp) for ref, hyp, *_ in CASES] + [("Ask Aroha Te Whata", "ask Aroha Te Whata")]
+    entities = [()] * len(CASES) + [(EntitySpan("Aroha Te Whata", "person"),)]
+    batch = score_many(pairs, TERMS, NORM, entities)
+    assert batch == [score(r, h, e) for (r, h), e in zip(pairs, entities)]
+    with pytest.raises(ValueError, match="entities has 1 entries for 2 pairs"):
+        score_many(pairs[:2], TERMS, NORM, [()])
+
+
+def test_every_demo_term_is_recognised_when_said_and_only_by_its_written_forms():
+    from pathlib import Path
+
+    from asr_eval.vocab import load_dictionary, load_directory
+
+    root = Path(__file__).resolve().parent.parent / "dictionaries"
+    paths = [root / "demo-company.csv", root / "demo-directory.csv"]
+    if not all(p.exists() for p in paths):
+        pytest.skip("demo dictionaries not present")
+    terms = load_dictionary(paths[0]).terms + load_directory(paths[1]).terms
+    norm = make_normalizer(terms)
+    for term in terms:
+        for form in term.written_forms:
+            ref = f"Yesterday {term.display} was mentioned."
+            s = score_utterance(ref, f"yesterday {form} was mentioned", terms, norm)
+            mine = [e for e in s.terms if e.term == term.display]
+            assert mine and mine[0].outcome == "hit" and mine[0].display_exact, (term.display, form, s.terms)
+        written = {tuple(norm.words(f)) for f in term.written_forms}
+        for hint in term.sounds_like:
+            toks = tuple(norm.words(hint))
+            if any(toks[i : i + len(w)] == w for w in written for i in range(len(toks))):
+                continue  # the hint contains a spelling the author also accepts ("postgres sequel"): correct
+            s = score_utterance(f"Yesterday {term.display} was mentioned.", f"yesterday {hint} was mentioned", terms, norm)
+            assert [e.outcome for e in s.terms if e.term == term.display and e.outcome != "false_insertion"] != ["hit"], (term.display, hint)
