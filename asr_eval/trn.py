@@ -5,7 +5,8 @@ scorer (``sctk sclite -r ref.trn trn -h hyp.trn trn -i spu_id``). sclite's
 ``spu_id`` takes the speaker as everything before the first ``-`` (or the first
 ``_`` when there is no ``-``), so ids are written ``<speaker>-<utterance>`` with
 ``-`` removed from the speaker; whitespace and parentheses, which would end the
-id or the text, are replaced by ``_`` in ids and dropped from words.
+id or the text, are replaced by ``_`` in ids; parentheses and braces (sclite's
+``{ a / b }`` alternations) are dropped from words.
 Formatting and parsing are pure; ``write_trn``/``read_trn`` are the only I/O.
 """
 
@@ -19,7 +20,7 @@ from asr_eval.types import InputError
 
 _ID_BAD = re.compile(r"[\s()]")
 _SPK_BAD = re.compile(r"[\s()\-]")
-_TEXT_BAD = re.compile(r"[()]")
+_TEXT_BAD = re.compile(r"[(){}]")  # id delimiters and sclite's alternation braces
 _LINE_RE = re.compile(r"^(.*?)\s*\(([^()\s]*)\)\s*$")
 
 
