@@ -175,6 +175,7 @@ class PairedResult:
     mapsswe_p: float
     mapsswe_w: float
     min_wilcoxon_p: float  # the smallest p the speaker test could give with this many speakers
+    n_differ: int = 0  # speakers whose rate differs between the conditions (the rank tests use only these)
 
 
 @dataclass(frozen=True)
@@ -594,6 +595,7 @@ def paired_compare(
             mapsswe_p=mp,
             mapsswe_w=mw,
             min_wilcoxon_p=min_wilcoxon_p(int(np.sum(spk_diff != 0))),
+            n_differ=int(np.sum(spk_diff != 0)),
         )
     return out
 

@@ -29,7 +29,7 @@ SUMMARY_METRICS = (
 MAX_UTTERANCE_VIEWS = 1500
 N_WORST = 8
 N_TERMS = 10
-MAX_EXPLANATIONS = 400
+MAX_EXPLANATIONS = 2000
 CONTEXT_WORDS = 3
 
 
@@ -184,6 +184,7 @@ def _comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> lis
                         "mapsswe_w": _f(r.mapsswe_w),
                         "mapsswe_p": _f(r.mapsswe_p),
                         "min_wilcoxon_p": _f(r.min_wilcoxon_p),
+                        "n_differ": r.n_differ,
                     }
                 )
     # Holm within two families: the overall (ALL) comparisons, which the verdicts
@@ -363,8 +364,9 @@ def _overall_verdicts(run: RunData, summary: list[dict[str, Any]], comparisons: 
         line = (f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → {fmt_value(r['metric'], r['cond'])}"
                 f" ({fmt_value(r['metric'], r['diff'], signed=True)}, 95% CI {fmt_ci(r['metric'], r['low'], r['high'], True)})"
                 f" - {direction}, {sig}")
-        if sig != "significant" and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] * 1 > ALPHA:
-            line += f" (with {r['n_speakers']} speakers the speaker-level test cannot reach p < {ALPHA})"
+        if sig != "significant" and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] > ALPHA:
+            line += (f" (only {r['n_differ']} of {r['n_speakers']} speakers differ between the conditions, too few"
+                     f" for the speaker-level test to reach p below {ALPHA})")
         out.append(line + ".")
     small = [f"{r['accent_group']}/{r['condition']}" for r in summary if r["small"] and r["accent_group"] != ALL]
     if small:
@@ -496,8 +498,10 @@ def _explanations(run: RunData, red: Redactor, name_index: Mapping[str, int]) ->
                 "marks": marks,
             }
         )
+    # Biased conditions first (a term that was offered and still failed is the
+    # question a vocabulary author asks), the baseline last; then by term.
     cond_order = {c: i for i, c in enumerate(run.conditions)}
-    out.sort(key=lambda e: (cond_order.get(e["condition"], 99), e["term"], e["utt_id"]))
+    out.sort(key=lambda e: (e["condition"] == run.baseline, cond_order.get(e["condition"], 99), e["term"], e["utt_id"]))
     return out[:MAX_EXPLANATIONS], len(out)
 
 

@@ -66,7 +66,7 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
         ax.set_xticks(range(len(slots)))
         ax.set_xticklabels(slots, rotation=30 if len(slots) > 5 else 0, ha="right" if len(slots) > 5 else "center")
         ax.set_ylabel(label)
-        ax.legend(fontsize=8, frameon=False, ncol=min(4, len(conditions)), loc="best")
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _svg(fig)
 
 
@@ -94,7 +94,7 @@ def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], gro
         ax.set_yticklabels(groups)
         ax.invert_yaxis()
         ax.set_xlabel("WER gain vs baseline (percentage points; right = biasing helped)")
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _svg(fig)
 
 
@@ -120,5 +120,5 @@ def term_plot(terms: Sequence[Mapping[str, Any]], conditions: Sequence[str], bas
         ax.set_xlabel("False insertions of the term (count)")
         ax.set_ylabel("Recall change vs baseline (points)")
         if conds:
-            ax.legend(fontsize=8, frameon=False, loc="best")
+            ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _svg(fig)
