@@ -531,6 +531,10 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
                 for r in pts:
                     label = r.strength if r.method == "boost" and r.correct is None else r.correct
                     ax.annotate(f"{label:g}", (r.false_ins_per_100, r.recall), textcoords="offset points", xytext=(4, 4))
+        base = next((r for r in rows if r.sweep == "baseline" and r.group == ALL_GROUPS), None)
+        if base is not None and base.recall is not None:
+            ax.scatter([base.false_ins_per_100], [base.recall], marker="x", s=80, color="black", zorder=5,
+                       label="baseline (ALL)")
         ax.set_xlabel("false term insertions per 100 utterances")
         ax.set_ylabel("term recall")
         ax.set_ylim(0.0, 1.05)
@@ -549,6 +553,7 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
         ax2.set_ylim(bottom=0.0, top=max(1.0, *(r.false_ins_per_100 or 0.0 for r in listsize)) * 1.1)
         ax.set_ylim(0.0, 1.05)
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0, right=max(xs) * 1.3 if max(xs) > 0 else 1)
         ax.set_xlabel("distractor terms added")
         ax.set_title(f"list-size sweep ({listsize[0].condition.split('+')[0]})")
         for r in listsize:
