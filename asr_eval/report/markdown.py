@@ -167,6 +167,10 @@ def _explanations(model: Mapping[str, Any]) -> list[str]:
            f"{model['explanations_total']} missed, partial or falsely inserted terms"
            + (f" (first {len(ex)} shown)" if len(ex) < model["explanations_total"] else "") + ". "
            "Context: aligned words around the term (~~reference~~→**hypothesis**).", ""]
+    if model.get("failure_causes"):
+        out += _table(["Condition", "Term was", "Missed", "Partial", "Falsely inserted"],
+                      [[md_escape(c["condition"]), c["cause"], c["miss"], c["partial"], c["false_insertion"]]
+                       for c in model["failure_causes"]])
     out += _table(["Condition", "Clip", "Group", "Term", "Outcome", "Heard", "In prompt/hotwords", "Why", "Aligned words"],
                   [[md_escape(e["condition"]), md_escape(e["utt_id"]), md_escape(e["accent_group"]), md_escape(e["term"]),
                     e["outcome"], md_escape(e["hyp_text"]), {True: "yes", False: "no", None: "n/a"}[e["in_force"]]

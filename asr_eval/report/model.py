@@ -450,7 +450,18 @@ def _reason(t: Mapping[str, Any], cond_method: str | None) -> str:
     return why
 
 
-def _explanations(run: RunData, red: Redactor, name_index: Mapping[str, int]) -> tuple[list[dict[str, Any]], int]:
+def _cause(t: Mapping[str, Any], cond_method: str | None) -> str:
+    """Short form of ``_reason`` for counting: what the biasing did with this term in this clip."""
+    if t.get("dropped"):
+        return "dropped by the token budget"
+    if t.get("in_force"):
+        return "in the prompt/hotwords"
+    return "not offered" if cond_method not in (None, "none") else "no biasing"
+
+
+def _explanations(
+    run: RunData, red: Redactor, name_index: Mapping[str, int]
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
     methods = {str(c.get("name")): str(c.get("method")) for c in run.run.get("conditions") or [] if isinstance(c, Mapping)}
     meta = {(u["utt_id"], u["condition"]): u for u in run.utterances}
     out = []
@@ -494,15 +505,25 @@ def _explanations(run: RunData, red: Redactor, name_index: Mapping[str, int]) ->
                 "in_force": t.get("in_force"),
                 "dropped": t.get("dropped"),
                 "reason": _reason(t, methods.get(t["condition"])),
+                "cause": _cause(t, methods.get(t["condition"])),
                 "context": context,
                 "marks": marks,
             }
         )
+    causes = defaultdict(lambda: defaultdict(int))
+    for e in out:
+        causes[(e["condition"], e["cause"])][e["outcome"]] += 1
+    cond_index = {c: i for i, c in enumerate(run.conditions)}
+    cause_rows = [
+        {"condition": c, "cause": cause, "miss": n["miss"], "partial": n["partial"],
+         "false_insertion": n["false_insertion"]}
+        for (c, cause), n in sorted(causes.items(), key=lambda kv: (cond_index.get(kv[0][0], 99), kv[0][1]))
+    ]
     # Biased conditions first (a term that was offered and still failed is the
     # question a vocabulary author asks), the baseline last; then by term.
     cond_order = {c: i for i, c in enumerate(run.conditions)}
     out.sort(key=lambda e: (e["condition"] == run.baseline, cond_order.get(e["condition"], 99), e["term"], e["utt_id"]))
-    return out[:MAX_EXPLANATIONS], len(out)
+    return out[:MAX_EXPLANATIONS], len(out), cause_rows
 
 
 def _utterance_views(run: RunData, red: Redactor, name_index: Mapping[str, int]) -> tuple[list[dict[str, Any]], int]:
@@ -653,7 +674,7 @@ def build_report(
     comparisons = _comparisons(run, groups, n_boot, seed)
     fairness = _fairness(run, groups, summary, comparisons, n_boot, seed)
     terms, term_changes = _term_tables(run, red, name_index)
-    explanations, n_expl = _explanations(run, red, name_index)
+    explanations, n_expl, causes = _explanations(run, red, name_index)
     views, n_views = _utterance_views(run, red, name_index)
     return {
         "schema": SCHEMA,
@@ -683,6 +704,7 @@ def build_report(
         "term_changes": term_changes,
         "explanations": explanations,
         "explanations_total": n_expl,
+        "failure_causes": causes,
         "worst": _worst(views, run.conditions),
         "utterances": views,
         "utterances_total": n_views,
