@@ -50,7 +50,7 @@ def _decode(rng: random.Random, ref: list[str], term_span: tuple[int, int], p_er
 
 def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_per_group=4, utts_per_speaker=3,
              seed=1, extra_text=None, group_names=None, term_override=None, same_difficulty=False,
-             directory: str | None = None) -> Path:
+             directory: str | None = None, dropped_term: str | None = None) -> Path:
     """Write a run folder with every file the pipeline writes, from a known error model.
 
     group-a is easy, group-c hard; biasing ('dictionary') lowers the term error rate
@@ -84,7 +84,8 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
                 for cond in conditions:
                     biased = cond != "baseline"
                     p_err = max(0.0, difficulty[g] + spk_shift)
-                    p_term = p_err * (0.3 if biased else 1.5) + (0.0 if biased else 0.3)
+                    offered = biased and term != dropped_term  # a dropped term gets no help
+                    p_term = p_err * (0.3 if offered else 1.5) + (0.0 if offered else 0.3)
                     false_term = terms[3][0].lower() if biased and rng.random() < 0.15 else None
                     pairs = _decode(rng, ref_words, span, p_err, min(p_term, 0.95), false_term)
                     c = {k: 0 for k in COUNT_COLS}
@@ -120,7 +121,9 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
                                       "term": term, "category": cat, "source": src, "outcome": outcome,
                                       "ref_text": " ".join(tw), "hyp_text": heard,
                                       "display_exact": bool(c["term_display_exact"]) if outcome == "hit" else "",
-                                      "in_force": biased, "dropped": False, "ref_start": span[0], "hyp_start": hyp_start})
+                                      "in_force": biased and term != dropped_term,
+                                      "dropped": biased and term == dropped_term,
+                                      "ref_start": span[0], "hyp_start": hyp_start})
                     if false_term:
                         term_rows.append({"utt_id": uid, "condition": cond, "speaker": spk, "accent_group": gname,
                                           "term": terms[3][0], "category": "product", "source": "dictionary",
@@ -270,6 +273,19 @@ def test_explanations_trace_each_missed_term(run_dir: Path) -> None:
             # The term's reference words are inside the aligned window and not all correct.
             ref_words = [p[1] for p in e["context"] if p[1]]
             assert e["ref_text"].split()[0] in ref_words
+
+
+def test_failure_causes_count_every_explanation(tmp_path: Path) -> None:
+    d = make_run(tmp_path / "r", dropped_term="Klarvo")
+    model = build_report(load_run(d), n_boot=50)
+    causes = {(c["condition"], c["cause"]): c for c in model["failure_causes"]}
+    total = sum(c["miss"] + c["partial"] + c["false_insertion"] for c in model["failure_causes"])
+    assert total == model["explanations_total"]
+    assert set(causes) <= {("baseline", "no biasing"), ("dictionary", "in the prompt/hotwords"),
+                           ("dictionary", "dropped by the token budget")}
+    dropped = [e for e in model["explanations"] if e["dropped"]]
+    assert dropped and all(e["term"] == "Klarvo" and "token budget" in e["reason"] for e in dropped)
+    assert causes[("dictionary", "dropped by the token budget")]["miss"] == sum(e["outcome"] == "miss" for e in dropped)
 
 
 def test_small_groups_are_flagged_not_hidden(tmp_path: Path) -> None:
