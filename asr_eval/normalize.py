@@ -478,10 +478,14 @@ def tidy(s: str) -> str:
 
 
 def strip_marks(s: str) -> str:
-    """Compatibility-decompose and drop combining marks, so "dṛ" meets the rule for "dr"."""
+    """Compatibility-decompose and drop combining marks, so "dṛ" meets the rule for "dr".
+
+    Decomposition can produce apostrophe look-alikes ("ŉ" -> "ʼn"); they are unified too.
+    """
     if s.isascii():
         return s
-    return "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch)).lower()
+    s = "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch)).lower()
+    return _QUOTE_RE.sub("'", s)
 
 
 @lru_cache(maxsize=1 << 17)
