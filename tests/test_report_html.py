@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -105,3 +106,21 @@ def test_renders_in_headless_chromium(evil_run: Path, tmp_path: Path) -> None:
     for title in ("Verdicts", "Fairness across accent groups", "Summary per accent group and condition",
                   "Why terms were missed or inserted", "Utterances, aligned word by word"):
         assert title in dom
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package 'chromium')")
+def test_filters_select_utterances_by_group_and_term(tmp_path: Path) -> None:
+    d = make_run(tmp_path / "run")
+    write_reports(d, n_boot=50, formats=("html",))
+    utts = list(csv.DictReader(open(d / "utterances.csv", encoding="utf-8")))
+    terms = list(csv.DictReader(open(d / "terms.csv", encoding="utf-8")))
+    in_group = {u["utt_id"] for u in utts if u["accent_group"] == "group-b"}
+    with_term = {t["utt_id"] for t in terms if t["term"] == "Klarvo"}
+    url = (d / "report.html").resolve().as_uri()
+    for i, (frag, expected) in enumerate([("", len({u["utt_id"] for u in utts})), ("#group=group-b", len(in_group)),
+                                          ("#group=group-b&term=Klarvo", len(in_group & with_term))]):
+        dom = chromium(["--virtual-time-budget=3000", "--dump-dom", url + frag], tmp_path / f"p{i}").stdout
+        shown = re.search(r'id="f-count">(\d+) utterances shown', dom)
+        assert shown and int(shown.group(1)) == expected, (frag, shown and shown.group(0))
+        # Hidden cards are still in the page: filtering hides, it never drops data.
+        assert dom.count('class="utt') >= expected
