@@ -248,7 +248,9 @@ def score_utterance(
     """Score one raw reference/hypothesis pair.
 
     The normaliser used is ``normalizer`` extended to protect every written form
-    of ``terms`` and ``entities`` (so a term is never rewritten on either side).
+    of ``terms`` and ``entities`` (so a term is never rewritten on either side);
+    when ``terms`` is a prebuilt ``TermIndex`` its own normaliser is used. Pass the
+    same ``terms`` object on every call: the index is cached by identity.
     """
     index = terms if isinstance(terms, TermIndex) else _cached_index(terms, normalizer)
     if entities:
