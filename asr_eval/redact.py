@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
@@ -35,7 +35,7 @@ MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 13  # E.164 allows 15 with the country code; cards have 15-19
 
 DIGIT_WORDS = frozenset(
-    "zero oh o one two three four five six seven eight nine double triple".split()
+    ["zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple"]
 )
 
 
@@ -60,7 +60,7 @@ class Redactor:
     names: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def build(cls, enabled: bool, name_phrases: Iterable[str] = ()) -> "Redactor":
+    def build(cls, enabled: bool, name_phrases: Iterable[str] = ()) -> Redactor:
         words: set[str] = set()
         for phrase in name_phrases:
             for w in re.findall(r"[\w'-]+", _fold(phrase)):

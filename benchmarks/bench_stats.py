@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from asr_eval import stats as st  # noqa: E402
-from test_stats_coverage import draw_eval, true_mean_rate  # noqa: E402
+from test_stats_coverage import draw_eval, true_mean_rate
+
+from asr_eval import stats as st
 
 
 def coverage(n_spk: int, mean: float, sd: float, draws: int, n_boot: int) -> tuple[float, float]:

@@ -11,9 +11,9 @@ import pytest
 from asr_eval.redact import EMAIL, NAME, NUMBER, PHONE, Redactor
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_report import make_run  # noqa: E402
+from test_report import make_run
 
-from asr_eval.report import write_reports  # noqa: E402
+from asr_eval.report import write_reports
 
 R = Redactor.build(True, ["Siobhán Nguyen", "Chidi Okonkwo", "J Smith"])
 

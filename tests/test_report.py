@@ -16,7 +16,7 @@ from asr_eval.types import InputError
 
 TERMS = [("Zentrix Cloud", "product", "dictionary"), ("Klarvo", "product", "dictionary"),
          ("Siobhan Nguyen", "person", "directory"), ("PayNimbus", "product", "dictionary")]
-FILLER = "please check the account for the customer today and call back later".split()
+FILLER = ["please", "check", "the", "account", "for", "the", "customer", "today", "and", "call", "back", "later"]
 
 COUNT_COLS = ["ref_words", "hits", "subs", "dels", "ins", "ref_chars", "char_hits", "char_subs", "char_dels", "char_ins",
               "b_ref", "b_hits", "b_subs", "b_dels", "b_ins", "u_ref", "u_hits", "u_subs", "u_dels", "u_ins",

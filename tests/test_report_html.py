@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_report import make_run  # noqa: E402
+from test_report import make_run
 
-from asr_eval.report import write_reports  # noqa: E402
-from asr_eval.report.html import script_json  # noqa: E402
+from asr_eval.report import write_reports
+from asr_eval.report.html import script_json
 
 EVIL_REF = "<script>alert('ref')</script> \"quoted\" <b>bold</b> & </script><!--"
 EVIL_TERM = "<img src=x onerror=alert('term')>"
@@ -36,7 +36,7 @@ def evil_run(tmp_path_factory) -> Path:
 
 
 def _script_bodies(html: str) -> list[str]:
-    return re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
+    return re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.DOTALL)
 
 
 def test_injected_markup_is_escaped(evil_run: Path) -> None:
@@ -87,7 +87,7 @@ def chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -112,8 +112,10 @@ def test_renders_in_headless_chromium(evil_run: Path, tmp_path: Path) -> None:
 def test_filters_select_utterances_by_group_and_term(tmp_path: Path) -> None:
     d = make_run(tmp_path / "run")
     write_reports(d, n_boot=50, formats=("html",))
-    utts = list(csv.DictReader(open(d / "utterances.csv", encoding="utf-8")))
-    terms = list(csv.DictReader(open(d / "terms.csv", encoding="utf-8")))
+    with open(d / "utterances.csv", encoding="utf-8") as f:
+        utts = list(csv.DictReader(f))
+    with open(d / "terms.csv", encoding="utf-8") as f:
+        terms = list(csv.DictReader(f))
     in_group = {u["utt_id"] for u in utts if u["accent_group"] == "group-b"}
     with_term = {t["utt_id"] for t in terms if t["term"] == "Klarvo"}
     url = (d / "report.html").resolve().as_uri()

@@ -9,8 +9,8 @@ format carries the same numbers.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .load import RunData, load_run
 from .model import build_report
@@ -25,7 +25,7 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8", newline="")
     os.replace(tmp, path)
 
-__all__ = ["write_reports", "load_run", "build_report", "RunData", "FORMATS"]
+__all__ = ["FORMATS", "RunData", "build_report", "load_run", "write_reports"]
 
 
 def write_reports(

@@ -8,7 +8,8 @@ embedded JSON, which ``script_json`` makes safe inside a <script> element.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jinja2
 

@@ -8,7 +8,8 @@ brackets) because references and terms are user-supplied.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import stats as st
 from .model import ALL, fmt_ci, fmt_p, fmt_value
@@ -82,10 +83,10 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
 
 def _summary(model: Mapping[str, Any]) -> list[str]:
     out = ["## Summary per accent group and condition", "",
-           f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
-           f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
-           f"other words. Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
-           f"speakers or {model['settings']['min_words']} words: their intervals are not meaningful.", ""]
+           (f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
+            f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
+            f"other words. Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
+            f"speakers or {model['settings']['min_words']} words: their intervals are not meaningful."), ""]
     names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
     for r in model["summary"]:
@@ -104,10 +105,10 @@ def _comparisons(model: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
     out = [f"## Each condition vs {md_escape(model['baseline'])} (paired, same clips)", "",
-           "Difference = condition minus baseline. Tests: Wilcoxon signed-rank and sign test over speakers, "
-           "MAPSSWE (NIST sc_stats) over utterances; p-values Holm-adjusted within the overall comparisons and "
-           "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm < 0.05; 'segment-level only' = "
-           "only MAPSSWE (which treats utterances as independent) is.", ""]
+           ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank and sign test over speakers, "
+            "MAPSSWE (NIST sc_stats) over utterances; p-values Holm-adjusted within the overall comparisons and "
+            "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm below 0.05; "
+            "'segment-level only' = only MAPSSWE (which treats utterances as independent) is."), ""]
     def table(rs: Sequence[Mapping[str, Any]]) -> list[str]:
         return _table(
             ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",

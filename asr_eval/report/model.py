@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import shlex
 from collections import defaultdict
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .. import stats as st
 from ..redact import Redactor
@@ -678,7 +679,7 @@ def build_report(
     views, n_views = _utterance_views(run, red, name_index)
     return {
         "schema": SCHEMA,
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "run": _run_info(run, red),
         "redaction": {"enabled": red.enabled, "pii": bool(redact or redact_names), "names": bool(redact_names),
                       "note": ("Excerpts are redacted (emails, phone numbers, long digit strings"

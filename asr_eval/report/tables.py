@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..stats import COUNT_FIELDS
 from .model import SUMMARY_METRICS
