@@ -177,6 +177,8 @@ class PairedResult:
     mapsswe_w: float
     min_wilcoxon_p: float  # the smallest p the speaker test could give with this many speakers
     n_differ: int = 0  # speakers whose rate differs between the conditions (the rank tests use only these)
+    n_clips: int = 0
+    mapsswe_unit: str = "utterances"
 
 
 @dataclass(frozen=True)
@@ -473,6 +475,58 @@ def mapsswe(errors_a: Sequence[float], errors_b: Sequence[float]) -> tuple[float
     return (float(w), float(2 * _sps.norm.sf(abs(w))))
 
 
+def mapsswe_segments(ops_a: Sequence[str], ops_b: Sequence[str], min_good: int = 2) -> list[tuple[int, int]]:
+    """Cut one utterance into sc_stats' MAPSSWE segments; (errors of a, errors of b) per segment.
+
+    ``ops_a``/``ops_b``: the C/S/D/I operations of two systems' alignments
+    against the same reference. A port of sc_stats' state machine
+    (matched_pairs.c, test_comp_sents): a segment ends once ``min_good``
+    consecutive reference words are correct in both systems; the boundary words
+    belong to the segments on both sides; segments where neither system erred
+    are dropped. sclite re-synchronises the two reference strings when
+    alternations make them differ; here both align to one reference, so they
+    are always in step once insertions are skipped.
+    """
+    n1, n2 = len(ops_a), len(ops_b)
+    out: list[tuple[int, int]] = []
+
+    def count(beg1: int, beg2: int, end1: int, end2: int) -> None:
+        e1 = sum(op != "C" for op in ops_a[max(beg1, 0):end1 + 1])
+        e2 = sum(op != "C" for op in ops_b[max(beg2, 0):end2 + 1])
+        if e1 or e2:
+            out.append((e1, e2))
+
+    i1 = i2 = eog1 = eog2 = 0
+    state, num_good = "b", 0
+    while i1 < n1:
+        while i1 < n1 and ops_a[i1] == "I":
+            i1, state = i1 + 1, "e"
+        while i2 < n2 and ops_b[i2] == "I":
+            i2, state = i2 + 1, "e"
+        both = i1 < n1 and ops_a[i1] == "C" and i2 < n2 and ops_b[i2] == "C"
+        if state == "b":
+            if both:
+                eog1, eog2 = i1, i2
+            else:
+                state = "e"
+        elif both:  # state 'e' or 'g': count correct words up to min_good
+            num_good = 1 if state == "e" else num_good + 1
+            if num_good == min_good:
+                count(eog1 - (min_good - 1), eog2 - (min_good - 1), i1, i2)
+                eog1, eog2, state = i1, i2, "b"
+            else:
+                state = "g"
+        else:
+            state = "e"
+        if i1 < n1:
+            i1 += 1
+        if i2 < n2:
+            i2 += 1
+    if state != "b" or n2 > i2:
+        count(eog1 - (min_good - 1), eog2 - (min_good - 1), n1 - 1, n2 - 1)
+    return out
+
+
 def sign_test(diffs: Sequence[float]) -> float:
     """Two-sided sign test over non-zero differences (scipy's exact binomial test)."""
     d = np.asarray(diffs, dtype=float)
@@ -545,13 +599,17 @@ def paired_compare(
     seed: int = 0,
     alpha: float = 0.05,
     strata: Mapping[str, str] | None = None,
+    segments: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> dict[str, PairedResult]:
     """``cond`` minus ``base`` on the clips both hold, per metric.
 
     One set of speaker resamples serves both conditions and every metric, so
     each bootstrap draw compares the two conditions on exactly the same clips.
     Tests: Wilcoxon signed-rank and sign test over per-speaker rate differences,
-    MAPSSWE over per-utterance error counts. ``strata`` as in ``summarize``.
+    MAPSSWE over per-utterance error counts, or, for a metric in ``segments``,
+    over the given (condition errors, baseline errors) pairs: the report passes
+    sclite-style segments (``mapsswe_segments``) for WER when alignments exist.
+    ``strata`` as in ``summarize``.
     """
     b_recs, c_recs = _pair_records(base, cond)
     speakers, b_mat = speaker_matrix(b_recs)
@@ -578,10 +636,15 @@ def paired_compare(
             lo, hi = (math.nan, math.nan)
         spk_diff = _ratio(c_mat @ nv, c_mat @ dv) - _ratio(b_mat @ nv, b_mat @ dv)
         spk_diff = spk_diff[~np.isnan(spk_diff)]
-        if m.err_vec is not None and len(b_recs) >= 2:
+        seg = (segments or {}).get(name)
+        if seg is not None:
+            mw, mp = mapsswe([c for c, _ in seg], [b for _, b in seg]) if len(seg) >= 2 else (math.nan, math.nan)
+            n_seg = len(seg)
+        elif m.err_vec is not None and len(b_recs) >= 2:
             mw, mp = mapsswe(c_utt @ m.err_vec, b_utt @ m.err_vec)
+            n_seg = len(b_recs)
         else:
-            mw, mp = (math.nan, math.nan)
+            mw, mp, n_seg = math.nan, math.nan, len(b_recs)
         out[name] = PairedResult(
             metric=name,
             base=bb.est,
@@ -590,7 +653,9 @@ def paired_compare(
             low=lo,
             high=hi,
             n_speakers=n_spk,
-            n_segments=len(b_recs),
+            n_segments=n_seg,
+            n_clips=len(b_recs),
+            mapsswe_unit="sclite segments" if seg is not None else "utterances",
             wilcoxon_p=wilcoxon_test(spk_diff) if spk_diff.size else math.nan,
             sign_p=sign_test(spk_diff) if spk_diff.size else math.nan,
             mapsswe_p=mp,

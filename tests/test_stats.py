@@ -209,3 +209,16 @@ def test_exact_wilcoxon_with_ties_matches_scipy() -> None:
     tied = np.array([0.1, 0.1, -0.1, 0.2, 0.2, 0.3, 0.05, 0.1])
     # scipy's permutation test enumerates every sign pattern when there are fewer than 9999.
     assert st.wilcoxon_test(tied) == pytest.approx(sps.wilcoxon(tied, method="auto").pvalue)
+
+
+def test_mapsswe_segments_hand_traced() -> None:
+    # Two runs of errors in a, separated by two words both got right: two segments.
+    a = ["C", "C", "S", "C", "C", "C", "D", "C"]
+    b = ["C"] * 8
+    assert st.mapsswe_segments(a, b) == [(1, 0), (1, 0)]
+    # Errors separated by a single shared correct word stay in one segment.
+    assert st.mapsswe_segments(["S", "C", "S"], ["C", "C", "C"]) == [(2, 0)]
+    # An insertion opens a segment too; segments where neither erred are dropped.
+    assert st.mapsswe_segments(["C", "I", "C", "C", "C"], ["C", "C", "C", "C"]) == [(1, 0)]
+    assert st.mapsswe_segments(["C", "C"], ["C", "C"]) == []
+    assert st.mapsswe_segments([], ["I", "I"]) == [(0, 2)]

@@ -106,7 +106,8 @@ def _comparisons(model: Mapping[str, Any]) -> list[str]:
         return []
     out = [f"## Each condition vs {md_escape(model['baseline'])} (paired, same clips)", "",
            ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank and sign test over speakers, "
-            "MAPSSWE (NIST sc_stats) over utterances; p-values Holm-adjusted within the overall comparisons and "
+            "MAPSSWE (NIST sc_stats) over segments (for WER cut exactly as sc_stats cuts them, for the other metrics "
+            "whole clips); p-values Holm-adjusted within the overall comparisons and "
             "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm below 0.05; "
             "'segment-level only' = only MAPSSWE (which treats utterances as independent) is."), ""]
     def table(rs: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -130,6 +130,21 @@ def _summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[di
     return rows
 
 
+def _wer_segments(run: RunData, base: Sequence[Mapping[str, Any]], cond: str) -> list[tuple[int, int]] | None:
+    """sc_stats' MAPSSWE segments over these clips: (condition errors, baseline errors) per segment.
+
+    None when an alignment is missing, so the test falls back to whole utterances.
+    """
+    out: list[tuple[int, int]] = []
+    for r in base:
+        a = run.alignments.get((r["utt_id"], cond))
+        b = run.alignments.get((r["utt_id"], r["condition"]))
+        if a is None or b is None:
+            return None
+        out += st.mapsswe_segments([p[0] for p in a], [p[0] for p in b])
+    return out
+
+
 def _significance(row: Mapping[str, Any]) -> str:
     hw, hm = row.get("holm_wilcoxon"), row.get("holm_mapsswe")
     if hw is not None and hw < ALPHA:
@@ -158,7 +173,9 @@ def _comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> lis
             # Same seed for every condition of a group: the same speaker resamples
             # serve every comparison in that group.
             strata = _strata(b) if g == ALL else None
-            res = st.paired_compare(b, c, n_boot=n_boot, seed=st.stable_seed(seed, "paired", g), strata=strata)
+            segs = _wer_segments(run, b, cond)
+            res = st.paired_compare(b, c, n_boot=n_boot, seed=st.stable_seed(seed, "paired", g), strata=strata,
+                                    segments={"wer": segs} if segs is not None else None)
             for name, r in res.items():
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
@@ -180,6 +197,8 @@ def _comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> lis
                         "n_speakers": r.n_speakers,
                         "stratified": strata is not None,
                         "n_segments": r.n_segments,
+                        "n_clips": r.n_clips,
+                        "mapsswe_unit": r.mapsswe_unit,
                         "wilcoxon_p": _f(r.wilcoxon_p),
                         "sign_p": _f(r.sign_p),
                         "mapsswe_w": _f(r.mapsswe_w),

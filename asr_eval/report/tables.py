@@ -38,7 +38,7 @@ def summary_csv(model: Mapping[str, Any]) -> str:
 
 COMPARISON_COLUMNS = [
     "accent_group", "condition", "baseline", "metric", "base", "cond", "diff", "low", "high", "ci_excludes_zero",
-    "n_speakers", "n_segments", "wilcoxon_p", "holm_wilcoxon", "sign_p", "holm_sign", "mapsswe_w", "mapsswe_p",
+    "n_speakers", "n_clips", "n_segments", "mapsswe_unit", "wilcoxon_p", "holm_wilcoxon", "sign_p", "holm_sign", "mapsswe_w", "mapsswe_p",
     "holm_mapsswe", "significance",
 ]
 
