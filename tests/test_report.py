@@ -299,6 +299,32 @@ def test_small_groups_are_flagged_not_hidden(tmp_path: Path) -> None:
     assert "⚠ 2 speakers" in md
 
 
+def test_minimal_run_folders_still_report(tmp_path: Path) -> None:
+    """Baseline only, no terms.csv, no alignments, no skipped.csv; and a run with one speaker."""
+    d = make_run(tmp_path / "a")
+    with open(d / "utterances.csv", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["condition"] == "baseline"]
+    with open(d / "utterances.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    for name in ("terms.csv", "alignments.jsonl", "skipped.csv"):
+        (d / name).unlink()
+    run = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    run["conditions"] = run["conditions"][:1]
+    (d / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    write_reports(d, n_boot=50)
+    model = json.loads((d / "report.json").read_text(encoding="utf-8"))
+    assert model["comparisons"] == [] and model["terms"] == [] and len(model["summary"]) == 4
+    assert (d / "comparison.csv").read_text(encoding="utf-8").count("\n") == 1  # header only
+
+    one = make_run(tmp_path / "b", groups=("solo",), speakers_per_group=1, utts_per_speaker=2)
+    write_reports(one, n_boot=50)
+    model = json.loads((one / "report.json").read_text(encoding="utf-8"))
+    solo = next(r for r in model["summary"] if r["accent_group"] == "solo")
+    assert solo["small"] and solo["metrics"]["wer"]["low"] is None and solo["metrics"]["wer"]["value"] is not None
+
+
 def test_missing_run_json_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="run.json"):
         write_reports(tmp_path)

@@ -49,8 +49,8 @@ def _env() -> jinja2.Environment:
     return _ENV
 
 
-def _plots(model: Mapping[str, Any]) -> dict[str, str]:
-    out = {}
+def _plots(model: Mapping[str, Any]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {"wer": None, "recall": None, "gain": None, "terms": None}
     if model["summary"]:
         out["wer"] = plots.group_condition_plot(model["summary"], model["conditions"], model["groups"])
         if any(r["metrics"]["term_recall"]["value"] is not None for r in model["summary"]):

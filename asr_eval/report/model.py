@@ -384,7 +384,7 @@ def _overall_verdicts(run: RunData, summary: list[dict[str, Any]], comparisons: 
         line = (f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → {fmt_value(r['metric'], r['cond'])}"
                 f" ({fmt_value(r['metric'], r['diff'], signed=True)}, 95% CI {fmt_ci(r['metric'], r['low'], r['high'], True)})"
                 f" - {direction}, {sig}")
-        if sig != "significant" and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] > ALPHA:
+        if sig != "significant" and r["diff"] and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] > ALPHA:
             line += (f" (only {r['n_differ']} of {r['n_speakers']} speakers differ between the conditions, too few"
                      f" for the speaker-level test to reach p below {ALPHA})")
         out.append(line + ".")
