@@ -28,8 +28,9 @@ _SPOKEN_EMAIL_RE = re.compile(r"\b[\w]+(?:\s+dot\s+[\w]+)*\s+at\s+[\w]+(?:\s+dot
 # Phone numbers: optional +country, then groups of digits separated by space, dot, dash or parentheses,
 # at least 7 digits in all.
 _PHONE_RE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?!\w)")
-# Any run of 6+ digits, allowing single spaces or dashes between digit groups.
-_DIGITS_RE = re.compile(r"(?<!\w)\d(?:[\s-]?\d){5,}(?!\w)")
+# Any run of 6+ digits, allowing single spaces or dashes between digit groups, also inside
+# a word ("AB12345678" is an account number too).
+_DIGITS_RE = re.compile(r"\d(?:[\s-]?\d){5,}")
 MIN_DIGITS = 6
 MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 13  # E.164 allows 15 with the country code; cards have 15-19

@@ -89,3 +89,34 @@ def test_names_from_the_directory_file_are_masked_too(tmp_path: Path) -> None:
         text = (d / name).read_text(encoding="utf-8")
         for leak in ("Chidi", "Okonkwo", "Priya"):
             assert leak not in text, (name, leak)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+_TOKEN = hs.one_of(hs.none(), hs.sampled_from(["4", "12", "one", "two", "oh", "call", "me", "siobhan", "a@b.co"]),
+                   hs.from_regex(r"[0-9]{1,5}", fullmatch=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.lists(_TOKEN, max_size=30))
+def test_tokens_keep_shape_and_leave_no_long_number(words) -> None:
+    out = R.tokens(words)
+    assert len(out) == len(words)
+    assert [w is None for w in out] == [w is None for w in words]
+    # No run of digit tokens (gaps ignored) holding 6+ digits survives.
+    run = 0
+    for w in out:
+        if w is None:
+            continue
+        run = run + len(w) if w.isdigit() else 0
+        assert run < 6
+    assert "siobhan" not in out and "a@b.co" not in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.text(alphabet="0123456789 -+().abc@", max_size=60))
+def test_text_leaves_no_long_digit_run(text) -> None:
+    import re
+
+    assert not re.search(r"\d(?:[\s-]?\d){5,}", R.text(text))
