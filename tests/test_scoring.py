@@ -187,3 +187,18 @@ def test_every_demo_term_is_recognised_when_said_and_only_by_its_written_forms()
                 continue  # the hint contains a spelling the author also accepts ("postgres sequel"): correct
             s = score_utterance(f"Yesterday {term.display} was mentioned.", f"yesterday {hint} was mentioned", terms, norm)
             assert [e.outcome for e in s.terms if e.term == term.display and e.outcome != "false_insertion"] != ["hit"], (term.display, hint)
+
+
+@settings(max_examples=300, deadline=None)
+@given(phrases, phrases)
+def test_events_point_at_the_words_they_quote(r, h):
+    s = score(" ".join(r), " ".join(h))
+    ref, hyp = s.ref_norm.split(), s.hyp_norm.split()
+    for e in s.terms:
+        if e.ref_start is not None:
+            assert ref[e.ref_start : e.ref_start + len(e.ref_text.split())] == e.ref_text.split()
+        if e.hyp_start is not None:
+            assert hyp[e.hyp_start : e.hyp_start + len(e.hyp_text.split())] == e.hyp_text.split()
+        else:
+            assert e.hyp_text == ""
+        assert (e.display_exact is None) == (e.outcome != "hit")
