@@ -91,8 +91,8 @@ def test_names_from_the_directory_file_are_masked_too(tmp_path: Path) -> None:
             assert leak not in text, (name, leak)
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as hs  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 _TOKEN = hs.one_of(hs.none(), hs.sampled_from(["4", "12", "one", "two", "oh", "call", "me", "siobhan", "a@b.co"]),
                    hs.from_regex(r"[0-9]{1,5}", fullmatch=True))
