@@ -101,35 +101,37 @@ def score_transcripts(
     Clips lacking a transcript in any condition are excluded from all of them,
     keeping comparisons paired.
     """
-    from .scoring import score_utterance
+    from .scoring import score_many
 
     urows: list[dict[str, Any]] = []
     trows: list[dict[str, Any]] = []
     arows: list[dict[str, Any]] = []
     excluded: list[str] = []
+    jobs: list[tuple[Utterance, str, Transcript]] = []
     for utt in utterances:
         ts = [transcripts.get((utt.id, c)) for c in conditions]
         if any(t is None or t.error for t in ts):
             excluded.append(utt.id)
             continue
-        for cond, t in zip(conditions, ts):
-            s = score_utterance(utt.text, t.text, terms, normalizer, utt.entities)
-            base = {"utt_id": utt.id, "condition": cond, "speaker": utt.speaker, "accent_group": utt.accent_group}
-            urows.append({
-                **base, "audio_seconds": round(t.audio_seconds, 3), "decode_seconds": round(t.decode_seconds, 4),
-                "ref": utt.text, "hyp": t.text, "ref_norm": s.ref_norm, "hyp_norm": s.hyp_norm, **s.counts_row(),
+        jobs.extend((utt, cond, t) for cond, t in zip(conditions, ts))
+    scores = score_many([(u.text, t.text) for u, _, t in jobs], terms, normalizer, [u.entities for u, _, _ in jobs])
+    for (utt, cond, t), s in zip(jobs, scores):
+        base = {"utt_id": utt.id, "condition": cond, "speaker": utt.speaker, "accent_group": utt.accent_group}
+        urows.append({
+            **base, "audio_seconds": round(t.audio_seconds, 3), "decode_seconds": round(t.decode_seconds, 4),
+            "ref": utt.text, "hyp": t.text, "ref_norm": s.ref_norm, "hyp_norm": s.hyp_norm, **s.counts_row(),
+        })
+        in_force = set(t.plan.terms_in_force)
+        dropped = set(t.plan.terms_dropped)
+        for ev in s.terms:
+            trows.append({
+                **base, "term": ev.term, "category": ev.category, "source": ev.source, "outcome": ev.outcome,
+                "ref_text": ev.ref_text, "hyp_text": ev.hyp_text, "display_exact": ev.display_exact,
+                "in_force": ev.term in in_force, "dropped": ev.term in dropped,
+                "ref_start": ev.ref_start, "hyp_start": ev.hyp_start,
             })
-            in_force = set(t.plan.terms_in_force)
-            dropped = set(t.plan.terms_dropped)
-            for ev in s.terms:
-                trows.append({
-                    **base, "term": ev.term, "category": ev.category, "source": ev.source, "outcome": ev.outcome,
-                    "ref_text": ev.ref_text, "hyp_text": ev.hyp_text, "display_exact": ev.display_exact,
-                    "in_force": ev.term in in_force, "dropped": ev.term in dropped,
-                    "ref_start": ev.ref_start, "hyp_start": ev.hyp_start,
-                })
-            arows.append({"utt_id": utt.id, "condition": cond,
-                          "pairs": [[p.op, p.ref, p.hyp] for p in s.alignment.pairs]})
+        arows.append({"utt_id": utt.id, "condition": cond,
+                      "pairs": [[p.op, p.ref, p.hyp] for p in s.alignment.pairs]})
     return ScoredRun(tuple(urows), tuple(trows), tuple(arows), tuple(excluded))
 
 
