@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz, process
+
 EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
 NUMBER = "[NUMBER]"
@@ -82,8 +84,27 @@ class Redactor:
         s = _DIGITS_RE.sub(NUMBER, s)
         s = self._spoken_digits(s)
         if self.names:
-            s = re.sub(r"[\w'-]+", lambda m: NAME if _fold(m.group()) in self.names else m.group(), s)
+            s = re.sub(r"[\w'-]+", lambda m: NAME if self.is_name(m.group()) else m.group(), s)
         return s
+
+    def is_name(self, word: str) -> bool:
+        """A directory name word, or a near miss of one as ASR writes it ("Siobhanie" for "Siobhan").
+
+        Near misses: the word starts with a name of 5+ letters, or both have 6+
+        letters and are 85% similar (rapidfuzz ratio). Shorter names match only
+        exactly, so that "Mark" does not mask "market".
+        """
+        w = _fold(word).strip("'-")
+        if not w or not self.names:
+            return False
+        if w in self.names:
+            return True
+        if len(w) >= 5 and any(len(n) >= 5 and w.startswith(n) for n in self.names):
+            return True
+        if len(w) >= 6:
+            long_names = [n for n in self.names if len(n) >= 6]
+            return bool(long_names) and process.extractOne(w, long_names, scorer=fuzz.ratio, score_cutoff=85) is not None
+        return False
 
     @staticmethod
     def _phone(m: re.Match[str]) -> str:
@@ -120,7 +141,7 @@ class Redactor:
                 out.append(None)
             elif _EMAIL_RE.fullmatch(w):
                 out.append(EMAIL)
-            elif names and self.names and _fold(w) in self.names:
+            elif names and self.is_name(w):
                 out.append(NAME)
             else:
                 out.append(w)

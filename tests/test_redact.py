@@ -120,3 +120,10 @@ def test_text_leaves_no_long_digit_run(text) -> None:
     import re
 
     assert not re.search(r"\d(?:[\s-]?\d){5,}", R.text(text))
+
+
+def test_near_misses_of_names_are_masked_but_short_names_only_exactly() -> None:
+    r = Redactor.build(True, ["Siobhan Nguyen", "Mark Raghunathan"])
+    assert r.text("transfer to Siobhanie now") == f"transfer to {NAME} now"
+    assert r.text("ask Raghunatan") == f"ask {NAME}"  # one letter dropped by the ASR
+    assert r.text("Mark the market") == f"{NAME} the market"
