@@ -22,15 +22,16 @@ tensors it is handed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 
 @dataclass
 class _Node:
     depth: int = 0
     terminal: bool = False
-    children: dict[int, "_Node"] = field(default_factory=dict)
+    children: dict[int, _Node] = field(default_factory=dict)
 
     def insert(self, seq: Sequence[int]) -> None:
         node = self
@@ -68,7 +69,7 @@ class BoostTrie:
             self.start_root.insert(list(seq))
 
     @classmethod
-    def from_terms(cls, terms: Sequence[str], encode: Callable[[str], list[int]]) -> "BoostTrie":
+    def from_terms(cls, terms: Sequence[str], encode: Callable[[str], list[int]]) -> BoostTrie:
         """Trie for written forms, tokenised with the decoder's own ``encode``."""
         forms = [t.strip() for t in terms if t and t.strip()]
         return cls([encode(" " + f) for f in forms], [encode(f) for f in forms])

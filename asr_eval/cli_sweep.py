@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -40,15 +39,15 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 def sweep(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL) of the clips to sweep over."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep folder: sweep.csv, sweep.json, sweep.png/svg and run/."),
-    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML)."),
-    directory: Optional[Path] = typer.Option(None, "--directory", help="People directory (CSV: first,last,...)."),
+    dictionary: Path | None = typer.Option(None, "--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML)."),
+    directory: Path | None = typer.Option(None, "--directory", help="People directory (CSV: first,last,...)."),
     method: str = typer.Option("boost", help="Strength sweep method: boost (decoder bonus, openai-whisper) | correct (post-correction threshold)."),
     strengths: str = typer.Option("0,1,2,4", help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip."),
     sizes: str = typer.Option("", help="List-size sweep: distractor counts, e.g. 0,10,100,1000; empty to skip."),
-    list_method: Optional[str] = typer.Option(None, help="Method of the list-size sweep: prompt | hotwords | boost | correct (default: --method)."),
-    list_strength: Optional[float] = typer.Option(None, help="Strength/threshold used in the list-size sweep (default: strongest boost / lowest threshold)."),
+    list_method: str | None = typer.Option(None, help="Method of the list-size sweep: prompt | hotwords | boost | correct (default: --method)."),
+    list_strength: float | None = typer.Option(None, help="Strength/threshold used in the list-size sweep (default: strongest boost / lowest threshold)."),
     base_method: str = typer.Option("none", help="Decoding under post-correction: none | prompt | hotwords."),
-    max_false_insertions: Optional[float] = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
+    max_false_insertions: float | None = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
     backend: str = typer.Option("faster-whisper", help="Engine for prompt/hotwords/correct sweeps (boost always uses openai-whisper)."),
     model: str = typer.Option("tiny.en", help="tiny.en (bundled) | base | small | CTranslate2 folder."),
     device: str = typer.Option("cpu", help="cpu | cuda | auto."),

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from doublemetaphone import doublemetaphone
@@ -39,7 +40,7 @@ from rapidfuzz.distance import Levenshtein
 from .types import Term
 
 _WORD = re.compile(r"\S+")
-_EDGE = re.compile(r"^(?P<lead>[^\w]*)(?P<core>.*?)(?P<trail>(?:['’]s)?[^\w]*)$", re.S)
+_EDGE = re.compile(r"^(?P<lead>[^\w]*)(?P<core>.*?)(?P<trail>(?:['’]s)?[^\w]*)$", re.DOTALL)
 MIN_LENGTH_RATIO = 0.6  # a span much shorter or longer than the form is not a misspelling of it
 MIN_FUZZY_LETTERS = 5  # shorter forms (acronyms, "Okta") must match letter for letter: "at" is not "AHT"
 

@@ -25,9 +25,10 @@ import csv
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .types import AsrEvalError, BiasPlan, Condition, DecodeResult, Term
 
@@ -353,7 +354,7 @@ def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
         key = lambda r: (-(r.f1 or 0.0), r.wer if r.wer is not None else 1e9, value(r) or 0.0)
     if not cands:
         return Recommendation(group, None, None, criterion, "no sweep point meets the criterion")
-    best = sorted(cands, key=key)[0]
+    best = min(cands, key=key)
     v = value(best)
     reason = (f"{best.condition}: recall {best.recall if best.recall is not None else float('nan'):.3f}, "
               f"false insertions {best.false_ins_per_100:.2f}/100 utts, F1 {best.f1 or 0.0:.3f}, "
@@ -482,9 +483,9 @@ SWEEP_COLUMNS = ("sweep", "condition", "method", "strength", "correct", "distrac
 
 def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Recommendation],
                         settings: Mapping[str, Any]) -> dict[str, Path]:
-    from .store import write_atomic
-
     import io
+
+    from .store import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     s = io.StringIO()

@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr_eval.audio import duration_seconds, load_audio  # noqa: E402
-from asr_eval.backends import load_backend  # noqa: E402
-from asr_eval.bias import bias_text  # noqa: E402
-from asr_eval.manifest import load_manifest  # noqa: E402
-from asr_eval.types import BiasPlan, DecodeOptions  # noqa: E402
+from asr_eval.audio import duration_seconds, load_audio
+from asr_eval.backends import load_backend
+from asr_eval.bias import bias_text
+from asr_eval.manifest import load_manifest
+from asr_eval.types import BiasPlan, DecodeOptions
 
 
 def main() -> None:

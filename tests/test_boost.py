@@ -59,11 +59,11 @@ def openai_backend():
 
 
 def test_strength_zero_gives_the_unbiased_transcript(openai_backend):
+    from conftest import DEMO
+
     from asr_eval.audio import load_audio
     from asr_eval.manifest import load_manifest
     from asr_eval.types import BiasPlan
-
-    from conftest import DEMO
 
     if not (DEMO / "manifest.csv").exists():
         pytest.skip("demo fixtures not generated")

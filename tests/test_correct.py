@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asr_eval.correct import Correction, correct_text, letters, similarity
 from asr_eval.types import Term
 from asr_eval.vocab import load_dictionary, load_directory
-
-from conftest import ROOT
 
 SIOBHAN_BARE = Term("Siobhan Nguyen", "person", "directory", sounds_like=("shiv awn win",))
 
@@ -61,7 +60,7 @@ def test_short_words_are_not_turned_into_acronyms(demo_terms, hyp):
 
 
 def test_threshold_above_score_changes_nothing():
-    text, fixes = correct_text("this is Shivaun Nguyen", (SIOBHAN_BARE,), 0.8)
+    _, fixes = correct_text("this is Shivaun Nguyen", (SIOBHAN_BARE,), 0.8)
     assert fixes
     assert correct_text("this is Shivaun Nguyen", (SIOBHAN_BARE,), fixes[0].score + 0.01) == ("this is Shivaun Nguyen", ())
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import DEMO, SAA
 
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
-
-from conftest import DEMO, SAA
 
 pytest.importorskip("whisper")
 

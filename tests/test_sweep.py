@@ -6,14 +6,26 @@ import csv
 import json
 
 import pytest
+from conftest import DEMO, ROOT, SAA
 
 from asr_eval.sweep import (
-    ALL_GROUPS, DISTRACTOR, PointInfo, aggregate, distractor_terms, list_size_conditions, load_distractors, mix_in,
-    recommend, strength_conditions,
+    ALL_GROUPS,
+    DISTRACTOR,
+    PointInfo,
+    aggregate,
+    distractor_terms,
+    list_size_conditions,
+    load_distractors,
+    mix_in,
+    recommend,
+    strength_conditions,
 )
 from asr_eval.types import AsrEvalError, Term
 
-from conftest import DEMO, ROOT, SAA
+
+def _csv_rows(path):
+    return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+
 
 STELLA = Term("Stella", "name", "dictionary", sounds_like=("stel la",))
 
@@ -21,10 +33,10 @@ STELLA = Term("Stella", "name", "dictionary", sounds_like=("stel la",))
 def test_shipped_distractors_are_1000_unique_and_never_in_the_bundled_audio():
     names = load_distractors()
     assert len(names) == 1000 and len({n.casefold() for n in names}) == 1000
-    texts = [r["text"] for r in csv.DictReader(open(ROOT / "audio_fixtures" / "demo" / "sentences.csv", encoding="utf-8"))]
-    texts += [r["say"] for r in csv.DictReader(open(ROOT / "audio_fixtures" / "demo" / "sentences.csv", encoding="utf-8"))]
+    sentences = _csv_rows(ROOT / "audio_fixtures" / "demo" / "sentences.csv")
+    texts = [r["text"] for r in sentences] + [r["say"] for r in sentences]
     if (SAA / "manifest.csv").exists():
-        texts += [r["text"] for r in csv.DictReader(open(SAA / "manifest.csv", encoding="utf-8"))]
+        texts += [r["text"] for r in _csv_rows(SAA / "manifest.csv")]
     from asr_eval.vocab import load_dictionary, load_directory
 
     vocab = (load_dictionary(ROOT / "dictionaries" / "demo-company.csv").terms
@@ -113,7 +125,7 @@ def test_correction_sweep_over_three_thresholds_runs_end_to_end(tmp_path):
 
     if not (DEMO / "manifest.csv").exists():
         pytest.skip("demo fixtures not generated")
-    rows = list(csv.DictReader(open(DEMO / "manifest.csv", encoding="utf-8")))[:2]
+    rows = _csv_rows(DEMO / "manifest.csv")[:2]
     manifest = tmp_path / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -136,7 +148,7 @@ def test_correction_sweep_over_three_thresholds_runs_end_to_end(tmp_path):
     # post-correction only ever rewrites towards the vocabulary: recall never drops below the baseline
     assert total["correct@0.7"].recall >= total["baseline"].recall
     (path,) = (result.run_dir / "transcripts").glob("correct*0.7.jsonl")
-    transcripts = [json.loads(line) for line in open(path, encoding="utf-8")]
+    transcripts = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert all("corrections" in t["extra"] for t in transcripts)
 
 

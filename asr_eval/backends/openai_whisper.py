@@ -20,7 +20,8 @@ temperature fails); the sampler seeded per clip x plan.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
