@@ -45,7 +45,9 @@ def _metric_cell(row: Mapping[str, Any], name: str) -> str:
 def _fairness(model: Mapping[str, Any]) -> list[str]:
     f = model["fairness"]
     out = ["## Fairness across accent groups", ""]
-    out += [f"- {md_escape(v)}" for v in f["verdicts"]] + [""]
+    # When groups differ the gap lines already lead the verdicts above.
+    lines = f["gain_verdicts"] if f["groups_differ"] else f["verdicts"]
+    out += [f"- {md_escape(v)}" for v in lines] + [""]
     if f["gaps"]:
         out += _table(
             ["Condition", "Metric", "Best group", "Worst group", "Gap (worst - best)", "95% CI", "Ratio", "95% CI"],

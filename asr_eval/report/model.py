@@ -281,7 +281,7 @@ def _fairness(run: RunData, groups: list[str], summary: list[dict[str, Any]], co
     differ = any(g["differ"] for g in gaps if g["metric"] == "wer")
     gap_verdicts, gain_verdicts = _fairness_verdicts(run, gaps, gains, correlations)
     return {"groups_differ": differ, "gaps": gaps, "gains": gains, "gain_correlation": correlations,
-            "verdicts": gap_verdicts + gain_verdicts, "gap_verdicts": gap_verdicts}
+            "verdicts": gap_verdicts + gain_verdicts, "gap_verdicts": gap_verdicts, "gain_verdicts": gain_verdicts}
 
 
 def _pct(x: float | None) -> str:
