@@ -14,6 +14,7 @@ from typing import Any
 from .. import stats as st
 from .model import ALL, fmt_ci, fmt_p, fmt_value
 
+MD_MAX_EXPLANATIONS = 150  # a person reads the Markdown; the HTML and JSON hold every row
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#])")
 
 
@@ -167,9 +168,11 @@ def _explanations(model: Mapping[str, Any]) -> list[str]:
     ex = model["explanations"]
     if not ex:
         return []
+    shown = ex[:MD_MAX_EXPLANATIONS]
     out = ["## Why terms were missed or inserted", "",
            f"{model['explanations_total']} missed, partial or falsely inserted terms"
-           + (f" (first {len(ex)} shown)" if len(ex) < model["explanations_total"] else "") + ". "
+           + (f" (the first {len(shown)}, biased conditions first; report.html and report.json hold {len(ex)})"
+              if len(shown) < model["explanations_total"] else "") + ". "
            "Context: aligned words around the term (~~reference~~→**hypothesis**).", ""]
     if model.get("failure_causes"):
         out += _table(["Condition", "Term was", "Missed", "Partial", "Falsely inserted"],
@@ -179,7 +182,7 @@ def _explanations(model: Mapping[str, Any]) -> list[str]:
                   [[md_escape(e["condition"]), md_escape(e["utt_id"]), md_escape(e["accent_group"]), md_escape(e["term"]),
                     e["outcome"], md_escape(e["hyp_text"]), {True: "yes", False: "no", None: "n/a"}[e["in_force"]]
                     + (" (dropped: budget)" if e["dropped"] else ""), md_escape(e["reason"]), _pairs_text(e["context"])]
-                   for e in ex])
+                   for e in shown])
     return out
 
 
