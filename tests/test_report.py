@@ -283,6 +283,10 @@ def test_failure_causes_count_every_explanation(tmp_path: Path) -> None:
     assert total == model["explanations_total"]
     assert set(causes) <= {("baseline", "no biasing"), ("dictionary", "in the prompt/hotwords"),
                            ("dictionary", "dropped by the token budget")}
+    klarvo = next(t for t in model["terms"] if t["term"] == "Klarvo" and t["condition"] == "dictionary")
+    assert (klarvo["in_force"], klarvo["dropped"]) == (0, klarvo["refs"])
+    zentrix = next(t for t in model["terms"] if t["term"] == "Zentrix Cloud" and t["condition"] == "dictionary")
+    assert (zentrix["in_force"], zentrix["dropped"]) == (zentrix["refs"], 0)
     dropped = [e for e in model["explanations"] if e["dropped"]]
     assert dropped and all(e["term"] == "Klarvo" and "token budget" in e["reason"] for e in dropped)
     assert causes[("dictionary", "dropped by the token budget")]["miss"] == sum(e["outcome"] == "miss" for e in dropped)

@@ -142,10 +142,13 @@ def _terms(model: Mapping[str, Any]) -> list[str]:
                             ("Most false insertions", ch["false_insertions"])):
             if not rows:
                 continue
-            out += [f"**{title}**", ""]
-            out += _table(["Term", "Category", "Occurrences", "Baseline recall", "Recall", "Change", "False insertions (change)"],
-                          [[md_escape(r["display"]), md_escape(r["category"]), r["refs"], fmt_value("term_recall", r["base_recall"]),
-                            fmt_value("term_recall", r["recall"]), fmt_value("term_recall", r["recall_change"], True),
+            out += [(f"**{title}** (offered / dropped: occurrences where the term was in the prompt/hotwords / cut by"
+                     " the token budget)"), ""]
+            out += _table(["Term", "Category", "Occurrences", "Offered / dropped", "Baseline recall", "Recall", "Change",
+                           "False insertions (change)"],
+                          [[md_escape(r["display"]), md_escape(r["category"]), r["refs"], f"{r['in_force']} / {r['dropped']}",
+                            fmt_value("term_recall", r["base_recall"]), fmt_value("term_recall", r["recall"]),
+                            fmt_value("term_recall", r["recall_change"], True),
                             f"{r['false_ins']} ({r['false_ins_change']:+d})"] for r in rows])
     return out
 

@@ -404,8 +404,12 @@ def _term_tables(run: RunData, red: Redactor, name_index: Mapping[str, int]) -> 
         key = (t["term"], t["condition"])
         a = agg.setdefault(key, {"term": t["term"], "category": t.get("category", ""), "source": t.get("source", ""),
                                  "condition": t["condition"], "refs": 0, "hits": 0, "partial": 0, "misses": 0,
-                                 "false_ins": 0})
+                                 "false_ins": 0, "in_force": 0, "dropped": 0})
         o = t["outcome"]
+        if o != "false_insertion":
+            # Of the clips where the term was said: how often the biasing offered it, or cut it.
+            a["in_force"] += bool(t.get("in_force"))
+            a["dropped"] += bool(t.get("dropped"))
         if o == "false_insertion":
             a["false_ins"] += 1
         else:
