@@ -104,19 +104,25 @@ def term_plot(terms: Sequence[Mapping[str, Any]], conditions: Sequence[str], bas
     conds = [c for c in conditions if c != baseline]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(6.0, 3.6))
+        labelled: list[tuple[float, float]] = []
+        x_span = max([1] + [t["false_ins"] for t in terms])
         for ci, cond in enumerate(conds):
             rows = [t for t in terms if t["condition"] == cond and t["recall_change"] is not None]
             if not rows:
                 continue
-            xs = [r["false_ins"] for r in rows]
+            # Conditions side by side around each integer count, so their points do not hide each other.
+            offset = (ci - (len(conds) - 1) / 2) * 0.12
+            xs = [r["false_ins"] + offset for r in rows]
             ys = [100 * r["recall_change"] for r in rows]
             ax.scatter(xs, ys, s=[12 + 6 * r["refs"] for r in rows], color=PALETTE[(ci + 1) % len(PALETTE)],
                        alpha=0.7, label=cond, edgecolors="white", linewidths=0.5)
-            # Label the terms at the extremes only, so the plot stays readable.
-            extreme = sorted(rows, key=lambda r: -(abs(r["recall_change"]) + 0.2 * r["false_ins"]))[:6]
-            for r in extreme:
-                ax.annotate(r["display"], (r["false_ins"], 100 * r["recall_change"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
+            # Label the most extreme terms, skipping any that would sit on a label already drawn.
+            extreme = sorted(zip(rows, xs, ys), key=lambda p: -(abs(p[0]["recall_change"]) + 0.2 * p[0]["false_ins"]))
+            for r, x, y in extreme[:8]:
+                if any(abs(x - lx) < 0.08 * x_span + 0.3 and abs(y - ly) < 8 for lx, ly in labelled):
+                    continue
+                labelled.append((x, y))
+                ax.annotate(r["display"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(0, color="#666", linewidth=0.8)
         ax.set_xlabel("False insertions of the term (count)")
         ax.set_ylabel("Recall change vs baseline (points)")
