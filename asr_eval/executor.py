@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 from .store import TranscriptStore, file_sha256, transcript_key
-from .types import BiasPlan, Condition, DecodeResult, Problem, Transcript, Utterance
+from .types import BiasPlan, Condition, DecodeResult, ModelError, Problem, Transcript, Utterance
 
 
 @dataclass
@@ -86,8 +86,10 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
         t0 = time.perf_counter()
         try:
             batch = backend.transcribe_batch([a for _, a in loaded], [list(j.plans) for j, _ in loaded])
+        except ModelError:
+            raise  # the engine itself is unusable: no clip would fare better
         except Exception:
-            batch = None
+            batch = None  # retried clip by clip below, to find the clip at fault
         if batch is not None:
             elapsed = time.perf_counter() - t0
             total = sum(duration_seconds(a) for _, a in loaded) or 1.0
@@ -99,6 +101,8 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
         t0 = time.perf_counter()
         try:
             results = backend.transcribe(audio, list(job.plans))
+        except ModelError:
+            raise
         except Exception as exc:  # one bad clip never costs the rest of the run
             out.append(_failure(job, exc))
             continue

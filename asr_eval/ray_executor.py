@@ -50,6 +50,8 @@ class _Worker:
 
     def __init__(self, spec: BackendSpec):
         self.backend = spec.build()
+        if hasattr(self.backend, "load"):
+            self.backend.load()  # load failures surface when the actor starts, not mid-run
 
     def describe(self) -> dict[str, Any]:
         return self.backend.describe()

@@ -117,6 +117,7 @@ def run_evaluation(
         with TranscriptStore(cache_path) as store:
             transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress,
                                              batch_size=config.batch_size, executor=executor)
+        stack.close()  # release Ray actors (and their GPUs) before scoring
         terms = all_terms(dict_v, dir_v)
         normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
@@ -133,6 +134,9 @@ def run_evaluation(
             "engine": backend.describe(),
             "normalizer": normalizer.version,
             "shard": config.shard,
+            "executor": {"kind": config.executor, "batch_size": config.batch_size,
+                         "ray_address": config.ray_address, "ray_actors": config.ray_actors}
+            if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
             "method": config.method,
             "timing": {
                 "wall_seconds": round(wall, 3),
