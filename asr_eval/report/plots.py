@@ -1,4 +1,4 @@
-"""Plots for report.html as inline SVG strings (matplotlib, Agg-free SVG backend).
+"""Plots for report.html as inline SVG strings (matplotlib's SVG writer).
 
 Inline SVG keeps report.html one self-contained file that opens without
 network access. Text stays text (svg.fonttype 'none': searchable, small);
@@ -12,10 +12,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
+from matplotlib import rc_context
+from matplotlib.figure import Figure
 
-matplotlib.use("svg")
-import matplotlib.pyplot as plt
+# Figures are made with the object API (no pyplot): no global backend switch, no
+# figure registry to leak, safe to call from any process or thread.
 
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 _RC = {
@@ -30,7 +31,6 @@ _RC = {
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
     text = buf.getvalue()
     # Drop the XML prolog and DOCTYPE: the SVG is embedded in HTML.
     start = text.find("<svg")
@@ -45,8 +45,9 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
                          metric: str = "wer", label: str = "WER (%)") -> str:
     """Grouped points with 95% CI whiskers: one colour per condition, one slot per group (ALL last)."""
     slots = [*groups, "ALL"]
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(slots) + 2), 3.2))
+    with rc_context(_RC):
+        fig = Figure(figsize=(max(5.0, 0.9 * len(slots) + 2), 3.2))
+        ax = fig.subplots()
         width = 0.8 / max(1, len(conditions))
         for ci, cond in enumerate(conditions):
             xs, ys, lo, hi = [], [], [], []
@@ -74,8 +75,9 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
 def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str]) -> str:
     """Horizontal bars of WER gain per group (baseline minus biased) with CI whiskers."""
     conds = [c for c in conditions if any(g["condition"] == c for g in gains)]
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.0, max(2.0, 0.35 * len(groups) * max(1, len(conds)) + 1)))
+    with rc_context(_RC):
+        fig = Figure(figsize=(6.0, max(2.0, 0.35 * len(groups) * max(1, len(conds)) + 1)))
+        ax = fig.subplots()
         height = 0.8 / max(1, len(conds))
         for ci, cond in enumerate(conds):
             ys, xs, lo, hi = [], [], [], []
@@ -102,8 +104,9 @@ def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], gro
 def term_plot(terms: Sequence[Mapping[str, Any]], conditions: Sequence[str], baseline: str) -> str:
     """Per term: recall change vs false insertions, one colour per biased condition."""
     conds = [c for c in conditions if c != baseline]
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    with rc_context(_RC):
+        fig = Figure(figsize=(6.0, 3.6))
+        ax = fig.subplots()
         labelled: list[tuple[float, float]] = []
         x_span = max([1] + [t["false_ins"] for t in terms])
         for ci, cond in enumerate(conds):
