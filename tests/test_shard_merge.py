@@ -130,3 +130,13 @@ def test_merge_command_exit_codes(shards):
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(app, [str(tmp / "s0"), "--out", str(tmp / "m2")])
     assert bad.exit_code == 1 and "missing" in bad.output
+
+
+def test_merge_writes_the_reports_when_available(tmp_path):
+    pytest.importorskip("asr_eval.report")
+    fx = make_fixture(tmp_path / "data", n=4)
+    _run(fx, tmp_path / "a", shard="0/2")
+    _run(fx, tmp_path / "b", shard="1/2")
+    outcome = merge_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
+    assert outcome.reports and all(p.exists() for p in outcome.reports.values())
+    assert (tmp_path / "m" / "summary.csv").exists()
