@@ -162,7 +162,7 @@ def package_versions() -> dict[str, str]:
 def vocab_info(v: Vocabulary | None) -> dict[str, Any] | None:
     if v is None:
         return None
-    return {"name": v.name, "path": v.path, "sha256": v.sha256, "terms": len(v.terms), "kind": v.kind}
+    return {"name": v.name, "path": str(Path(v.path).resolve()), "sha256": v.sha256, "terms": len(v.terms), "kind": v.kind}
 
 
 def write_run_folder(
