@@ -164,7 +164,7 @@ def transcribe(
             if missing:
                 jobs.append(Job(utt, missing))
             else:
-                bar.advance(utt, _stored_seconds(store, keys[utt.id]))
+                bar.skip(utt, _stored_seconds(store, keys[utt.id]))
         for res in executor.run(jobs):
             utt = res.job.utt
             if res.problem is not None:
@@ -220,6 +220,8 @@ class _Progress:
         self.enabled = enabled and len(utterances) > 0
         self.n = len(utterances)
         self.done = 0
+        self.audio_done = 0.0
+        self.cached_s = 0.0
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -243,10 +245,19 @@ class _Progress:
     def advance(self, utt: Utterance, seconds: float) -> None:
         self.done += 1
         if self.enabled:
-            done_s = self.progress.tasks[0].completed + (seconds or 0.0)
+            self.audio_done += seconds or 0.0
             self.progress.update(
-                self.task, completed=done_s if self.total != self.n else self.done,
-                clips=f"{self.done}/{self.n} clips", hours=f"{done_s / 3600:.3f}/{self.total / 3600:.3f} h audio",
+                self.task, completed=self.audio_done - self.cached_s if self.total != self.n else self.done,
+                clips=f"{self.done}/{self.n} clips",
+                hours=f"{self.audio_done / 3600:.3f}/{self.total / 3600:.3f} h audio",
             )
+
+    def skip(self, utt: Utterance, seconds: float) -> None:
+        """A clip served from the cache: counted as done but kept out of the bar and ETA,
+        which measure only the decoding still to do (else a resumed run's ETA starts absurdly short)."""
+        if self.enabled and self.total != self.n:
+            self.cached_s += seconds or 0.0
+            self.progress.update(self.task, total=max(self.total - self.cached_s, 1e-9))
+        self.advance(utt, seconds)
 
 

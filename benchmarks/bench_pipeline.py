@@ -73,6 +73,7 @@ def pick_clips(manifest: Path, n: int, workdir: Path) -> tuple[Path, float]:
 
 def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
     """(wall seconds, process CPU seconds, result)."""
+    print(f"[bench] {getattr(fn, '__name__', fn)} -> {args[1] if len(args) > 1 else ''}", file=sys.stderr, flush=True)
     w0, c0 = time.perf_counter(), time.process_time()
     result = fn(*args, **kwargs)
     return time.perf_counter() - w0, time.process_time() - c0, result
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", type=int, default=16)
     ap.add_argument("--dictionary", type=Path, default=ROOT / "dictionaries" / "demo-company.csv")
     ap.add_argument("--directory", type=Path, default=ROOT / "dictionaries" / "demo-directory.csv")
+    ap.add_argument("--model", default="tiny.en", help="tiny.en (bundled), base, small or a CTranslate2 folder")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compute-type", default="int8")
     ap.add_argument("--beam-size", type=int, default=5)
@@ -136,16 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sub, audio_s = pick_clips(manifest, args.clips, work)
         options = DecodeOptions(beam_size=args.beam_size)
-        common = dict(device=args.device, compute_type=args.compute_type, decode=options,
+        common = dict(model=args.model, device=args.device, compute_type=args.compute_type, decode=options,
                       progress=False, reports=False)
         vocab = dict(dictionary=args.dictionary, directory=args.directory)
-        figures: dict[str, float | int | str] = {"manifest": str(manifest), "clips": args.clips,
+        figures: dict[str, float | int | str] = {"manifest": str(manifest), "clips": args.clips, "model": args.model,
                                                   "audio_seconds": round(audio_s, 2), "device": args.device,
                                                   "compute_type": args.compute_type, "beam_size": args.beam_size}
         rss = {"start": peak_rss_mib()}
 
         t0 = time.perf_counter()
-        backend = FasterWhisperBackend(device=args.device, compute_type=args.compute_type, options=options)
+        backend = FasterWhisperBackend(model=args.model, device=args.device, compute_type=args.compute_type, options=options)
         backend.load()
         figures["model_load_s"] = round(time.perf_counter() - t0, 2)
         first = next(csv.DictReader(open(sub, encoding="utf-8")))
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.stop()
         assert cached.decoded == 0, "the cached rerun decoded something"
 
-        batched_backend = FasterWhisperBackend(device=args.device, compute_type=args.compute_type, options=options,
+        batched_backend = FasterWhisperBackend(model=args.model, device=args.device, compute_type=args.compute_type, options=options,
                                                batch_size=args.batch_size)
         batched_backend.load()
         t_batched, c_batched, _ = timed(run_evaluation, sub, work / "batched",

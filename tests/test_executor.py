@@ -175,3 +175,12 @@ def test_decode_jobs_shares_seconds_in_proportion_to_audio(tmp_path):
     assert all(r.problem is None and len(r.results) == 2 for r in results)
     assert all(r.audio_seconds == pytest.approx(0.3) for r in results)
     assert list(LocalExecutor(FakeTranscriber(), 2).run([Job(u, (PLANS["baseline"],)) for u in utts]))[2].job.utt == utts[2]
+
+
+def test_progress_bar_counts_cached_and_decoded_clips(tmp_path, capsys):
+    utts = _utterances(tmp_path / "a", 3)
+    with TranscriptStore(tmp_path / "c.jsonl") as store:
+        transcribe(utts[:1], PLANS, FakeTranscriber(), store)
+        transcribe(utts, PLANS, FakeTranscriber(), store, progress=True)  # one cached, two decoded
+    shown = capsys.readouterr().out
+    assert "3/3 clips" in shown and "0.000/0.000 h audio" in shown
