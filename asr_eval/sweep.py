@@ -341,17 +341,20 @@ def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
               max_false_insertions: float | None = None) -> Recommendation:
     """Best strength-sweep point of ``group``: best F1, or best recall within the insertion limit.
 
-    Ties go to the lower WER, then to the weaker setting (less intervention).
+    Ties go to the lower WER, then to the weaker setting (less intervention:
+    the lower boost strength, the higher correction threshold).
     """
     cands = [r for r in rows if r.sweep == "strength" and r.group == group]
     value = lambda r: r.strength if r.method == "boost" and r.correct is None else r.correct
+    # less intervention first: a weaker boost, or a *higher* correction threshold
+    weaker = lambda r: (value(r) or 0.0) if r.correct is None else -(value(r) or 0.0)
     if max_false_insertions is not None:
         criterion = f"highest term recall with false insertions <= {max_false_insertions:g} per 100 utterances"
         cands = [r for r in cands if r.false_ins_per_100 is not None and r.false_ins_per_100 <= max_false_insertions + 1e-12]
-        key = lambda r: (-(r.recall or 0.0), r.wer if r.wer is not None else 1e9, value(r) or 0.0)
+        key = lambda r: (-(r.recall or 0.0), r.wer if r.wer is not None else 1e9, weaker(r))
     else:
         criterion = "highest term F1 (recall vs false insertions)"
-        key = lambda r: (-(r.f1 or 0.0), r.wer if r.wer is not None else 1e9, value(r) or 0.0)
+        key = lambda r: (-(r.f1 or 0.0), r.wer if r.wer is not None else 1e9, weaker(r))
     if not cands:
         return Recommendation(group, None, None, criterion, "no sweep point meets the criterion")
     best = min(cands, key=key)

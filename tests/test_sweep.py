@@ -113,6 +113,16 @@ def test_recommend_best_f1_or_best_recall_under_the_insertion_limit():
     assert none.condition is None and "no sweep point" in none.reason
 
 
+def test_ties_go_to_the_weaker_setting():
+    def pts(*names):
+        return [PointInfo("strength", n, "none", None, float(n.split("@")[1]), 0, 1, 1, 0) for n in names]
+
+    same = [_urow(n, "a", 10, 1, 4, 3, 0) for n in ("correct@0.7", "correct@0.9")]
+    assert recommend(aggregate(pts("correct@0.7", "correct@0.9"), same, [])).condition == "correct@0.9"
+    boosts = [_urow(n, "a", 10, 1, 4, 3, 0) for n in ("boost@1", "boost@3")]
+    assert recommend(aggregate(_points("boost@1", "boost@3"), boosts, [])).condition == "boost@1"
+
+
 def _rows_with_insertions():
     return aggregate(_points("boost@1"), [_urow("boost@1", "a", 10, 0, 1, 1, 1)], [])
 
