@@ -18,7 +18,7 @@ from asr_eval.ray_executor import BackendSpec, RayExecutor
 from asr_eval.runner import RunConfig, run_evaluation
 from asr_eval.store import TranscriptStore
 
-from test_executor import PLANS, FakeTranscriber, _utterances, make_fixture
+from test_executor import PLANS, FakeTranscriber, _utterances
 from test_resume import real_clips, run_outputs
 
 TESTS = str(Path(__file__).resolve().parent)
