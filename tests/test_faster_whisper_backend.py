@@ -77,6 +77,7 @@ def test_cache_relevant_settings_are_described(backend):
     other = FasterWhisperBackend(options=replace(DecodeOptions(), beam_size=1))
     assert other.describe()["decode"] != d["decode"]
     assert "batch_size" not in d  # batching does not change transcripts, so it must not split the cache
+    assert d["decoder_version"] >= 2  # transcripts from an older decoding loop are never served
 
 
 def test_cuda_without_gpu_is_a_clear_model_error():
@@ -90,3 +91,10 @@ def test_cuda_without_gpu_is_a_clear_model_error():
         FasterWhisperBackend(device="cuda")
     with pytest.raises(ModelError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_sampling_from_the_first_temperature_is_reproducible_too(audios):
+    options = DecodeOptions(beam_size=1, temperatures=(0.8,), no_speech_threshold=None)
+    a = FasterWhisperBackend(options=options).transcribe(audios[0], PLANS[:1])
+    b = FasterWhisperBackend(options=options, batch_size=2).transcribe_batch(audios[::-1], [PLANS[:1]] * 2)[1]
+    assert _flat(a) == _flat(b) and a[0].extra["windows"][0]["temperature"] == 0.8

@@ -34,6 +34,10 @@ WINDOW_SECONDS = 30
 SEARCH_SECONDS = 5
 MAX_TEXT_CTX = 448
 PROMPT_BUDGET = MAX_TEXT_CTX // 2 - 1  # 223: what Whisper keeps of a previous-text prompt
+# Part of every cache key: bump whenever a change here can change a transcript, so
+# transcripts cached by an older decoding loop are decoded again, never served.
+# 2: seeded fallback on a fresh model per window; features with one BLAS thread.
+DECODER_VERSION = 2
 
 
 def split_windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -166,6 +170,7 @@ class FasterWhisperBackend:
             "decode": self.options.to_dict(),
             "without_timestamps": True,
             "window_seconds": WINDOW_SECONDS,
+            "decoder_version": DECODER_VERSION,
             "faster_whisper": faster_whisper.__version__,
             "ctranslate2": ctranslate2.__version__,
         }
@@ -260,8 +265,9 @@ class FasterWhisperBackend:
         the first time that thread samples; afterwards sampling continues from
         whatever the process sampled before. A sampling pass on the shared
         model would therefore depend on decoding order, batching and
-        resumption. Loading a fresh model per fallback window (~0.25 s for
-        tiny.en) makes each fallback reproducible from (seed, window) alone.
+        resumption. Loading a fresh model per fallback window (measured
+        0.4 s for tiny.en, 0.9 s for base on 2 CPU cores) makes each fallback
+        reproducible from (seed, window) alone.
         """
         import ctranslate2
 
@@ -329,17 +335,25 @@ class FasterWhisperBackend:
                 for k in range(0, len(members), group_cap):
                     chunk = members[k : k + group_cap]
                     encs = [encoded[s.clip][s.pos] for s, _ in chunk]
-                    results = self._generate(encs, [p for _, p in chunk], first_t)
+                    if first_t > 0:  # sampling from the start: reproducible only one by one on a seeded model
+                        results = [self._generate([e], [p], first_t, model=self._sampler(self._seed(s)))[0]
+                                   for e, (s, p) in zip(encs, chunk)]
+                    else:
+                        results = self._generate(encs, [p for _, p in chunk], first_t)
                     for (s, prompt), enc, res in zip(chunk, encs, results):
                         judged = self._judge(res, first_t)
                         if judged[4] and len(self.options.temperatures) > 1:
-                            judged = self._fallback(enc, prompt, judged, self.options.seed * 1_000_003 + s.pos)
+                            judged = self._fallback(enc, prompt, judged, self._seed(s) + 1)
                         self._advance(s, judged, len(prompt))
             active = [s for s in active if s.pos < len(encoded[s.clip])]
         out: list[list[DecodeResult]] = [[None] * len(p) for p in plans]  # type: ignore[list-item]
         for s in streams:
             out[s.clip][s.slot] = DecodeResult(text=" ".join(s.texts), extra={"windows": s.windows})
         return out
+
+    def _seed(self, s: "_Stream") -> int:
+        """Sampling seed of a stream's current window: from --seed and the window index only."""
+        return self.options.seed * 1_000_003 + 2 * s.pos
 
     def _advance(self, s: "_Stream", judged: tuple, prompt_tokens: int) -> None:
         result, avg_logprob, temperature, compression = judged[:4]
