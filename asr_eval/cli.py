@@ -54,6 +54,9 @@ def run(
     no_fallback: bool = typer.Option(False, help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips)."),
     seed: int = typer.Option(0, help="Seed for fallback sampling."),
     shard: Optional[str] = typer.Option(None, help="Process shard i/n of the clips (0 <= i < n), for job arrays; combine with 'asr-eval merge'."),
+    executor: str = typer.Option("local", help="local | ray: transcribe in Ray actors (pip install 'asr-eval[ray]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (auto, host:6379, ray://head:10001); default: start a local Ray."),
+    ray_actors: int = typer.Option(0, help="Ray actors (one model each); 0 = one per GPU with --device cuda, else one per CPU."),
     cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
     redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
     redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
@@ -70,7 +73,8 @@ def run(
                                temperatures=(0.0,) if no_fallback else DecodeOptions().temperatures)
         config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
                            batch_size=batch_size, decode=decode, method=method, conditions=tuple(condition),
-                           shard=shard, redact=redact, redact_names=redact_names,
+                           shard=shard, executor=executor, ray_address=address, ray_actors=ray_actors,
+                           redact=redact, redact_names=redact_names,
                            cache_dir=str(cache) if cache else None, progress=progress)
         conds = None
         if correct is not None or strength is not None:

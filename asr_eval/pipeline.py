@@ -36,8 +36,10 @@ COUNT_COLUMNS = (
     "u_ref", "u_hits", "u_subs", "u_dels", "u_ins",
     "term_refs", "term_hits", "term_partial", "term_misses", "term_false_ins", "term_display_exact",
 )
-UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds", "decode_seconds",
+UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds",
                      "ref", "hyp", "ref_norm", "hyp_norm", *COUNT_COLUMNS)
+# Wall-clock figures differ between any two runs; kept apart so scored outputs are reproducible.
+TIMING_COLUMNS = ("utt_id", "condition", "audio_seconds", "decode_seconds")
 TERM_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "term", "category", "source", "outcome",
                 "ref_text", "hyp_text", "display_exact", "in_force", "dropped", "ref_start", "hyp_start")
 PACKAGES = ("faster-whisper", "ctranslate2", "openai-whisper", "torch", "jiwer", "numpy", "scipy", "pandas",
@@ -194,6 +196,7 @@ def write_run_folder(
             lines.append(json.dumps(row, ensure_ascii=False))
         write_atomic(tdir / f"{_safe_name(name)}.jsonl", "".join(l + "\n" for l in lines))
     write_atomic(out_dir / "utterances.csv", _csv_text(scored.utterance_rows, UTTERANCE_COLUMNS))
+    write_atomic(out_dir / "timing.csv", _csv_text(scored.utterance_rows, TIMING_COLUMNS))
     write_atomic(out_dir / "terms.csv", _csv_text(scored.term_rows, TERM_COLUMNS))
     write_atomic(out_dir / "alignments.jsonl",
                  "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))

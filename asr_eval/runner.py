@@ -127,7 +127,7 @@ def run_evaluation(
         decode_total = sum(t.decode_seconds for t in transcripts.values())
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(manifest_path), "sha256": file_sha256(manifest_path),
+            "manifest": {"path": str(Path(manifest_path).resolve()), "sha256": file_sha256(manifest_path),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
@@ -142,6 +142,7 @@ def run_evaluation(
                 "wall_seconds": round(wall, 3),
                 "audio_seconds": round(audio_total, 3),
                 "decode_seconds_total": round(decode_total, 3),
+                "rtfx": round(audio_total / decode_total, 2) if decode_total else None,  # all conditions together
                 "decode_seconds_this_run": round(tstats.decode_seconds, 3),
                 "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
                 "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
@@ -223,7 +224,7 @@ def score_hypotheses(
     with RunLock(out):
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(manifest_path), "sha256": file_sha256(manifest_path),
+            "manifest": {"path": str(Path(manifest_path).resolve()), "sha256": file_sha256(manifest_path),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
             "dictionary": vocab_info(dict_v),
