@@ -48,6 +48,7 @@ def sweep(
     list_strength: float | None = typer.Option(None, help="Strength/threshold used in the list-size sweep (default: strongest boost / lowest threshold)."),
     base_method: str = typer.Option("none", help="Decoding under post-correction: none | prompt | hotwords."),
     max_false_insertions: float | None = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
+    max_wer_increase: float = typer.Option(0.10, help="Never recommend a point whose WER exceeds the baseline's by more than this fraction (negative = no limit)."),
     backend: str = typer.Option("faster-whisper", help="Engine for prompt/hotwords/correct sweeps (boost always uses openai-whisper)."),
     model: str = typer.Option("tiny.en", help="tiny.en (bundled) | base | small | CTranslate2 folder."),
     device: str = typer.Option("cpu", help="cpu | cuda | auto."),
@@ -69,7 +70,8 @@ def sweep(
             manifest, out, dictionary=dictionary, directory=directory, method=method,
             strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),
             list_method=list_method, list_strength=list_strength, base_method=base_method,
-            max_false_insertions=max_false_insertions, config=config, command=sys.argv,
+            max_false_insertions=max_false_insertions,
+            max_wer_increase=None if max_wer_increase < 0 else max_wer_increase, config=config, command=sys.argv,
         )
     except (AsrEvalError, ValueError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)

@@ -35,6 +35,7 @@ from .types import AsrEvalError, BiasPlan, Condition, DecodeResult, Term
 DISTRACTORS_FILE = Path(__file__).parent / "data" / "distractors.txt"
 DISTRACTOR = "distractor"
 ALL_GROUPS = "ALL"
+DEFAULT_MAX_WER_INCREASE = 0.10  # relative to the baseline; a recommendation must not wreck the transcript
 STRENGTH_METHODS = ("boost", "correct")
 LIST_METHODS = ("prompt", "hotwords", "boost", "correct")
 
@@ -338,9 +339,13 @@ class Recommendation:
 
 
 def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
-              max_false_insertions: float | None = None) -> Recommendation:
+              max_false_insertions: float | None = None,
+              max_wer_increase: float | None = DEFAULT_MAX_WER_INCREASE) -> Recommendation:
     """Best strength-sweep point of ``group``: best F1, or best recall within the insertion limit.
 
+    Points whose WER exceeds the group's baseline WER by more than
+    ``max_wer_increase`` (relative; None = no limit) are never recommended:
+    a strong boost can raise term F1 while derailing decoding into loops.
     Ties go to the lower WER, then to the weaker setting (less intervention:
     the lower boost strength, the higher correction threshold).
     """
@@ -348,13 +353,22 @@ def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
     value = lambda r: r.strength if r.method == "boost" and r.correct is None else r.correct
     # less intervention first: a weaker boost, or a *higher* correction threshold
     weaker = lambda r: (value(r) or 0.0) if r.correct is None else -(value(r) or 0.0)
+    limits: list[str] = []
+    base = next((r for r in rows if r.sweep == "baseline" and r.group == group), None)
+    if max_wer_increase is not None and base is not None and base.wer is not None:
+        ceiling = base.wer * (1.0 + max_wer_increase)
+        limits.append(f"WER <= {ceiling:.3f} (baseline {base.wer:.3f} + {max_wer_increase:.0%})")
+        cands = [r for r in cands if r.wer is not None and r.wer <= ceiling + 1e-12]
     if max_false_insertions is not None:
-        criterion = f"highest term recall with false insertions <= {max_false_insertions:g} per 100 utterances"
+        limits.append(f"false insertions <= {max_false_insertions:g} per 100 utterances")
         cands = [r for r in cands if r.false_ins_per_100 is not None and r.false_ins_per_100 <= max_false_insertions + 1e-12]
+        criterion = "highest term recall"
         key = lambda r: (-(r.recall or 0.0), r.wer if r.wer is not None else 1e9, weaker(r))
     else:
         criterion = "highest term F1 (recall vs false insertions)"
         key = lambda r: (-(r.f1 or 0.0), r.wer if r.wer is not None else 1e9, weaker(r))
+    if limits:
+        criterion += " with " + " and ".join(limits)
     if not cands:
         return Recommendation(group, None, None, criterion, "no sweep point meets the criterion")
     best = min(cands, key=key)
@@ -363,6 +377,13 @@ def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
               f"false insertions {best.false_ins_per_100:.2f}/100 utts, F1 {best.f1 or 0.0:.3f}, "
               f"WER {best.wer if best.wer is not None else float('nan'):.3f}")
     return Recommendation(group, best.condition, v, criterion, reason)
+
+
+def load_sweep(path: str | Path) -> tuple[list[SweepRow], dict[str, Any]]:
+    """Rows and settings of a written sweep.json (for reports, or re-deciding with other limits)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    names = set(SweepRow.__dataclass_fields__)
+    return [SweepRow(**{k: v for k, v in r.items() if k in names}) for r in doc["rows"]], doc.get("settings", {})
 
 
 # --------------------------------------------------------------------------- running
@@ -405,6 +426,7 @@ def run_sweep(
     list_strength: float | None = None,
     base_method: str = "none",
     max_false_insertions: float | None = None,
+    max_wer_increase: float | None = DEFAULT_MAX_WER_INCREASE,
     config: Any = None,
     backend: Any = None,
     command: Sequence[str] | None = None,
@@ -464,12 +486,13 @@ def run_sweep(
                                 len(plan.get("terms_dropped") or ())))
     rows = aggregate(points, _read_csv(run_dir / "utterances.csv"), _read_csv(run_dir / "terms.csv"))
     groups = sorted({r.group for r in rows} - {ALL_GROUPS}) + [ALL_GROUPS]
-    recs = tuple(recommend(rows, g, max_false_insertions) for g in groups) if strengths else ()
+    recs = tuple(recommend(rows, g, max_false_insertions, max_wer_increase) for g in groups) if strengths else ()
     files = write_sweep_outputs(out, rows, recs, {
         "manifest": str(manifest), "dictionary": str(dictionary) if dictionary else None,
         "directory": str(directory) if directory else None, "method": method, "strengths": list(strengths),
         "sizes": list(sizes), "list_method": list_method, "list_strength": list_strength,
         "base_method": base_method, "max_false_insertions": max_false_insertions,
+        "max_wer_increase": max_wer_increase,
         "engine": backend.describe(), "run_dir": str(run_dir),
     })
     return SweepResult(out, run_dir, tuple(rows), recs, files)
@@ -542,7 +565,8 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
         ax.set_xlabel("false term insertions per 100 utterances")
         ax.set_ylabel("term recall")
         ax.set_ylim(0.0, 1.05)
-        ax.set_xlim(left=-0.5)
+        top = max((r.false_ins_per_100 or 0.0) for r in strength)
+        ax.set_xlim(-0.05 * max(top, 1.0), max(top, 1.0) * 1.1)
         ax.set_title(f"strength sweep ({strength[0].condition.split('@')[0]})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
@@ -555,7 +579,7 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
         ax2.plot(xs, [r.false_ins_per_100 for r in listsize], marker="^", color="tab:red", label="false ins / 100 utts")
         ax2.set_ylabel("false term insertions per 100 utterances", color="tab:red")
         ax2.set_ylim(bottom=0.0, top=max(1.0, *(r.false_ins_per_100 or 0.0 for r in listsize)) * 1.1)
-        ax.set_ylim(0.0, 1.05)
+        ax.set_ylim(0.0, max(1.05, *((r.wer or 0.0) * 1.05 for r in listsize)))
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(left=0, right=max(xs) * 1.3 if max(xs) > 0 else 1)
         ax.set_xlabel("distractor terms added")

@@ -123,6 +123,18 @@ def test_ties_go_to_the_weaker_setting():
     assert recommend(aggregate(_points("boost@1", "boost@3"), boosts, [])).condition == "boost@1"
 
 
+def test_points_that_wreck_the_wer_are_not_recommended():
+    base = PointInfo("baseline", "baseline", "none", None, None, 0, 0, 0, 0)
+    rows = aggregate([base, *_points("boost@1", "boost@4")], [
+        _urow("baseline", "a", 100, 20, 10, 2, 0),
+        _urow("boost@1", "a", 100, 21, 10, 4, 0),
+        _urow("boost@4", "a", 100, 90, 10, 6, 0),  # best F1, but decoding derailed
+    ], [])
+    assert recommend(rows).condition == "boost@1"
+    assert "WER <= 0.220" in recommend(rows).criterion
+    assert recommend(rows, max_wer_increase=None).condition == "boost@4"
+
+
 def _rows_with_insertions():
     return aggregate(_points("boost@1"), [_urow("boost@1", "a", 10, 0, 1, 1, 1)], [])
 
