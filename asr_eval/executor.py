@@ -189,7 +189,8 @@ def transcribe(
             continue  # failed clip: excluded from every condition
         for name in plans:
             rec = dict(store.get(keys[utt.id][name]))
-            rec["utt_id"], rec["condition"] = utt.id, name  # same audio may appear under several ids
+            # the same audio may stand under several ids, the same plan under several condition names
+            rec["utt_id"], rec["condition"], rec["bias"] = utt.id, name, plan_dicts[name]
             t = Transcript.from_dict(rec)
             if name in corrections:
                 t = _apply_correction(t, corrections[name])

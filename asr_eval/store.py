@@ -31,8 +31,13 @@ def canonical_json(obj: Any) -> str:
 
 
 def transcript_key(audio_sha256: str, engine: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
-    """Cache key: sha256 over audio content, engine settings and the plan."""
+    """Cache key: sha256 over audio content, engine settings and the plan.
+
+    The plan's condition *name* is left out: it cannot change a transcript, so a
+    renamed condition (or two sweep points with the same plan) reuses the decode.
+    """
     engine = {k: v for k, v in engine.items() if k not in ("model_path",)}  # same weights elsewhere = same key
+    plan = {k: v for k, v in plan.items() if k != "condition"}
     payload = canonical_json({"v": STORE_FORMAT, "audio": audio_sha256, "engine": engine, "plan": plan})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

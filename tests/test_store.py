@@ -123,3 +123,15 @@ def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path
         except RunLockedError:
             assert time.time() < deadline
             time.sleep(0.05)
+
+
+def test_key_ignores_the_condition_name_but_not_the_plan():
+    from asr_eval.store import transcript_key
+    from asr_eval.types import BiasPlan
+
+    engine = {"backend": "x", "model": "m", "beam_size": 5}
+    a = BiasPlan("dictionary", "prompt", "Klarvo, PayNimbus", ("Klarvo", "PayNimbus"), (), 7, 223).to_dict()
+    b = BiasPlan("renamed", "prompt", "Klarvo, PayNimbus", ("Klarvo", "PayNimbus"), (), 7, 223).to_dict()
+    c = BiasPlan("dictionary", "hotwords", "Klarvo, PayNimbus", ("Klarvo", "PayNimbus"), (), 7, 223).to_dict()
+    assert transcript_key("h", engine, a) == transcript_key("h", engine, b)
+    assert transcript_key("h", engine, a) != transcript_key("h", engine, c)
