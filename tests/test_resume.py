@@ -79,6 +79,13 @@ def run_outputs(folder: Path) -> dict[str, str]:
     return out
 
 
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def cache_keys(folder: Path) -> list[str]:
     return [json.loads(l)["key"] for l in (folder / "cache" / "transcripts.jsonl").read_text().splitlines()]
 
@@ -100,15 +107,23 @@ def test_kill_at_random_points_then_resume_equals_uninterrupted(tmp_path, batch)
 
     rng = random.Random(batch)
     killed = tmp_path / "killed"
+    store = killed / "cache" / "transcripts.jsonl"
     kills = 0
     for _ in range(6):
+        # Kill once the store has grown by a random number of transcripts (plus a random
+        # few ms, to land mid-write too): the kill count does not depend on machine speed.
+        start = _lines(store)
+        target = start + rng.randint(1, 6)
         proc = subprocess.Popen(_driver(fx, killed, delay=0.02, batch=batch))
-        time.sleep(rng.uniform(0.2, 2.0))
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and _lines(store) < target and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.02))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait(timeout=60)
-    assert kills >= 3, "the run finished before most kills; slow the fake down"
+    assert kills >= 3, "the run finished before most kills"
     subprocess.run(_driver(fx, killed, delay=0.0, batch=batch), check=True, timeout=120)
 
     keys = cache_keys(killed)
