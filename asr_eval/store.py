@@ -74,23 +74,29 @@ class TranscriptStore:
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def _load(self) -> None:
+        """Index every complete record; only a torn *last* line is cut away.
+
+        A damaged line in the middle (it ends in a newline, so a later write
+        followed it) is skipped, never used as a reason to drop what follows.
+        """
         if not self.path.exists():
             return
-        good_bytes = 0
         with open(self.path, "rb") as f:
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    break  # torn write from a killed run
-                try:
-                    obj = json.loads(raw)
-                    key, record = obj["key"], obj["record"]
-                except (ValueError, KeyError, TypeError):
-                    break
-                self._index.setdefault(key, record)
-                good_bytes += len(raw)
-        if good_bytes != self.path.stat().st_size:
+            data = f.read()
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline, else a torn write
+        self.skipped_lines = 0
+        for raw in lines:
+            try:
+                obj = json.loads(raw)
+                key, record = obj["key"], obj["record"]
+            except (ValueError, KeyError, TypeError):
+                self.skipped_lines += 1
+                continue
+            self._index.setdefault(key, record)
+        if tail:
             with open(self.path, "r+b") as f:
-                f.truncate(good_bytes)
+                f.truncate(len(data) - len(tail))
 
     def __contains__(self, key: str) -> bool:
         return key in self._index

@@ -135,3 +135,17 @@ def test_key_ignores_the_condition_name_but_not_the_plan():
     c = BiasPlan("dictionary", "hotwords", "Klarvo, PayNimbus", ("Klarvo", "PayNimbus"), (), 7, 223).to_dict()
     assert transcript_key("h", engine, a) == transcript_key("h", engine, b)
     assert transcript_key("h", engine, a) != transcript_key("h", engine, c)
+
+
+def test_a_damaged_middle_line_is_skipped_not_a_reason_to_drop_the_rest(tmp_path):
+    import json as _json
+
+    from asr_eval.store import TranscriptStore
+
+    path = tmp_path / "t.jsonl"
+    lines = [_json.dumps({"key": f"k{i}", "record": {"text": str(i)}}) for i in range(5)]
+    lines[1] = lines[1][:10]  # damaged, yet followed by good records
+    path.write_text("\n".join(lines) + "\n" + '{"key": "torn", "rec')
+    with TranscriptStore(path) as store:
+        assert len(store) == 4 and store.get("k4") == {"text": "4"} and store.skipped_lines == 1
+    assert path.read_text().endswith(lines[4] + "\n")  # only the torn tail was cut

@@ -37,7 +37,8 @@ PROMPT_BUDGET = MAX_TEXT_CTX // 2 - 1  # 223: what Whisper keeps of a previous-t
 # Part of every cache key: bump whenever a change here can change a transcript, so
 # transcripts cached by an older decoding loop are decoded again, never served.
 # 2: seeded fallback on a fresh model per window; features with one BLAS thread.
-DECODER_VERSION = 2
+# 3: hotwords leave room for the carried text (long audio no longer overflows the context).
+DECODER_VERSION = 3
 
 
 def split_windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -179,7 +180,10 @@ class FasterWhisperBackend:
 
     def _prompt(self, plan: BiasPlan, bias_tokens: list[int], previous: list[int]) -> list[int]:
         if plan.method == "hotwords":
-            return self.model.get_prompt(self.tokenizer, previous, without_timestamps=True, hotwords=plan.text)
+            # hotwords + carried text must stay within the context's prompt half, like the prompt path
+            room = PROMPT_BUDGET - (self.count_tokens(plan.text) if plan.text else 0)
+            carried = previous[-room:] if room > 0 and previous else []
+            return self.model.get_prompt(self.tokenizer, carried, without_timestamps=True, hotwords=plan.text)
         if plan.method == "prompt" and bias_tokens:
             room = PROMPT_BUDGET - len(bias_tokens)
             carried = previous[-room:] if room > 0 and previous else []

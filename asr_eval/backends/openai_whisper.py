@@ -32,7 +32,7 @@ from whisper.decoding import DecodingOptions, DecodingTask
 from ..boost import BoostLogitFilter, BoostTrie
 from ..convert import convert
 from ..types import BiasPlan, DecodeOptions, DecodeResult, ModelError
-from .faster_whisper import PROMPT_BUDGET, WINDOW_SECONDS, split_windows
+from .faster_whisper import DECODER_VERSION, PROMPT_BUDGET, WINDOW_SECONDS, split_windows
 from .models import DEFAULT_MODEL, ModelSpec, resolve_model
 
 METHODS = ("none", "prompt", "hotwords", "boost")
@@ -129,6 +129,7 @@ class OpenAIWhisperBackend:
             "boost_cancel": self.boost_cancel,
             "without_timestamps": True,
             "window_seconds": WINDOW_SECONDS,
+            "decoder_version": DECODER_VERSION,
             "openai_whisper": whisper.__version__,
             "torch": torch.__version__,
         }
@@ -144,7 +145,8 @@ class OpenAIWhisperBackend:
             hot = self.encode_text(plan.text)
             if len(hot) >= half:
                 hot = hot[: half - 1]
-            head = [tok.sot_prev, *hot, *previous[-(half - 1):]] if previous else [tok.sot_prev, *hot]
+            room = PROMPT_BUDGET - len(hot)  # hotwords + carried text stay within the prompt half
+            head = [tok.sot_prev, *hot, *previous[-room:]] if previous and room > 0 else [tok.sot_prev, *hot]
         else:
             if plan.method == "prompt" and bias_tokens:
                 room = PROMPT_BUDGET - len(bias_tokens)
