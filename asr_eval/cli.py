@@ -54,7 +54,7 @@ def run(
     no_fallback: bool = typer.Option(False, help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips)."),
     seed: int = typer.Option(0, help="Seed for fallback sampling."),
     shard: Optional[str] = typer.Option(None, help="Process shard i/n of the clips (0 <= i < n), for job arrays; combine with 'asr-eval merge'."),
-    executor: str = typer.Option("local", help="local | ray: transcribe in Ray actors (pip install 'asr-eval[ray]')."),
+    executor: str = typer.Option("local", help="local | ray: transcribe in Ray actors (pip install 'asr-eval\\[ray]')."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (auto, host:6379, ray://head:10001); default: start a local Ray."),
     ray_actors: int = typer.Option(0, help="Ray actors (one model each); 0 = one per GPU with --device cuda, else one per CPU."),
     cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
@@ -79,7 +79,9 @@ def run(
         conds = None
         if correct is not None or strength is not None:
             dv, rv = load_vocabularies(dictionary, directory)
-            conds = [c if c.name == "baseline" else replace(c, correct=correct, strength=strength)
+            # strength only where the method has one: elsewhere it would change the cache key, not the output
+            use_strength = strength if method == "boost" else None
+            conds = [c if c.name == "baseline" else replace(c, correct=correct, strength=use_strength)
                      for c in build_conditions(dv, rv, method=method, only=tuple(condition) or None)]
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
                                  conditions=conds, command=sys.argv)
@@ -145,9 +147,11 @@ def demo(
         outcome = run_evaluation(root / DEMO_MANIFEST, out, dictionary=root / DEMO_DICTIONARY,
                                  directory=root / DEMO_DIRECTORY, config=RunConfig(progress=progress),
                                  command=sys.argv)
-    except AsrEvalError as exc:
+    except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
     _print_outcome(outcome)
+    if outcome.failed:
+        raise typer.Exit(5)
 
 
 @app.command()

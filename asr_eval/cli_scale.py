@@ -41,3 +41,5 @@ def merge(
     )
     for name, path in outcome.reports.items():
         console.print(f"wrote {path}", highlight=False)
+    if outcome.failed:
+        raise typer.Exit(5)  # as 'run': finished, but some clips failed in their shard

@@ -159,8 +159,10 @@ def transcribe(
                 bar.advance(utt, 0.0)
                 continue
             keys[utt.id] = {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
-            missing = tuple(plans[n] for n in plans if keys[utt.id][n] not in store)
-            stats.cached += len(plans) - len(missing)
+            # one decode per distinct key: plans equal but for their name share it
+            first_of_key = {keys[utt.id][n]: n for n in reversed(list(plans))}
+            missing = tuple(plans[n] for k, n in first_of_key.items() if k not in store)
+            stats.cached += sum(keys[utt.id][n] in store for n in plans)
             if missing:
                 jobs.append(Job(utt, missing))
             else:

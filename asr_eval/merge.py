@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
@@ -144,7 +143,7 @@ def _load_inputs(run: dict[str, Any], manifest_override: Path | None):
         if not path.is_file() or file_sha256(path) != info["sha256"]:
             raise MergeError(f"{key} {path} from run.json is missing or changed since the shards ran")
         vocab.append(loader(path))
-    return manifest_path, load_manifest(manifest_path), vocab[0], vocab[1]
+    return manifest_path, load_manifest(manifest_path, check_audio=False), vocab[0], vocab[1]  # merging reads no audio
 
 
 def _conditions(run: dict[str, Any], dict_v: Any, dir_v: Any) -> tuple[list[Condition], dict[str, BiasPlan]]:
@@ -172,7 +171,7 @@ def merge_runs(
     command: Sequence[str] | None = None,
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder."""
-    from .pipeline import base_provenance, in_shard, score_transcripts, write_run_folder
+    from .pipeline import base_provenance, in_shard, mentions, score_transcripts, write_run_folder
     from .runner import all_terms
     from .normalize import make_normalizer
     from .store import RunLock
@@ -205,8 +204,8 @@ def merge_runs(
         if not absent:
             continue
         owner = [s for s in shards if s.spec is None or in_shard(utt.id, s.spec)]
-        mentions = re.compile(r"(?<![\w./-])" + re.escape(utt.id) + r"(?![\w./-])")
-        recorded = [row for s in owner for row in s.skipped if mentions.search(row.get("problem", ""))]
+        pattern = mentions(utt.id)
+        recorded = [row for s in owner for row in s.skipped if pattern.search(row.get("problem", ""))]
         if recorded:
             failed_in[utt.id] = recorded
         else:

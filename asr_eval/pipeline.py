@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import platform
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -203,7 +204,7 @@ def write_run_folder(
     skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
                for p in (*manifest.problems, *problems)]
     for uid in scored.excluded:
-        if not any(uid in s["problem"] for s in skipped):
+        if not any(mentions(uid).search(s["problem"]) for s in skipped):
             skipped.append({"path": by_id[uid].audio, "line": by_id[uid].line, "severity": "error",
                             "problem": f"clip {uid} has no transcript in every condition; excluded"})
     write_atomic(out_dir / "skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
@@ -218,6 +219,11 @@ def write_run_folder(
     run["counts"] = {"utterances": len(utterances), "scored": len(utterances) - len(scored.excluded),
                      "excluded": len(scored.excluded), "skipped_rows": len(skipped)}
     write_atomic(out_dir / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def mentions(utt_id: str) -> re.Pattern[str]:
+    """Matches ``utt_id`` as a whole id inside a problem message ('u1' not inside 'u10')."""
+    return re.compile(r"(?<![\w./-])" + re.escape(utt_id) + r"(?![\w./-])")
 
 
 def _safe_name(name: str) -> str:
