@@ -54,7 +54,7 @@ def run(
     no_fallback: bool = typer.Option(False, help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips)."),
     seed: int = typer.Option(0, help="Seed for fallback sampling."),
     shard: Optional[str] = typer.Option(None, help="Process shard i/n of the clips (0 <= i < n), for job arrays; combine with 'asr-eval merge'."),
-    executor: str = typer.Option("local", help="local | ray: transcribe in Ray actors (pip install 'asr-eval\\[ray]')."),
+    executor: str = typer.Option("local", help="local | ray: transcribe in Ray actors (needs the 'ray' extra of asr-eval)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (auto, host:6379, ray://head:10001); default: start a local Ray."),
     ray_actors: int = typer.Option(0, help="Ray actors (one model each); 0 = one per GPU with --device cuda, else one per CPU."),
     cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
