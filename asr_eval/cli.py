@@ -12,7 +12,9 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from .cli_common import fail as _fail
 from .types import AsrEvalError, DecodeOptions
 
 app = typer.Typer(
@@ -27,12 +29,6 @@ console = Console(stderr=True)
 DEMO_MANIFEST = "audio_fixtures/demo/manifest.csv"
 DEMO_DICTIONARY = "dictionaries/demo-company.csv"
 DEMO_DIRECTORY = "dictionaries/demo-directory.csv"
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    code = getattr(exc, "exit_code", 1)
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -94,13 +90,13 @@ def run(
 
 def _print_outcome(outcome) -> None:
     for p in outcome.problems:
-        console.print(f"[yellow]{p}[/]", highlight=False)
+        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False)
     rtfx = outcome.audio_seconds / outcome.decode_seconds if outcome.decode_seconds else float("nan")
     console.print(
         f"[green]done[/] {outcome.scored}/{outcome.utterances} clips scored; decoded {outcome.decoded} "
         f"clip x condition, {outcome.cached} from cache, {outcome.failed} failed; "
         f"{outcome.audio_seconds:.1f} s audio decoded in {outcome.decode_seconds:.1f} s (RTFx {rtfx:.1f}); "
-        f"wall {outcome.wall_seconds:.1f} s -> {outcome.out_dir}", highlight=False,
+        f"wall {outcome.wall_seconds:.1f} s -> {escape(str(outcome.out_dir))}", highlight=False,
     )
     summary = outcome.out_dir / "summary.csv"
     if summary.exists():

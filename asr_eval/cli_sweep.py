@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_common import fail as _fail
 from .types import AsrEvalError, DecodeOptions
 
 console = Console(stderr=True)
@@ -74,8 +75,7 @@ def sweep(
             max_wer_increase=None if max_wer_increase < 0 else max_wer_increase, config=config, command=sys.argv,
         )
     except (AsrEvalError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(getattr(exc, "exit_code", 1))
+        raise _fail(exc)
     table = Table("point", "N", "in force", "dropped", "utts", "WER", "recall", "false ins/100", "F1",
                   title=f"sweep ({ALL_GROUPS} accent groups)")
     for r in result.rows:

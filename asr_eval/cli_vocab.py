@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .cli_common import fail as _fail
 from .types import AsrEvalError, Vocabulary
 
 app = typer.Typer(help="Tools for vocabulary authors: lint, budget, coverage, confusable terms, history, probe audio, export.", no_args_is_help=True)
@@ -32,11 +33,6 @@ ModelOpt = typer.Option("tiny.en", "--model", "-m", help="Model whose tokenizer 
 
 def _console() -> Console:
     return Console(soft_wrap=False, width=max(Console().width, 120))
-
-
-def _fail(exc: AsrEvalError) -> typer.Exit:
-    print(f"error: {exc}", file=sys.stderr)
-    return typer.Exit(getattr(exc, "exit_code", 1))
 
 
 def _emit(payload: dict, rows: Sequence[dict], as_json: bool, csv_path: Optional[Path], show: Callable[[Console], None]) -> None:
