@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from .types import BiasPlan, Condition, Term, Vocabulary
 
 PROMPT_SEPARATOR = ", "
-BIASED_METHODS = ("prompt", "hotwords")
+BIASED_METHODS = ("prompt", "hotwords")  # methods whose terms go through the token budget
 
 
 def ordered_terms(terms: Sequence[Term]) -> list[Term]:

@@ -31,10 +31,6 @@ class Manifest:
     utterances: tuple[Utterance, ...]
     problems: tuple[Problem, ...]
 
-    @property
-    def errors(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.severity == "error")
-
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:

@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..store import file_sha256
 from ..types import ModelError
 
 DEFAULT_MODEL = "tiny.en"
@@ -45,14 +46,6 @@ def cache_root() -> Path:
     return Path(os.environ.get("ASR_EVAL_CACHE", Path.home() / ".cache" / "asr-eval"))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _weights_hash(folder: Path) -> str:
     """Hash of model.bin, memoised next to it by size+mtime so it is computed once."""
     model_bin = folder / "model.bin"
@@ -65,7 +58,7 @@ def _weights_hash(folder: Path) -> str:
             return digest
     except (OSError, ValueError):
         pass
-    digest = _sha256(model_bin)
+    digest = file_sha256(model_bin)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         memo.write_text(f"{stamp} {digest}\n")
@@ -114,7 +107,7 @@ def _verify_parts_against_record(name: str, parts: dict[str, Path]) -> None:
         for entry in dist.files or ():
             fname = Path(str(entry)).name
             if fname in parts and entry.hash is not None and entry.hash.mode == "sha256":
-                digest = base64.urlsafe_b64encode(bytes.fromhex(_sha256(parts[fname]))).rstrip(b"=").decode()
+                digest = base64.urlsafe_b64encode(bytes.fromhex(file_sha256(parts[fname]))).rstrip(b"=").decode()
                 if digest != entry.hash.value:
                     raise ModelError(f"model {name!r}: {parts[fname]} does not match its package record (corrupt install?)")
 

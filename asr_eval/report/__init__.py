@@ -8,22 +8,16 @@ format carries the same numbers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..store import write_atomic
 from .load import RunData, load_run
 from .model import build_report
 from .tables import comparison_csv, summary_csv
 
 FORMATS = ("md", "html", "json")
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a report."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, path)
 
 __all__ = ["FORMATS", "RunData", "build_report", "load_run", "write_reports"]
 
@@ -54,7 +48,7 @@ def write_reports(
 
     def put(name: str, text: str) -> None:
         path = run_dir / name
-        _write_atomic(path, text)
+        write_atomic(path, text)
         written[name] = path
 
     put("summary.csv", summary_csv(model))
