@@ -59,10 +59,7 @@ def run(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
-    from dataclasses import replace
-
-    from .bias import build_conditions
-    from .runner import RunConfig, load_vocabularies, run_evaluation
+    from .runner import RunConfig, run_evaluation
 
     try:
         decode = DecodeOptions(beam_size=beam_size, seed=seed,
@@ -70,17 +67,10 @@ def run(
         config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
                            batch_size=batch_size, decode=decode, method=method, conditions=tuple(condition),
                            shard=shard, executor=executor, ray_address=address, ray_actors=ray_actors,
-                           redact=redact, redact_names=redact_names,
+                           redact=redact, redact_names=redact_names, correct=correct, strength=strength,
                            cache_dir=str(cache) if cache else None, progress=progress)
-        conds = None
-        if correct is not None or strength is not None:
-            dv, rv = load_vocabularies(dictionary, directory)
-            # strength only where the method has one: elsewhere it would change the cache key, not the output
-            use_strength = strength if method == "boost" else None
-            conds = [c if c.name == "baseline" else replace(c, correct=correct, strength=use_strength)
-                     for c in build_conditions(dv, rv, method=method, only=tuple(condition) or None)]
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
-                                 conditions=conds, command=sys.argv)
+                                 command=sys.argv)
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
     _print_outcome(outcome)

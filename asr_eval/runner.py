@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +34,8 @@ class RunConfig:
     cpu_threads: int = 0
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     method: str = "prompt"
+    correct: float | None = None     # post-correction threshold for the biased conditions
+    strength: float | None = None    # for methods that have one (boost)
     conditions: tuple[str, ...] = ()
     shard: str | None = None
     redact: bool = False
@@ -95,6 +97,11 @@ def run_evaluation(
     dict_v, dir_v = load_vocabularies(dictionary, directory)
     if conditions is None:
         conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None)
+        # strength only where the method has one: elsewhere it would change the cache key, not the output
+        strength = config.strength if config.method == "boost" else None
+        if config.correct is not None or strength is not None:
+            conditions = [c if c.method == "none" else replace(c, correct=config.correct, strength=strength)
+                          for c in conditions]
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
     with RunLock(out), ExitStack() as stack:
