@@ -199,6 +199,10 @@ def write_run_folder(
     write_atomic(out_dir / "utterances.csv", _csv_text(scored.utterance_rows, UTTERANCE_COLUMNS))
     write_atomic(out_dir / "timing.csv", _csv_text(scored.utterance_rows, TIMING_COLUMNS))
     write_atomic(out_dir / "terms.csv", _csv_text(scored.term_rows, TERM_COLUMNS))
+    from .frames import to_frame, write_parquet
+
+    write_parquet(to_frame(scored.utterance_rows, UTTERANCE_COLUMNS), out_dir / "utterances.parquet")
+    write_parquet(to_frame(scored.term_rows, TERM_COLUMNS), out_dir / "terms.parquet")
     write_atomic(out_dir / "alignments.jsonl",
                  "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))
     skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
