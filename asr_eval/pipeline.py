@@ -186,6 +186,10 @@ def write_run_folder(
     names = [c.name for c in conditions]
     by_id = {u.id: u for u in utterances}
     tdir = out_dir / "transcripts"
+    keep = {f"{_safe_name(n)}.jsonl" for n in names} | {f"{_safe_name(n)}.trn" for n in names} | {"ref.trn"}
+    for stale in [*tdir.glob("*.jsonl"), *(out_dir / "trn").glob("*.trn")]:
+        if stale.name not in keep:  # a condition of an earlier run into this folder
+            stale.unlink()
     for name in names:
         lines = []
         for u in utterances:

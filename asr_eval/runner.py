@@ -200,11 +200,13 @@ def score_hypotheses(
     out = Path(out_dir)
     manifest = load_manifest(manifest_path, check_audio=False)  # scoring imported text needs no audio
     ids = [u.id for u in manifest.utterances]
-    hyps = merge((str(p), load_hypotheses(p, known_ids=ids)) for p in hyp_paths)
+    per_file = [(str(p), load_hypotheses(p, known_ids=ids)) for p in hyp_paths]
+    for path, h in per_file:  # ids the manifest lacks are an error of the file that has them
+        bad = [p for p in check_ids(h, ids, path) if p.severity == "error"]
+        if bad:
+            raise InputError(bad[0].path, bad[0].problem)
+    hyps = merge(per_file)
     problems = check_ids(hyps, ids, ", ".join(map(str, hyp_paths)))
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise InputError(errors[0].path, errors[0].problem)
     names = list(hyps)
     if baseline is None:
         baseline = "baseline" if "baseline" in names else names[0]

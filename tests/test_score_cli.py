@@ -65,3 +65,27 @@ def test_score_rejects_unknown_ids_naming_the_file(tmp_path):
                                  "--out", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "bad.jsonl" in r.output and "nope" in r.output
+
+
+def test_rerun_into_the_same_folder_leaves_no_stale_condition_files(tmp_path):
+    _setup(tmp_path)
+    out = tmp_path / "out"
+    args = ["score", str(tmp_path / "m.csv"), "--out", str(out), "--dictionary", str(tmp_path / "dict.csv")]
+    assert CliRunner().invoke(app, [*args, "--hyp", str(tmp_path / "hyps.jsonl")]).exit_code == 0
+    assert (out / "transcripts" / "vendor_vocab.jsonl").exists()
+    only = tmp_path / "baseline.jsonl"
+    only.write_text("".join(line + "\n" for line in (tmp_path / "hyps.jsonl").read_text().splitlines()
+                            if '"baseline"' in line))
+    r = CliRunner().invoke(app, [*args, "--hyp", str(only)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (out / "transcripts").iterdir()) == ["baseline.jsonl"]
+    assert sorted(p.name for p in (out / "trn").iterdir()) == ["baseline.trn", "ref.trn"]
+
+
+def test_an_unknown_id_is_blamed_on_the_file_that_has_it(tmp_path):
+    _setup(tmp_path)
+    (tmp_path / "extra.jsonl").write_text(json.dumps({"id": "ghost", "text": "x", "condition": "other"}) + "\n")
+    r = CliRunner().invoke(app, ["score", str(tmp_path / "m.csv"), "--hyp", str(tmp_path / "hyps.jsonl"),
+                                 "--hyp", str(tmp_path / "extra.jsonl"), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "extra.jsonl" in r.output and "hyps.jsonl" not in r.output and "ghost" in r.output
