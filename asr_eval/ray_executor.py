@@ -102,6 +102,14 @@ class RayBackendProxy:
         raise AsrEvalError("the Ray proxy backend does not decode in the driver; use RayExecutor.run")
 
 
+def _actor_alive(ray: Any, actor: Any) -> bool:
+    try:
+        ray.get(actor.info.remote(), timeout=30)
+        return True
+    except Exception:
+        return False
+
+
 class RayExecutor:
     """A pool of actors, each with its own backend; jobs go out in batches, results stream back.
 
@@ -153,19 +161,38 @@ class RayExecutor:
             raise ModelError(f"Ray actors could not load the backend: {_cause(exc)}") from None
 
     def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
-        """Keep every actor busy with one batch in flight; yield results as batches finish."""
+        """Keep every actor busy with one batch in flight; yield results as batches finish.
+
+        A batch whose actor dies (or whose task raises) fails its clips, reported
+        like any failed clip, and the dead actor leaves the pool; what is already
+        stored survives, so a rerun retries just those clips.
+        """
+        from .executor import _failure
+
         ray = self.ray
         batches = [list(jobs[k : k + self.batch_size]) for k in range(0, len(jobs), self.batch_size)]
-        pending: dict[Any, Any] = {}
+        pending: dict[Any, tuple[Any, list[Job]]] = {}
         idle = list(self.actors)
         while batches or pending:
+            if batches and not idle and not pending:
+                raise ModelError("every Ray actor has died; the clips decoded so far are stored, rerun to resume")
             while batches and idle:
                 actor = idle.pop()
-                pending[actor.decode.remote(batches.pop(0))] = actor
+                batch = batches.pop(0)
+                pending[actor.decode.remote(batch)] = (actor, batch)
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                idle.append(pending.pop(ref))
-                yield from ray.get(ref)
+                actor, batch = pending.pop(ref)
+                try:
+                    results = ray.get(ref)
+                except Exception as exc:  # actor crash or task error: these clips fail, the run goes on
+                    cause = _cause(exc)
+                    yield from (_failure(job, RuntimeError(f"Ray task failed: {cause}")) for job in batch)
+                    if _actor_alive(ray, actor):
+                        idle.append(actor)
+                    continue
+                idle.append(actor)
+                yield from results
 
     def shutdown(self) -> None:
         """Release the actors, and Ray itself if this executor started it."""

@@ -87,3 +87,30 @@ def test_ray_run_with_real_model_equals_local_run(local_ray, tmp_path):
                              config=RunConfig(progress=False, reports=False, executor="ray", ray_actors=1))
     assert outcome.decoded == 4
     assert run_outputs(tmp_path / "ray") == run_outputs(tmp_path / "local")
+
+
+class CrashingFake(FakeTranscriber):
+    """Kills its own worker process on one clip, as an out-of-memory or segfault would."""
+
+    def transcribe(self, audio, plans):
+        if self.fail_on is not None and f"{audio[0]:.6f}" == self.fail_on:
+            os._exit(1)
+        return super().transcribe(audio, plans)
+
+    def transcribe_batch(self, audios, plans):
+        return [self.transcribe(a, plans) for a in audios]
+
+
+@pytest.mark.slow
+def test_a_crashed_actor_fails_its_clips_and_the_run_goes_on(local_ray, tmp_path):
+    from asr_eval.audio import load_audio
+
+    utts = _utterances(tmp_path / "a", 6)
+    bad = f"{load_audio(utts[2].audio)[0]:.6f}"
+    spec = BackendSpec(factory="test_ray:CrashingFake", args=(), kwargs={"fail_on": bad})
+    with RayExecutor(spec, actors=2, batch_size=1) as ex:
+        with TranscriptStore(tmp_path / "ray.jsonl") as store:
+            out, stats = transcribe(utts, PLANS, ex.backend, store, executor=ex)
+    assert stats.failed == 1 and "Ray task failed" in stats.problems[0].problem
+    assert utts[2].id in stats.problems[0].problem
+    assert {u for u, _ in out} == {u.id for u in utts} - {utts[2].id}
