@@ -30,3 +30,21 @@ class Transcriber(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """Everything about the engine that can change a transcript (for run.json and cache keys)."""
+
+
+class WhisperPromptTokens:
+    """Token accounting shared by the Whisper backends (needs ``self.spec`` and ``self.tokenizer``).
+
+    Both engines must count a prompt exactly as faster-whisper encodes it, with
+    its leading space, or the budget and the engine disagree about what fits.
+    """
+
+    @property
+    def model_id(self) -> str:
+        return self.spec.model_id
+
+    def encode_text(self, text: str) -> list[int]:
+        return self.tokenizer.encode(" " + text.strip())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode_text(text))

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .base import WhisperPromptTokens
 from ..types import BiasPlan, DecodeOptions, DecodeResult, ModelError
 from .models import DEFAULT_MODEL, ModelSpec, load_tokenizer, resolve_model
 
@@ -79,7 +80,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-class FasterWhisperBackend:
+class FasterWhisperBackend(WhisperPromptTokens):
     """Transcriber backed by a CTranslate2 Whisper model (default: bundled tiny.en)."""
 
     name = "faster-whisper"
@@ -140,18 +141,8 @@ class FasterWhisperBackend:
                 f"cannot load {self.spec.name} from {self.spec.path} on {self.device}/{self.compute_type}: {exc}"
             ) from None
 
-    @property
-    def model_id(self) -> str:
-        return self.spec.model_id
 
     # ------------------------------------------------------------------ budget
-
-    def encode_text(self, text: str) -> list[int]:
-        """Token ids exactly as faster-whisper encodes a prompt (with its leading space)."""
-        return self.tokenizer.encode(" " + text.strip())
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode_text(text))
 
     def prompt_budget(self, method: str) -> int:
         return PROMPT_BUDGET

@@ -31,6 +31,7 @@ from whisper.decoding import DecodingOptions, DecodingTask
 
 from ..boost import BoostLogitFilter, BoostTrie
 from ..convert import convert
+from .base import WhisperPromptTokens
 from ..types import BiasPlan, DecodeOptions, DecodeResult, ModelError
 from .faster_whisper import DECODER_VERSION, PROMPT_BUDGET, WINDOW_SECONDS, split_windows
 from .models import DEFAULT_MODEL, ModelSpec, resolve_model
@@ -55,7 +56,7 @@ class _PlanDecodingTask(DecodingTask):
         return self._explicit_initial
 
 
-class OpenAIWhisperBackend:
+class OpenAIWhisperBackend(WhisperPromptTokens):
     """Transcriber backed by openai-whisper with converted bundled weights (default: tiny.en)."""
 
     name = "openai-whisper"
@@ -97,18 +98,8 @@ class OpenAIWhisperBackend:
         )
         self.n_text_ctx = self.model.dims.n_text_ctx
 
-    @property
-    def model_id(self) -> str:
-        return self.spec.model_id
 
     # ------------------------------------------------------------------ budget
-
-    def encode_text(self, text: str) -> list[int]:
-        """Token ids of a prompt as faster-whisper encodes it (with its leading space)."""
-        return self.tokenizer.encode(" " + text.strip())
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode_text(text))
 
     def prompt_budget(self, method: str) -> int:
         return BOOST_BUDGET if method == "boost" else PROMPT_BUDGET
