@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .types import AsrEvalError, BiasPlan, Condition, DecodeResult, Term
+from .types import AsrEvalError, Condition, Term
 
 DISTRACTORS_FILE = Path(__file__).parent / "data" / "distractors.txt"
 DISTRACTOR = "distractor"
@@ -193,39 +193,6 @@ def list_size_conditions(method: str, terms: Sequence[Term], distractors: Sequen
 
 
 # --------------------------------------------------------------------------- plan de-duplication
-
-
-class DedupBackend:
-    """Wraps a Transcriber so plans that differ only in their condition name are decoded once.
-
-    Correction thresholds all decode the same plan; without this each would
-    cost a full decode. Everything else is delegated unchanged.
-    """
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self.name = inner.name
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def prompt_budget(self, method: str) -> int:
-        return self.inner.prompt_budget(method)
-
-    def describe(self) -> dict[str, Any]:
-        return self.inner.describe()
-
-    def transcribe(self, audio: Any, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
-        keys = [json.dumps({**p.to_dict(), "condition": None}, sort_keys=True) for p in plans]
-        unique: dict[str, BiasPlan] = {}
-        for key, plan in zip(keys, plans):
-            unique.setdefault(key, plan)
-        results = dict(zip(unique, self.inner.transcribe(audio, list(unique.values()))))
-        return [results[k] for k in keys]
 
 
 # --------------------------------------------------------------------------- aggregation (pure)
@@ -461,7 +428,6 @@ def run_sweep(
         backend = load_backend(backend_name, model=config.model, device=config.device,
                                compute_type=config.compute_type, options=config.decode,
                                cpu_threads=config.cpu_threads, batch_size=config.batch_size)
-    wrapped = DedupBackend(backend)
 
     score_dictionary = dictionary
     if distractors:
@@ -469,7 +435,7 @@ def run_sweep(
         _write_scoring_dictionary(score_dictionary, (dict_v.terms if dict_v else ()) + distractors)
     run_dir = out / "run"
     run_evaluation(manifest, run_dir, dictionary=score_dictionary, directory=directory,
-                   config=config, conditions=conditions, backend=wrapped, command=command)
+                   config=config, conditions=conditions, backend=backend, command=command)
 
     run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     plans = {c["name"]: (c.get("plan") or {}) for c in run_json["conditions"]}

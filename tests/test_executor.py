@@ -184,3 +184,21 @@ def test_progress_bar_counts_cached_and_decoded_clips(tmp_path, capsys):
         transcribe(utts, PLANS, FakeTranscriber(), store, progress=True)  # one cached, two decoded
     shown = capsys.readouterr().out
     assert "3/3 clips" in shown and "0.000/0.000 h audio" in shown
+
+
+def test_plans_equal_but_for_their_name_are_decoded_once(tmp_path):
+    from asr_eval.executor import transcribe
+    from asr_eval.store import TranscriptStore
+
+    utts = _utterances(tmp_path / "a", 2)
+    plans = {
+        "baseline": BiasPlan("baseline", "none", None),
+        "correct@0.8": BiasPlan("correct@0.8", "none", None),  # post-correction points decode like the baseline
+        "dictionary": PLANS["dictionary"],
+    }
+    fake = FakeTranscriber()
+    with TranscriptStore(tmp_path / "s.jsonl") as store:
+        out, stats = transcribe(utts, plans, fake, store)
+    assert stats.decoded == 2 * 2 and stats.cached == 0
+    assert all(out[(u.id, "baseline")].text == out[(u.id, "correct@0.8")].text for u in utts)
+    assert out[(utts[0].id, "correct@0.8")].plan.condition == "correct@0.8"
