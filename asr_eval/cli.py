@@ -59,7 +59,7 @@ def run(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
-    from .runner import RunConfig, run_evaluation
+    from .runner import RunConfig
 
     try:
         decode = DecodeOptions(beam_size=beam_size, seed=seed,
@@ -69,6 +69,16 @@ def run(
                            shard=shard, executor=executor, ray_address=address, ray_actors=ray_actors,
                            redact=redact, redact_names=redact_names, correct=correct, strength=strength,
                            cache_dir=str(cache) if cache else None, progress=progress)
+    except ValueError as exc:
+        raise _fail(exc)
+    _evaluate(manifest, out, dictionary, directory, config)
+
+
+def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config) -> None:
+    """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some clips failed."""
+    from .runner import run_evaluation
+
+    try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
                                  command=sys.argv)
     except (AsrEvalError, ValueError) as exc:
@@ -126,18 +136,10 @@ def demo(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """The bundled demo: audio_fixtures/demo with the demo dictionary and directory, default model."""
-    from .runner import RunConfig, run_evaluation
+    from .runner import RunConfig
 
     root = Path.cwd()
-    try:
-        outcome = run_evaluation(root / DEMO_MANIFEST, out, dictionary=root / DEMO_DICTIONARY,
-                                 directory=root / DEMO_DIRECTORY, config=RunConfig(progress=progress),
-                                 command=sys.argv)
-    except (AsrEvalError, ValueError) as exc:
-        raise _fail(exc)
-    _print_outcome(outcome)
-    if outcome.failed:
-        raise typer.Exit(5)
+    _evaluate(root / DEMO_MANIFEST, out, root / DEMO_DICTIONARY, root / DEMO_DIRECTORY, RunConfig(progress=progress))
 
 
 @app.command()
