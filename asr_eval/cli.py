@@ -47,6 +47,7 @@ def run(
     compute_type: str = typer.Option("int8", help="CTranslate2 compute type: int8, int8_float32, float32, float16 (GPU)..."),
     beam_size: int = typer.Option(5, help="Beam size at temperature 0."),
     batch_size: int = typer.Option(1, help="Clips decoded together (batched inference)."),
+    cpu_threads: int = typer.Option(0, help="CPU threads: the encoder's threads and the number of parallel decoders (0 = OMP_NUM_THREADS, else every usable core)."),
     no_fallback: bool = typer.Option(False, help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips)."),
     seed: int = typer.Option(0, help="Seed for fallback sampling."),
     shard: Optional[str] = typer.Option(None, help="Process shard i/n of the clips (0 <= i < n), for job arrays; combine with 'asr-eval merge'."),
@@ -65,7 +66,7 @@ def run(
         decode = DecodeOptions(beam_size=beam_size, seed=seed,
                                temperatures=(0.0,) if no_fallback else DecodeOptions().temperatures)
         config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
-                           batch_size=batch_size, decode=decode, method=method, conditions=tuple(condition),
+                           batch_size=batch_size, cpu_threads=cpu_threads, decode=decode, method=method, conditions=tuple(condition),
                            shard=shard, executor=executor, ray_address=address, ray_actors=ray_actors,
                            redact=redact, redact_names=redact_names, correct=correct, strength=strength,
                            cache_dir=str(cache) if cache else None, progress=progress)

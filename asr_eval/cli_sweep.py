@@ -56,7 +56,7 @@ def sweep(
     compute_type: str = typer.Option("int8", help="faster-whisper compute type (openai-whisper runs float32 on CPU)."),
     beam_size: int = typer.Option(5, help="Beam size at temperature 0."),
     seed: int = typer.Option(0, help="Seed for fallback sampling."),
-    cpu_threads: int = typer.Option(0, help="CPU threads (0 = library default)."),
+    cpu_threads: int = typer.Option(0, help="CPU threads: encoder threads and parallel decoders (0 = OMP_NUM_THREADS, else every usable core)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""

@@ -4,10 +4,13 @@ Measures, side by side:
 
 * RTFx of asr-eval with one condition (the whole ``run_evaluation``: hashing,
   cache, decoding, scoring, writing) vs a bare ``WhisperModel.transcribe``
-  loop with the same model object, beam, compute type, temperatures and no
-  timestamps (target: asr-eval >= 0.97x the bare loop);
+  loop with the same weights, beam, compute type, temperatures and no
+  timestamps (target: asr-eval >= 0.97x the bare loop). The bare loop runs
+  with faster-whisper's default threads, with one thread and with asr-eval's
+  thread count; the ratio is taken against the fastest of the three;
 * four conditions vs one (one encoder pass shared; target <= 2.5x), also with
-  temperature fallback off, which isolates what sharing the encoder saves;
+  temperature fallback off, which isolates what sharing the encoder saves, and
+  with both batched (then one condition, too, decodes clips in parallel);
 * a fully cached rerun vs the first run, as the CLI does it (backend built
   anew, weights never loaded; target >= 50x faster);
 * batched (``--batch-size``) vs sequential, with how many transcripts differ;
@@ -158,15 +161,29 @@ def main(argv: list[str] | None = None) -> int:
         list(backend.model.transcribe(first["audio"], language="en", beam_size=1)[0])  # warm-up
         rss["model"] = peak_rss_mib()
 
-        bare, single = [], []
+        from faster_whisper import WhisperModel
+
+        # faster-whisper's default (cpu_threads=0: CTranslate2 picks 4 intra-op threads), one thread,
+        # and the thread count asr-eval's encoder uses
+        bare_models = {"default": WhisperModel(str(backend.spec.path), device=args.device, compute_type=args.compute_type,
+                                               local_files_only=True)}
+        if args.device == "cpu":
+            bare_models["1 thread"] = WhisperModel(str(backend.spec.path), device="cpu", compute_type=args.compute_type,
+                                                   cpu_threads=1, local_files_only=True)
+            bare_models[f"{backend.threads} threads"] = backend.model
+        bare: dict[str, list[tuple[float, float]]] = {name: [] for name in bare_models}
+        single = []
         for k in range(args.repeats):
-            bare.append(timed(bare_loop, backend.model, sub, options)[:2])
+            for name, model in bare_models.items():
+                bare[name].append(timed(bare_loop, model, sub, options)[:2])
             rss.setdefault("bare_loop", peak_rss_mib())
             single.append(timed(run_evaluation, sub, work / f"one{k}",
                                 config=RunConfig(conditions=("baseline",), **common), backend=backend, **vocab)[:2])
         rss["asr_eval_one"] = peak_rss_mib()
-        (t_bare, c_bare), (t_one, c_one) = min(bare), min(single)
-        c_bare, c_one = min(c for _, c in bare), min(c for _, c in single)
+        best_bare = {name: min(runs) for name, runs in bare.items()}
+        fastest = min(best_bare, key=lambda name: best_bare[name][0])
+        (t_bare, c_bare), (t_one, c_one) = best_bare[fastest], min(single)
+        c_bare, c_one = min(c for _, c in bare[fastest]), min(c for _, c in single)
 
         # "one condition" above is the baseline, the cheapest (no prompt); a biased condition alone is the
         # other natural yardstick, since a 200-token prompt makes every decoder step dearer.
@@ -195,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                                         config=RunConfig(batch_size=args.batch_size, **common),
                                         backend=batched_backend, **vocab)
         rss["asr_eval_batched"] = peak_rss_mib()
+        # four vs one when both may fill every core: one condition batched too (clips decode in parallel)
+        t_one_b, c_one_b, _ = timed(run_evaluation, sub, work / "one-batched",
+                                    config=RunConfig(conditions=("baseline",), batch_size=args.batch_size, **common),
+                                    backend=batched_backend, **vocab)
         batched = transcripts(work / "batched")
         differ = sum(batched[k] != v for k, v in four.items())
         fallbacks = fallback_windows(work / "four")
@@ -212,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
         figures.update({
             "conditions": ",".join(conditions),
+            "asr_eval_threads": backend.threads,
+            **{f"bare_s ({name})": round(best_bare[name][0], 2) for name in best_bare},
+            "bare_fastest": fastest,
             "bare_s": round(t_bare, 2), "asr_eval_one_s": round(t_one, 2),
             "rtfx_bare": round(audio_s / t_bare, 2), "rtfx_asr_eval_one": round(audio_s / t_one, 2),
             "asr_eval_vs_bare": round(t_bare / t_one, 3), "asr_eval_vs_bare_cpu": round(c_bare / c_one, 3),
@@ -226,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch_size, "batched_s": round(t_batched, 2),
             "batched_speedup": round(t_four / t_batched, 3), "batched_speedup_cpu": round(c_four / c_batched, 3),
             "batched_transcripts_differing": f"{differ}/{len(four)}",
+            "batched_one_s": round(t_one_b, 2), "four_vs_one_batched": round(t_batched / t_one_b, 3),
+            "four_vs_one_batched_cpu": round(c_batched / c_one_b, 3),
             "fallback_windows": fallbacks,
             **{f"peak_rss_mib_after_{k}": round(v, 1) for k, v in rss.items()},
         })

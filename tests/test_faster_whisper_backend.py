@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("faster_whisper")
 
 from asr_eval.audio import load_audio
-from asr_eval.backends.faster_whisper import FasterWhisperBackend, resolve_device
+from asr_eval.backends.faster_whisper import FasterWhisperBackend, cpu_threads_for, resolve_device
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
 
 from test_resume import real_clips
@@ -98,3 +98,26 @@ def test_sampling_from_the_first_temperature_is_reproducible_too(audios):
     a = FasterWhisperBackend(options=options).transcribe(audios[0], PLANS[:1])
     b = FasterWhisperBackend(options=options, batch_size=2).transcribe_batch(audios[::-1], [PLANS[:1]] * 2)[1]
     assert _flat(a) == _flat(b) and a[0].extra["windows"][0]["temperature"] == 0.8
+
+
+def test_parallel_cpu_decoders_equal_one_thread(audios):
+    # every window falls back (log_prob_threshold 0), so seeded samplers start in parallel threads:
+    # each must still draw from its own seed, and replicas must not change a beam search
+    options = DecodeOptions(beam_size=2, temperatures=(0.0, 0.6, 1.0), log_prob_threshold=0.0, no_speech_threshold=None)
+    one = FasterWhisperBackend(options=options, cpu_threads=1)
+    many = FasterWhisperBackend(options=options, cpu_threads=3, batch_size=2)
+    assert (one.threads, many.threads) == (1, 3)
+    expected = [_flat(one.transcribe(a, PLANS)) for a in audios]
+    assert all(r[1]["windows"][0]["temperature"] > 0 for res in expected for r in res)
+    for _ in range(2):
+        assert [_flat(r) for r in many.transcribe_batch(audios, [PLANS] * 2)] == expected
+    assert many.decoder is not many.model.model and one.decoder is one.model.model
+
+
+def test_cpu_thread_count_prefers_the_flag_then_omp_then_the_cores(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads_for(5) == 5 and cpu_threads_for(0) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    import os
+
+    assert cpu_threads_for(0) == len(os.sched_getaffinity(0))

@@ -17,10 +17,23 @@ beam-search call; rows of a CTranslate2 batch do not interact, so batched and
 sequential transcripts are the same. Sampled fallback windows run on a freshly
 seeded model (see ``_sampler``), so transcripts do not depend on decoding
 order, batching or resumption either.
+
+On CPU the encoder and the decoder want different threading (measured on 2
+cores, tiny.en int8, 16 windows): the encoder's large GEMMs gain from
+intra-op threads (2.3 s with 2 threads vs 3.9 s with 1), while beam-search
+steps are so small that OpenMP synchronisation dominates (decoding took 1.8 s
+on one thread, 3.9 s on two). So the encoder runs on ``threads`` intra-op
+threads and decoding on ``threads`` single-threaded CTranslate2 replicas that
+decode independent streams (conditions, clips) at the same time. Outputs were
+bit-identical under every layout tried, so the layout is not part of the cache
+key.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -40,6 +53,28 @@ PROMPT_BUDGET = MAX_TEXT_CTX // 2 - 1  # 223: what Whisper keeps of a previous-t
 # 2: seeded fallback on a fresh model per window; features with one BLAS thread.
 # 3: hotwords leave room for the carried text (long audio no longer overflows the context).
 DECODER_VERSION = 3
+
+# ctranslate2.set_random_seed sets a process-wide seed that a worker thread reads
+# when it first samples: creating a seeded sampler and running its first sampled
+# pass must not interleave with another sampler's (see FasterWhisperBackend._sample_fresh).
+_SEED_LOCK = threading.Lock()
+
+
+def cpu_threads_for(requested: int) -> int:
+    """CPU threads to use: ``requested``, else OMP_NUM_THREADS (Ray sets it per actor), else the usable cores.
+
+    CTranslate2's own default (4 intra-op threads) oversubscribes small
+    machines: on 2 cores it made decoding twice as slow as one thread.
+    """
+    if requested > 0:
+        return requested
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def split_windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -97,10 +132,13 @@ class FasterWhisperBackend(WhisperPromptTokens):
         self.spec: ModelSpec = resolve_model(model)
         self.device = resolve_device(device)
         self.cpu_threads = cpu_threads
+        # threads for the encoder and the number of parallel single-threaded decoders (CPU only)
+        self.threads = cpu_threads_for(cpu_threads) if self.device == "cpu" else 1
         self.compute_type = compute_type
         self.options = options
         self.batch_size = batch_size
         self._model: Any = None
+        self._decoder: Any = None
         language = options.language if self.spec.multilingual else "en"
         self.tokenizer = load_tokenizer(self.spec, language)
         from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
@@ -128,14 +166,28 @@ class FasterWhisperBackend(WhisperPromptTokens):
             self.load()
         return self._model
 
+    @property
+    def decoder(self) -> Any:
+        """The CTranslate2 model that decodes: single-threaded replicas on CPU, the GPU model otherwise."""
+        if self._model is None:
+            self.load()
+        return self._decoder
+
     def load(self) -> None:
+        import ctranslate2
         from faster_whisper import WhisperModel
 
         try:
             self._model = WhisperModel(
                 str(self.spec.path), device=self.device, compute_type=self.compute_type,
-                cpu_threads=self.cpu_threads, local_files_only=True,
+                cpu_threads=self.threads if self.device == "cpu" else self.cpu_threads, local_files_only=True,
             )
+            self._decoder = self._model.model
+            if self.device == "cpu" and self.threads > 1:
+                self._decoder = ctranslate2.models.Whisper(
+                    str(self.spec.path), device="cpu", compute_type=self.compute_type,
+                    intra_threads=1, inter_threads=self.threads,
+                )
         except Exception as exc:
             raise ModelError(
                 f"cannot load {self.spec.name} from {self.spec.path} on {self.device}/{self.compute_type}: {exc}"
@@ -225,7 +277,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
         else:
             kwargs = {"beam_size": o.beam_size, "patience": o.patience}
         features = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack(encoded)))
-        return (model or self.model.model).generate(
+        return (model or self.decoder).generate(
             features, [list(p) for p in prompts], length_penalty=o.length_penalty,
             repetition_penalty=o.repetition_penalty, no_repeat_ngram_size=o.no_repeat_ngram_size,
             max_length=MAX_TEXT_CTX, return_scores=True, return_no_speech_prob=True,
@@ -269,10 +321,20 @@ class FasterWhisperBackend(WhisperPromptTokens):
         m = self.model.model
         model = ctranslate2.models.Whisper(
             str(self.spec.path), device=m.device, device_index=m.device_index, compute_type=self.compute_type,
-            intra_threads=self.cpu_threads, inter_threads=1,
+            intra_threads=1 if self.device == "cpu" else self.cpu_threads, inter_threads=1,
         )
         ctranslate2.set_random_seed(seed & 0xFFFFFFFF)
         return model
+
+    def _sample_fresh(self, enc: np.ndarray, prompt: list[int], temperature: float, seed: int) -> tuple[Any, Any]:
+        """First sampled pass on a new sampler seeded with ``seed``: (result, sampler to continue with).
+
+        Held under a lock from seeding until the sampler's thread has drawn its
+        first number, so fallbacks decoded in parallel cannot take each other's seed.
+        """
+        with _SEED_LOCK:
+            sampler = self._sampler(seed)
+            return self._generate([enc], [prompt], temperature, model=sampler)[0], sampler
 
     def _fallback(self, enc: np.ndarray, prompt: list[int], first: tuple, seed: int) -> tuple:
         """Temperatures after the first, sampled reproducibly; same choice rule as faster-whisper."""
@@ -283,8 +345,10 @@ class FasterWhisperBackend(WhisperPromptTokens):
         temperature = first[2]
         for temperature in temps:
             if sampler is None:
-                sampler = self._sampler(seed)
-            judged = self._judge(self._generate([enc], [prompt], temperature, model=sampler)[0], temperature)
+                result, sampler = self._sample_fresh(enc, prompt, temperature, seed)
+            else:
+                result = self._generate([enc], [prompt], temperature, model=sampler)[0]
+            judged = self._judge(result, temperature)
             tried.append(judged)
             if judged[5]:
                 below.append(judged)
@@ -317,34 +381,43 @@ class FasterWhisperBackend(WhisperPromptTokens):
                 if len(bias) > PROMPT_BUDGET:
                     raise ModelError(f"plan {plan.condition!r} has {len(bias)} prompt tokens > {PROMPT_BUDGET}")
                 streams.append(_Stream(i, j, plan, bias))
-        first_t = self.options.temperatures[0] if self.options.temperatures else 0.0
         group_cap = max(1, self.batch_size) * max((len(p) for p in plans), default=1)
         sot = self.tokenizer.sot
         active = [s for s in streams if encoded[s.clip]]
-        while active:
-            groups: dict[tuple[int, int], list[tuple[_Stream, list[int]]]] = {}
-            for s in active:
-                prompt = self._prompt(s.plan, s.bias_tokens, s.previous)
-                groups.setdefault((len(prompt), prompt.index(sot)), []).append((s, prompt))
-            for members in groups.values():
-                for k in range(0, len(members), group_cap):
-                    chunk = members[k : k + group_cap]
-                    encs = [encoded[s.clip][s.pos] for s, _ in chunk]
-                    if first_t > 0:  # sampling from the start: reproducible only one by one on a seeded model
-                        results = [self._generate([e], [p], first_t, model=self._sampler(self._seed(s)))[0]
-                                   for e, (s, p) in zip(encs, chunk)]
-                    else:
-                        results = self._generate(encs, [p for _, p in chunk], first_t)
-                    for (s, prompt), enc, res in zip(chunk, encs, results):
-                        judged = self._judge(res, first_t)
-                        if judged[4] and len(self.options.temperatures) > 1:
-                            judged = self._fallback(enc, prompt, judged, self._seed(s) + 1)
-                        self._advance(s, judged, len(prompt))
-            active = [s for s in active if s.pos < len(encoded[s.clip])]
+        with ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else _InThread() as pool:
+            while active:
+                groups: dict[tuple[int, int], list[tuple[_Stream, list[int]]]] = {}
+                for s in active:
+                    prompt = self._prompt(s.plan, s.bias_tokens, s.previous)
+                    groups.setdefault((len(prompt), prompt.index(sot)), []).append((s, prompt))
+                chunks = []
+                for members in groups.values():
+                    # enough chunks to keep every CPU decoder busy; a chunk is one beam-search call
+                    n = max(-(-len(members) // group_cap), min(self.threads, len(members)))
+                    size = -(-len(members) // n)
+                    chunks += [members[k : k + size] for k in range(0, len(members), size)]
+                # each stream is in one chunk, so chunks advance their streams independently
+                for _ in pool.map(lambda chunk: self._decode_chunk(chunk, encoded), chunks):
+                    pass
+                active = [s for s in active if s.pos < len(encoded[s.clip])]
         out: list[list[DecodeResult]] = [[None] * len(p) for p in plans]  # type: ignore[list-item]
         for s in streams:
             out[s.clip][s.slot] = DecodeResult(text=" ".join(s.texts), extra={"windows": s.windows})
         return out
+
+    def _decode_chunk(self, chunk: Sequence[tuple["_Stream", list[int]]], encoded: Sequence[Sequence[np.ndarray]]) -> None:
+        """Decode the current window of each stream in ``chunk`` (one beam-search call), with fallback."""
+        first_t = self.options.temperatures[0] if self.options.temperatures else 0.0
+        encs = [encoded[s.clip][s.pos] for s, _ in chunk]
+        if first_t > 0:  # sampling from the start: reproducible only one by one on a seeded model
+            results = [self._sample_fresh(e, p, first_t, self._seed(s))[0] for e, (s, p) in zip(encs, chunk)]
+        else:
+            results = self._generate(encs, [p for _, p in chunk], first_t)
+        for (s, prompt), enc, res in zip(chunk, encs, results):
+            judged = self._judge(res, first_t)
+            if judged[4] and len(self.options.temperatures) > 1:
+                judged = self._fallback(enc, prompt, judged, self._seed(s) + 1)
+            self._advance(s, judged, len(prompt))
 
     def _seed(self, s: "_Stream") -> int:
         """Sampling seed of a stream's current window: from --seed and the window index only."""
@@ -389,3 +462,16 @@ class _Stream:
     previous: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _InThread:
+    """The one-thread stand-in for a ThreadPoolExecutor: ``map`` runs in the caller's thread."""
+
+    def __enter__(self) -> "_InThread":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def map(self, fn: Any, items: Sequence[Any]) -> Any:
+        return map(fn, items)
