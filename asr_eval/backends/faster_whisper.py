@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -384,7 +385,8 @@ class FasterWhisperBackend(WhisperPromptTokens):
         group_cap = max(1, self.batch_size) * max((len(p) for p in plans), default=1)
         sot = self.tokenizer.sot
         active = [s for s in streams if encoded[s.clip]]
-        with ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else _InThread() as pool:
+        with ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else nullcontext() as pool:
+            run_all = pool.map if pool is not None else map
             while active:
                 groups: dict[tuple[int, int], list[tuple[_Stream, list[int]]]] = {}
                 for s in active:
@@ -397,7 +399,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
                     size = -(-len(members) // n)
                     chunks += [members[k : k + size] for k in range(0, len(members), size)]
                 # each stream is in one chunk, so chunks advance their streams independently
-                for _ in pool.map(lambda chunk: self._decode_chunk(chunk, encoded), chunks):
+                for _ in run_all(lambda chunk: self._decode_chunk(chunk, encoded), chunks):
                     pass
                 active = [s for s in active if s.pos < len(encoded[s.clip])]
         out: list[list[DecodeResult]] = [[None] * len(p) for p in plans]  # type: ignore[list-item]
@@ -463,15 +465,3 @@ class _Stream:
     texts: list[str] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
 
-
-class _InThread:
-    """The one-thread stand-in for a ThreadPoolExecutor: ``map`` runs in the caller's thread."""
-
-    def __enter__(self) -> "_InThread":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def map(self, fn: Any, items: Sequence[Any]) -> Any:
-        return map(fn, items)
