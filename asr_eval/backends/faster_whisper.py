@@ -464,4 +464,3 @@ class _Stream:
     previous: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
-
