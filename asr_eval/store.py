@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -64,14 +65,21 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
 
 
 class TranscriptStore:
-    """Append-only JSONL of ``{"key": ..., "record": {...}}`` lines, indexed in memory."""
+    """Append-only JSONL of ``{"key": ..., "record": {...}}`` lines, indexed in memory.
+
+    Several runs may share one store (``--cache``): every append and the
+    load-and-repair on opening hold an exclusive ``flock`` on the file, so
+    lines from two processes never interleave and one run never cuts away
+    a line that another is still writing.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict[str, Any]] = {}
-        self._load()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "ab")
+        with self._locked():
+            self._load()
 
     def _load(self) -> None:
         """Index every complete record; only a torn *last* line is cut away.
@@ -79,8 +87,6 @@ class TranscriptStore:
         A damaged line in the middle (it ends in a newline, so a later write
         followed it) is skipped, never used as a reason to drop what follows.
         """
-        if not self.path.exists():
-            return
         with open(self.path, "rb") as f:
             data = f.read()
         lines = data.split(b"\n")
@@ -110,10 +116,20 @@ class TranscriptStore:
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         if key in self._index:
             return
-        self._fh.write(json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        line = (json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._locked():
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
         self._index[key] = dict(record)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return iter(self._index.items())

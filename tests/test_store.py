@@ -149,3 +149,43 @@ def test_a_damaged_middle_line_is_skipped_not_a_reason_to_drop_the_rest(tmp_path
     with TranscriptStore(path) as store:
         assert len(store) == 4 and store.get("k4") == {"text": "4"} and store.skipped_lines == 1
     assert path.read_text().endswith(lines[4] + "\n")  # only the torn tail was cut
+
+
+_WRITER = """
+import sys
+from asr_eval.store import TranscriptStore
+path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with TranscriptStore(path) as store:
+    for i in range(n):
+        # 40 kB records: each line takes several write() calls without the lock
+        store.put(f"{tag}{i}", {"text": tag * 40_000, "i": i})
+"""
+
+
+def test_two_runs_appending_to_one_cache_at_once_keep_every_record(tmp_path):
+    path = tmp_path / "shared.jsonl"
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), tag, "60"]) for tag in "ab"]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with TranscriptStore(path) as store:
+        assert store.skipped_lines == 0 and len(store) == 120
+        assert all(rec["text"] == key[0] * 40_000 for key, rec in store.items())
+
+
+def test_opening_waits_for_a_line_another_run_is_still_writing(tmp_path):
+    # without the lock, the opener would take the half-written line for a torn one and cut it away
+    import fcntl
+
+    path = tmp_path / "shared.jsonl"
+    line = (json.dumps({"key": "k", "record": {"text": "x" * 100}}) + "\n").encode()
+    opener_code = "import sys; from asr_eval.store import TranscriptStore; print(len(TranscriptStore(sys.argv[1])))"
+    with open(path, "ab") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        fh.write(line[:40])
+        fh.flush()
+        opener = subprocess.Popen([sys.executable, "-c", opener_code, str(path)], stdout=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        fh.write(line[40:])
+        fh.flush()
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    assert opener.communicate(timeout=60)[0].strip() == "1"
+    assert path.read_bytes() == line
