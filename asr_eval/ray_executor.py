@@ -149,6 +149,10 @@ class RayExecutor:
         if device == "cuda" and resources.get("GPU", 0) < 1:
             self.shutdown()
             raise ModelError("--device cuda with --executor ray: the Ray cluster reports no GPU")
+        if cpus_per_actor > resources.get("CPU", 0):
+            self.shutdown()
+            raise ModelError(f"each Ray actor would reserve {cpus_per_actor:g} CPUs (--cpu-threads) but the Ray "
+                             f"cluster has {resources.get('CPU', 0):g}; lower --cpu-threads")
         if actors <= 0:
             actors = int(resources.get("GPU", 0)) if gpus else max(1, int(resources.get("CPU", 1) // cpus_per_actor))
         self.batch_size = max(1, batch_size)

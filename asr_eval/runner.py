@@ -113,6 +113,8 @@ def run_evaluation(
             executor = stack.enter_context(RayExecutor(
                 BackendSpec(args=(config.backend,), kwargs=backend_kwargs), address=config.ray_address,
                 actors=config.ray_actors, batch_size=config.batch_size, device=config.device,
+                # an actor reserves the CPUs its backend will use (--cpu-threads; Ray's OMP_NUM_THREADS otherwise)
+                cpus_per_actor=float(config.cpu_threads or 1),
             ))
         elif config.executor not in ("local", "ray"):
             raise ValueError(f"--executor must be local or ray, got {config.executor!r}")

@@ -14,10 +14,12 @@ under any other settings is never served.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -77,7 +79,8 @@ class TranscriptStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict[str, Any]] = {}
-        self._fh = open(self.path, "ab")
+        self._fh = open(self.path, "ab", buffering=0)
+        self._locking = True
         with self._locked():
             self._load()
 
@@ -117,19 +120,42 @@ class TranscriptStore:
         if key in self._index:
             return
         line = (json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = self._fh.fileno()
         with self._locked():
-            self._fh.write(line)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except BaseException:  # disk full, Ctrl-C between writes: leave no partial line to merge with the next
+                os.ftruncate(fd, start)
+                raise
         self._index[key] = dict(record)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+        locked = self._lock()
         try:
             yield
         finally:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+
+    def _lock(self) -> bool:
+        """Take the exclusive flock; where the filesystem has none, warn once and go on unlocked."""
+        if not self._locking:
+            return False
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX)
+            return True
+        except OSError as exc:  # Lustre without -o flock, some FUSE mounts
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+            self._locking = False
+            warnings.warn(f"{self.path}: this filesystem cannot lock files ({exc.strerror}); "
+                          "do not let two runs use this cache at the same time", stacklevel=4)
+            return False
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return iter(self._index.items())

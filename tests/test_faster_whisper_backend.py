@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("faster_whisper")
 
 from asr_eval.audio import load_audio
-from asr_eval.backends.faster_whisper import FasterWhisperBackend, cpu_threads_for, resolve_device
+from asr_eval.backends.faster_whisper import FasterWhisperBackend, cgroup_cpu_quota, cpu_threads_for, resolve_device
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
 
 from test_resume import real_clips
@@ -120,4 +120,20 @@ def test_cpu_thread_count_prefers_the_flag_then_omp_then_the_cores(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS")
     import os
 
-    assert cpu_threads_for(0) == len(os.sched_getaffinity(0))
+    assert cpu_threads_for(0) == min(len(os.sched_getaffinity(0)), cgroup_cpu_quota() or 10**6)
+
+
+def test_container_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(v2) == 2  # 1.5 CPUs -> 2 threads
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(v2) is None
+    v1 = tmp_path / "v1" / "cpu"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("400000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1.parent) == 4
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_quota(v1.parent) is None and cgroup_cpu_quota(tmp_path / "none") is None

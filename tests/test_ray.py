@@ -74,6 +74,14 @@ def test_cuda_on_a_cluster_without_gpus_is_a_model_error(local_ray):
         RayExecutor(BackendSpec(), device="cuda")
 
 
+@pytest.mark.slow
+def test_more_cpus_per_actor_than_the_cluster_has_is_a_model_error_not_a_hang(local_ray):
+    from asr_eval.types import ModelError
+
+    with pytest.raises(ModelError, match="reserve 8 CPUs .* cluster has 2; lower --cpu-threads"):
+        RayExecutor(BackendSpec(), cpus_per_actor=8)
+
+
 @pytest.mark.model
 @pytest.mark.slow
 def test_ray_run_with_real_model_equals_local_run(local_ray, tmp_path):

@@ -189,3 +189,44 @@ def test_opening_waits_for_a_line_another_run_is_still_writing(tmp_path):
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     assert opener.communicate(timeout=60)[0].strip() == "1"
     assert path.read_bytes() == line
+
+
+def test_a_write_cut_short_leaves_no_partial_line(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    path = tmp_path / "c.jsonl"
+    real_write = os.write
+    with TranscriptStore(path) as store:
+        store.put("a", {"text": "first"})
+
+        def half_then_disk_full(fd, data):
+            if len(data) > 20:
+                real_write(fd, bytes(data[:20]))
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", half_then_disk_full)
+        with pytest.raises(OSError, match="No space"):
+            store.put("b", {"text": "second " * 10})
+        monkeypatch.setattr(os, "write", real_write)
+        store.put("c", {"text": "third"})
+    with TranscriptStore(path) as store:
+        assert store.skipped_lines == 0 and sorted(k for k, _ in store.items()) == ["a", "c"]
+
+
+def test_a_filesystem_without_locks_warns_and_still_stores(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match="cannot lock files"):
+        with TranscriptStore(tmp_path / "c.jsonl") as store:
+            store.put("a", {"text": "x"})
+            store.put("b", {"text": "y"})
+    monkeypatch.undo()
+    with TranscriptStore(tmp_path / "c.jsonl") as store:
+        assert len(store) == 2

@@ -66,6 +66,8 @@ def cpu_threads_for(requested: int) -> int:
 
     CTranslate2's own default (4 intra-op threads) oversubscribes small
     machines: on 2 cores it made decoding twice as slow as one thread.
+    "Usable" honours both the CPU affinity mask and a container's CPU quota
+    (``docker --cpus 2`` on a 64-core host means 2).
     """
     if requested > 0:
         return requested
@@ -73,9 +75,30 @@ def cpu_threads_for(requested: int) -> int:
     if env.isdigit() and int(env) > 0:
         return int(env)
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cgroup_cpu_quota(root: str | os.PathLike[str] = "/sys/fs/cgroup") -> int | None:
+    """CPUs allowed by the cgroup CPU quota (v2 ``cpu.max`` or v1 ``cfs_quota_us``), rounded up; None if unlimited."""
+    import math
+    from pathlib import Path
+
+    root = Path(root)
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return max(1, math.ceil(quota_us / period_us)) if quota_us > 0 and period_us > 0 else None
 
 
 def split_windows(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -179,16 +202,17 @@ class FasterWhisperBackend(WhisperPromptTokens):
         from faster_whisper import WhisperModel
 
         try:
-            self._model = WhisperModel(
+            model = WhisperModel(
                 str(self.spec.path), device=self.device, compute_type=self.compute_type,
                 cpu_threads=self.threads if self.device == "cpu" else self.cpu_threads, local_files_only=True,
             )
-            self._decoder = self._model.model
+            decoder = model.model
             if self.device == "cpu" and self.threads > 1:
-                self._decoder = ctranslate2.models.Whisper(
+                decoder = ctranslate2.models.Whisper(
                     str(self.spec.path), device="cpu", compute_type=self.compute_type,
                     intra_threads=1, inter_threads=self.threads,
                 )
+            self._model, self._decoder = model, decoder  # both or neither
         except Exception as exc:
             raise ModelError(
                 f"cannot load {self.spec.name} from {self.spec.path} on {self.device}/{self.compute_type}: {exc}"
@@ -306,35 +330,41 @@ class FasterWhisperBackend(WhisperPromptTokens):
             needs = False  # silence
         return result, avg_logprob, temperature, compression, needs, below
 
-    def _sampler(self, seed: int) -> Any:
-        """A fresh CTranslate2 model whose worker thread's random generator starts at ``seed``.
+    def _sampler(self) -> Any:
+        """A fresh CTranslate2 model, whose worker thread has not sampled yet (see ``_sample_fresh``).
 
         ``ctranslate2.set_random_seed`` only seeds a worker thread's generator
         the first time that thread samples; afterwards sampling continues from
         whatever the process sampled before. A sampling pass on the shared
         model would therefore depend on decoding order, batching and
         resumption. Loading a fresh model per fallback window (measured
-        0.4 s for tiny.en, 0.9 s for base on 2 CPU cores) makes each fallback
-        reproducible from (seed, window) alone.
+        0.1-0.4 s for tiny.en, 0.9 s for base on 2 CPU cores) makes each fallback
+        reproducible from (seed, window) alone. Loading draws no random number.
         """
         import ctranslate2
 
         m = self.model.model
-        model = ctranslate2.models.Whisper(
+        return ctranslate2.models.Whisper(
             str(self.spec.path), device=m.device, device_index=m.device_index, compute_type=self.compute_type,
             intra_threads=1 if self.device == "cpu" else self.cpu_threads, inter_threads=1,
         )
-        ctranslate2.set_random_seed(seed & 0xFFFFFFFF)
-        return model
 
     def _sample_fresh(self, enc: np.ndarray, prompt: list[int], temperature: float, seed: int) -> tuple[Any, Any]:
         """First sampled pass on a new sampler seeded with ``seed``: (result, sampler to continue with).
 
-        Held under a lock from seeding until the sampler's thread has drawn its
-        first number, so fallbacks decoded in parallel cannot take each other's seed.
+        The lock is held from seeding until the sampler's thread has drawn its
+        first number, so fallbacks decoded in parallel cannot take each other's
+        seed. Only temperature-0 beam search runs elsewhere meanwhile, and it
+        never touches the generator (CTranslate2's best-of sampler is not random).
         """
+        import ctranslate2
+
+        sampler = self._sampler()
+        seed &= 0xFFFFFFFF
+        if seed == 0xFFFFFFFF:  # CTranslate2's "no seed set" value: it would seed from random_device
+            seed -= 1
         with _SEED_LOCK:
-            sampler = self._sampler(seed)
+            ctranslate2.set_random_seed(seed)
             return self._generate([enc], [prompt], temperature, model=sampler)[0], sampler
 
     def _fallback(self, enc: np.ndarray, prompt: list[int], first: tuple, seed: int) -> tuple:
