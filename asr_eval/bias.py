@@ -102,3 +102,8 @@ def build_conditions(
             )
         candidates = [c for c in candidates if c.name in only]
     return candidates
+
+
+def make_plans(conditions: Sequence[Condition], backend: Any) -> dict[str, BiasPlan]:
+    """Fit each condition's terms into the backend's budget, with its own tokenizer."""
+    return {c.name: plan_for(c, backend.count_tokens, backend.prompt_budget(c.method)) for c in conditions}

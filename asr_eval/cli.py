@@ -60,7 +60,7 @@ def run(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
-    from .runner import RunConfig
+    from .evaluate import RunConfig
 
     try:
         decode = DecodeOptions(beam_size=beam_size, seed=seed,
@@ -77,7 +77,7 @@ def run(
 
 def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config) -> None:
     """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some clips failed."""
-    from .runner import run_evaluation
+    from .evaluate import run_evaluation
 
     try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
@@ -137,7 +137,7 @@ def demo(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """The bundled demo: audio_fixtures/demo with the demo dictionary and directory, default model."""
-    from .runner import RunConfig
+    from .evaluate import RunConfig
 
     root = Path.cwd()
     _evaluate(root / DEMO_MANIFEST, out, root / DEMO_DICTIONARY, root / DEMO_DIRECTORY, RunConfig(progress=progress))
@@ -156,7 +156,7 @@ def score(
     redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
 ) -> None:
     """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary)."""
-    from .runner import score_hypotheses
+    from .evaluate import score_hypotheses
 
     try:
         outcome = score_hypotheses(manifest, hyp, out, dictionary=dictionary, directory=directory, baseline=baseline,

@@ -64,7 +64,7 @@ def convert_model(
     force: bool = typer.Option(False, "--force", help="Rewrite the checkpoint even if it exists."),
 ) -> None:
     """Convert CTranslate2 weights to an openai-whisper checkpoint in the cache (verified by loading it)."""
-    from .convert import convert
+    from .backends.convert import convert
 
     try:
         path = convert(name, force=force)
@@ -80,7 +80,7 @@ def model_path(
 ) -> None:
     """Print the CTranslate2 folder of a model (or, with --openai, its converted checkpoint)."""
     from .backends.models import resolve_model
-    from .convert import checkpoint_path
+    from .backends.convert import checkpoint_path
 
     try:
         spec = resolve_model(name)

@@ -60,7 +60,7 @@ def sweep(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
-    from .runner import RunConfig
+    from .evaluate import RunConfig
     from .sweep import ALL_GROUPS, run_sweep
 
     try:

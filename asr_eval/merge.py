@@ -49,7 +49,8 @@ class _Shard:
 
 
 def _read_shard(folder: Path) -> _Shard:
-    from .pipeline import _safe_name, parse_shard
+    from .runfolder import _safe_name
+    from .shard import parse_shard
 
     run_json = folder / "run.json"
     if not run_json.is_file():
@@ -125,7 +126,7 @@ def check_compatible(shards: Sequence[_Shard]) -> None:
 
 def _load_inputs(run: dict[str, Any], manifest_override: Path | None):
     from .manifest import load_manifest
-    from .store import file_sha256
+    from .files import file_sha256
     from .vocab import load_dictionary, load_directory
 
     manifest_path = Path(manifest_override or run["manifest"]["path"])
@@ -171,10 +172,13 @@ def merge_runs(
     command: Sequence[str] | None = None,
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder."""
-    from .pipeline import base_provenance, in_shard, mentions, score_transcripts, write_run_folder
-    from .runner import all_terms
+    from .provenance import base_provenance
+    from .shard import in_shard
+    from .runfolder import mentions, write_run_folder
+    from .score_run import score_transcripts
+    from .evaluate import all_terms
     from .normalize import make_normalizer
-    from .store import RunLock
+    from .files import RunLock
 
     t0 = time.perf_counter()
     if not shard_dirs:

@@ -16,7 +16,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
-from .executor import Job, JobResult, decode_jobs
+from .transcribe import Job, JobResult, decode_jobs
 from .types import AsrEvalError, ModelError
 
 
@@ -171,7 +171,7 @@ class RayExecutor:
         like any failed clip, and the dead actor leaves the pool; what is already
         stored survives, so a rerun retries just those clips.
         """
-        from .executor import _failure
+        from .transcribe import _failure
 
         ray = self.ray
         batches = [list(jobs[k : k + self.batch_size]) for k in range(0, len(jobs), self.batch_size)]

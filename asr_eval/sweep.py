@@ -401,7 +401,7 @@ def run_sweep(
     """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
     from .backends import load_backend
     from .manifest import load_manifest
-    from .runner import RunConfig, all_terms, load_vocabularies, run_evaluation
+    from .evaluate import RunConfig, all_terms, load_vocabularies, run_evaluation
 
     config = config or RunConfig()
     out = Path(out_dir)
@@ -477,7 +477,7 @@ def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Reco
                         settings: Mapping[str, Any]) -> dict[str, Path]:
     import io
 
-    from .store import write_atomic
+    from .files import write_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     s = io.StringIO()

@@ -58,7 +58,7 @@ def main() -> None:
     ow = load_backend("openai-whisper", model=args.model, options=options, cpu_threads=args.threads)
     plan = BiasPlan("baseline", "none", None)
     if args.method == "prompt":
-        from asr_eval.runner import all_terms, load_vocabularies
+        from asr_eval.evaluate import all_terms, load_vocabularies
 
         terms = all_terms(*load_vocabularies(ROOT / "dictionaries" / "demo-company.csv",
                                              ROOT / "dictionaries" / "demo-directory.csv"))

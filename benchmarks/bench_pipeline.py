@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from asr_eval.backends.faster_whisper import FasterWhisperBackend
-    from asr_eval.runner import RunConfig, run_evaluation
+    from asr_eval.evaluate import RunConfig, run_evaluation
     from asr_eval.types import DecodeOptions
 
     manifest = args.manifest or (DEMO if DEMO.exists() else SAA)

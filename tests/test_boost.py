@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr_eval.boost import BoostLogitFilter, BoostTrie
+from asr_eval.backends.boost import BoostLogitFilter, BoostTrie
 
 # A toy tokenizer: each character is a token id, a leading space is its own id.
 SPACE = 1000

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from asr_eval.backends.models import resolve_model
-from asr_eval.convert import checkpoint_path, convert, read_ct2, whisper_state_dict
+from asr_eval.backends.convert import checkpoint_path, convert, read_ct2, whisper_state_dict
 from asr_eval.types import ModelError
 
 whisper = pytest.importorskip("whisper")

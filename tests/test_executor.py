@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from asr_eval.backends.base import Transcriber
-from asr_eval.executor import Job, LocalExecutor, decode_jobs, transcribe
-from asr_eval.store import TranscriptStore
+from asr_eval.transcribe import Job, LocalExecutor, decode_jobs, transcribe
+from asr_eval.cache import TranscriptStore
 from asr_eval.types import BiasPlan, Condition, DecodeResult, Term, Utterance
 
 WORDS = ("please", "call", "stella", "zentrix", "cloud", "klarvo", "invoice", "ticket", "refund", "today")
@@ -187,8 +187,8 @@ def test_progress_bar_counts_cached_and_decoded_clips(tmp_path, capsys):
 
 
 def test_plans_equal_but_for_their_name_are_decoded_once(tmp_path):
-    from asr_eval.executor import transcribe
-    from asr_eval.store import TranscriptStore
+    from asr_eval.transcribe import transcribe
+    from asr_eval.cache import TranscriptStore
 
     utts = _utterances(tmp_path / "a", 2)
     plans = {

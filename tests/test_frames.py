@@ -4,7 +4,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from asr_eval.cli import app
-from asr_eval.frames import read_run
+from asr_eval.runfolder import read_frames
 
 from conftest import tone
 
@@ -20,7 +20,7 @@ def test_run_tables_as_dataframes(tmp_path):
     r = CliRunner().invoke(app, ["score", str(tmp_path / "m.csv"), "--hyp", str(tmp_path / "h.csv"),
                                  "--dictionary", str(tmp_path / "d.csv"), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    frames = read_run(out)
+    frames = read_frames(out)
     u, t = frames["utterances"], frames["terms"]
     assert str(u["subs"].dtype).startswith("int") and len(u) == 4
     by = u.groupby("condition")[["subs", "dels", "ins", "ref_words", "term_false_ins"]].sum()

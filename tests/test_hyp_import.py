@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr_eval.hyp_import import check_ids, load_hypotheses, merge
+from asr_eval.hypotheses import check_ids, load_hypotheses, merge
 from asr_eval.trn import write_trn
 from asr_eval.types import InputError
 

@@ -13,10 +13,10 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from asr_eval.executor import transcribe
+from asr_eval.transcribe import transcribe
 from asr_eval.ray_executor import BackendSpec, RayExecutor
-from asr_eval.runner import RunConfig, run_evaluation
-from asr_eval.store import TranscriptStore
+from asr_eval.evaluate import RunConfig, run_evaluation
+from asr_eval.cache import TranscriptStore
 
 from test_executor import PLANS, FakeTranscriber, _utterances
 from test_resume import real_clips, run_outputs

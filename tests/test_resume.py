@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from asr_eval.runner import RunConfig, run_evaluation
+from asr_eval.evaluate import RunConfig, run_evaluation
 from asr_eval.types import RunLockedError
 
 from test_executor import FakeTranscriber, make_fixture
@@ -33,7 +33,7 @@ DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_executor import FakeTranscriber
-from asr_eval.runner import RunConfig, run_evaluation
+from asr_eval.evaluate import RunConfig, run_evaluation
 run_evaluation({manifest!r}, {out!r}, dictionary={dictionary!r},
                config=RunConfig(progress=False, reports=False, batch_size={batch}),
                backend=FakeTranscriber(delay={delay}))
@@ -220,7 +220,7 @@ def real_clips(folder: Path, n: int = 2, seconds: float = 4.0) -> Path:
 
 
 REAL_DRIVER = """
-from asr_eval.runner import RunConfig, run_evaluation
+from asr_eval.evaluate import RunConfig, run_evaluation
 run_evaluation({manifest!r}, {out!r}, dictionary={dictionary!r}, config=RunConfig(progress=False, reports=False))
 """
 

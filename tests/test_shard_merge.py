@@ -7,8 +7,8 @@ import json
 import pytest
 
 from asr_eval.merge import MergeError, merge_runs
-from asr_eval.pipeline import in_shard, parse_shard
-from asr_eval.runner import RunConfig, run_evaluation
+from asr_eval.shard import in_shard, parse_shard
+from asr_eval.evaluate import RunConfig, run_evaluation
 
 from test_executor import FakeTranscriber, make_fixture
 from test_resume import run_outputs

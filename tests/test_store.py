@@ -10,7 +10,8 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from asr_eval.store import RunLock, TranscriptStore, transcript_key, write_atomic
+from asr_eval.files import RunLock, write_atomic
+from asr_eval.cache import TranscriptStore, transcript_key
 from asr_eval.types import RunLockedError
 
 ENGINE = {"backend": "fake", "model": "m", "weights_sha256": "abc", "decode": {"beam_size": 5, "temperatures": [0.0, 0.2]}}
@@ -104,7 +105,7 @@ def test_second_lock_in_process_is_refused_with_a_clear_message(tmp_path):
 
 def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom asr_eval.store import RunLock\n"
+        "import sys, time\nfrom asr_eval.files import RunLock\n"
         f"with RunLock({str(tmp_path)!r}):\n    print('locked', flush=True)\n    time.sleep(60)\n")],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -126,7 +127,7 @@ def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path
 
 
 def test_key_ignores_the_condition_name_but_not_the_plan():
-    from asr_eval.store import transcript_key
+    from asr_eval.cache import transcript_key
     from asr_eval.types import BiasPlan
 
     engine = {"backend": "x", "model": "m", "beam_size": 5}
@@ -140,7 +141,7 @@ def test_key_ignores_the_condition_name_but_not_the_plan():
 def test_a_damaged_middle_line_is_skipped_not_a_reason_to_drop_the_rest(tmp_path):
     import json as _json
 
-    from asr_eval.store import TranscriptStore
+    from asr_eval.cache import TranscriptStore
 
     path = tmp_path / "t.jsonl"
     lines = [_json.dumps({"key": f"k{i}", "record": {"text": str(i)}}) for i in range(5)]
@@ -153,7 +154,7 @@ def test_a_damaged_middle_line_is_skipped_not_a_reason_to_drop_the_rest(tmp_path
 
 _WRITER = """
 import sys
-from asr_eval.store import TranscriptStore
+from asr_eval.cache import TranscriptStore
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with TranscriptStore(path) as store:
     for i in range(n):
@@ -177,7 +178,7 @@ def test_opening_waits_for_a_line_another_run_is_still_writing(tmp_path):
 
     path = tmp_path / "shared.jsonl"
     line = (json.dumps({"key": "k", "record": {"text": "x" * 100}}) + "\n").encode()
-    opener_code = "import sys; from asr_eval.store import TranscriptStore; print(len(TranscriptStore(sys.argv[1])))"
+    opener_code = "import sys; from asr_eval.cache import TranscriptStore; print(len(TranscriptStore(sys.argv[1])))"
     with open(path, "ab") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         fh.write(line[:40])

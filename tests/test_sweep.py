@@ -141,7 +141,7 @@ def _rows_with_insertions():
 
 def test_correction_sweep_over_three_thresholds_runs_end_to_end(tmp_path):
     """Real bundled model on two clips; the three thresholds share one decode per clip."""
-    from asr_eval.runner import RunConfig
+    from asr_eval.evaluate import RunConfig
     from asr_eval.sweep import run_sweep
     from asr_eval.types import DecodeOptions
 

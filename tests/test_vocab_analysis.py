@@ -6,11 +6,11 @@ import pytest
 
 from asr_eval.bias import build_conditions, plan_for
 from asr_eval.types import ModelError, Term, Vocabulary
-from asr_eval.vocab_tools.budget import budget_report
-from asr_eval.vocab_tools.confusable import confusable
-from asr_eval.vocab_tools.coverage import capitalised_runs, coverage
-from asr_eval.vocab_tools.history import ALL, history
-from asr_eval.vocab_tools.sources import (
+from asr_eval.vocab.budget import budget_report
+from asr_eval.vocab.confusable import confusable
+from asr_eval.vocab.coverage import capitalised_runs, coverage
+from asr_eval.vocab.history import ALL, history
+from asr_eval.vocab.sources import (
     common_words,
     espeak_available,
     espeak_phonemes,
@@ -18,7 +18,7 @@ from asr_eval.vocab_tools.sources import (
     metaphone_encoder,
     word_frequency,
 )
-from asr_eval.vocab_tools.text import words as simple_words
+from asr_eval.vocab.text import words as simple_words
 
 
 def t(display: str, source: str = "dictionary", **kw) -> Term:
@@ -27,7 +27,7 @@ def t(display: str, source: str = "dictionary", **kw) -> Term:
 
 @pytest.fixture(scope="module")
 def counter():
-    from asr_eval.vocab_tools.sources import token_counter
+    from asr_eval.vocab.sources import token_counter
 
     try:
         return token_counter("tiny.en")

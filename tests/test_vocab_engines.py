@@ -10,8 +10,8 @@ import pytest
 
 from asr_eval.bias import build_conditions, plan_for
 from asr_eval.types import ModelError, Term, Vocabulary
-from asr_eval.vocab_tools import engines as eng
-from asr_eval.vocab_tools.sources import load_limits
+from asr_eval.vocab import engines as eng
+from asr_eval.vocab.sources import load_limits
 
 LIMITS = load_limits()
 
@@ -48,7 +48,7 @@ def many(n: int, prefix: str = "Zorb") -> Vocabulary:
 
 @pytest.fixture(scope="module")
 def counter():
-    from asr_eval.vocab_tools.sources import token_counter
+    from asr_eval.vocab.sources import token_counter
 
     try:
         return token_counter("tiny.en")

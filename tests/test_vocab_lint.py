@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from asr_eval.types import Term, Vocabulary
-from asr_eval.vocab_tools.lint import lint, make_report
-from asr_eval.vocab_tools.sources import load_for_lint
+from asr_eval.vocab.lint import lint, make_report
+from asr_eval.vocab.sources import load_for_lint
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,7 +11,7 @@ from conftest import require_tool
 from typer.testing import CliRunner
 
 from asr_eval.types import Term
-from asr_eval.vocab_tools.probe import CARRIERS, carrier_items
+from asr_eval.vocab.probe import CARRIERS, carrier_items
 
 
 def test_carrier_items_keep_display_and_speak_hint():

@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store import file_sha256
+from ..files import file_sha256
 from ..types import ModelError
 
 DEFAULT_MODEL = "tiny.en"

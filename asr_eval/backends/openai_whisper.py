@@ -2,8 +2,8 @@
 
 Why a second engine: results that hold in one decoder implementation but not
 another are engine artefacts, and openai-whisper exposes logit filters, which
-decoder boosting (``asr_eval.boost``) needs. The weights are the bundled
-CTranslate2 models converted once by ``asr_eval.convert`` (nothing is
+decoder boosting (``asr_eval.backends.boost``) needs. The weights are the bundled
+CTranslate2 models converted once by ``asr_eval.backends.convert`` (nothing is
 downloaded), so a difference between engines is a difference in decoding,
 not in models.
 
@@ -29,8 +29,8 @@ import whisper
 from whisper.audio import N_FRAMES, pad_or_trim
 from whisper.decoding import DecodingOptions, DecodingTask
 
-from ..boost import BoostLogitFilter, BoostTrie
-from ..convert import convert
+from .boost import BoostLogitFilter, BoostTrie
+from .convert import convert
 from .base import WhisperPromptTokens
 from ..types import BiasPlan, DecodeOptions, DecodeResult, ModelError
 from .faster_whisper import DECODER_VERSION, PROMPT_BUDGET, WINDOW_SECONDS, split_windows

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store import write_atomic
-from .load import RunData, load_run
+from ..files import write_atomic
+from ..runfolder import RunData, load_run
 from .model import build_report
 from .tables import comparison_csv, summary_csv
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import stats as st
 from ..redact import Redactor
-from .load import RunData
+from ..runfolder import RunData
 
 ALL = "ALL"
 ALPHA = 0.05

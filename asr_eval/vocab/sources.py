@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..types import InputError, ModelError, Term, Vocabulary
-from ..vocab import load_dictionary, load_directory
+from .load import load_dictionary, load_directory
 from .findings import ERROR, Finding
 
 _DUPLICATE = re.compile(r"duplicate term (.+) \(first at line (\d+)\)")

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .backends.models import ModelSpec, cache_root, resolve_model
-from .types import ModelError
+from .models import ModelSpec, cache_root, resolve_model
+from ..types import ModelError
 
 # Order of CTranslate2's DataType enum (include/ctranslate2/types.h).
 _CT2_DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-from .store import TranscriptStore, file_sha256, transcript_key
+from .cache import TranscriptStore, transcript_key
+from .files import file_sha256
 from .types import BiasPlan, Condition, DecodeResult, ModelError, Problem, Transcript, Utterance
 
 

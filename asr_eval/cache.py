@@ -1,4 +1,4 @@
-"""Durable, resumable storage for a run: the transcript cache, the run lock, atomic writes.
+"""The transcript cache: durable, resumable, shared between runs.
 
 Each decoded transcript is appended to ``cache/transcripts.jsonl`` as one line
 and flushed + fsynced before the next clip starts, so a run killed at any
@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .types import RunLockedError
-
 STORE_FORMAT = 1
 
 
@@ -43,27 +41,6 @@ def transcript_key(audio_sha256: str, engine: Mapping[str, Any], plan: Mapping[s
     plan = {k: v for k, v in plan.items() if k != "condition"}
     payload = canonical_json({"v": STORE_FORMAT, "audio": audio_sha256, "engine": engine, "plan": plan})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class TranscriptStore:
@@ -168,36 +145,3 @@ class TranscriptStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class RunLock:
-    """An exclusive lock on an output folder; a second run into it is refused, not queued."""
-
-    def __init__(self, folder: str | Path):
-        self.path = Path(folder) / ".asr-eval.lock"
-        self._fh = None
-
-    def __enter__(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise RunLockedError(
-                f"output folder {self.path.parent} is in use by {holder}; wait for it to finish or choose another --out"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None

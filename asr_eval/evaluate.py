@@ -15,11 +15,14 @@ from typing import Any, Sequence
 
 from .bias import build_conditions
 from .manifest import Manifest, load_manifest
-from .pipeline import (
-    base_provenance, in_shard, make_plans, parse_shard, score_transcripts, vocab_info, write_run_folder,
-)
-from .executor import transcribe
-from .store import RunLock, TranscriptStore, file_sha256
+from .provenance import base_provenance, vocab_info
+from .shard import in_shard, parse_shard
+from .bias import make_plans
+from .score_run import score_transcripts
+from .runfolder import write_run_folder
+from .transcribe import transcribe
+from .files import RunLock, file_sha256
+from .cache import TranscriptStore
 from .types import Condition, DecodeOptions, Vocabulary
 from .vocab import load_dictionary, load_directory
 
@@ -193,9 +196,9 @@ def score_hypotheses(
     the file name). The run folder has the same files as ``run_evaluation``'s.
     ``correct`` post-corrects every non-baseline condition towards the vocabulary.
     """
-    from .hyp_import import check_ids, load_hypotheses, merge
+    from .hypotheses import check_ids, load_hypotheses, merge
     from .normalize import make_normalizer
-    from .pipeline import score_transcripts
+    from .score_run import score_transcripts
     from .types import BiasPlan, InputError, Transcript
 
     t_start = time.perf_counter()
@@ -225,7 +228,7 @@ def score_hypotheses(
         for uid, text in hyps[c.name].items():
             t = Transcript(utt_id=uid, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0, decode_seconds=0.0)
             if c.correct is not None:
-                from .executor import _apply_correction
+                from .transcribe import _apply_correction
 
                 t = _apply_correction(t, c)
             transcripts[(uid, c.name)] = t

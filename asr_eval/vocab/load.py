@@ -27,8 +27,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .store import file_sha256
-from .types import InputError, Term, Vocabulary
+from ..files import file_sha256
+from ..types import InputError, Term, Vocabulary
 
 _MULTI_SPLIT = re.compile(r"\s*[|;]\s*")
 
