@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,9 +40,13 @@ RUNS = {
 }
 SCORED = ["utterances.csv", "summary.csv", "comparison.csv", "terms.csv", "alignments.jsonl", "report.json",
           "report.md", "skipped.csv"]
-# Keys whose values are wall-clock measurements or absolute paths of this capture; masked wherever they occur.
-VOLATILE_KEYS = {"wall_seconds", "decode_seconds", "rtfx", "started", "finished", "created", "generated",
-                 "elapsed_seconds", "out_dir", "command"}
+# Keys whose values are wall-clock measurements, what this capture decoded versus took from its cache,
+# or absolute paths of the checkout that made it; masked wherever they occur.
+VOLATILE_KEYS = {"timing", "wall_seconds", "decode_seconds", "rtfx", "created", "generated", "out_dir", "command",
+                 "path"}
+# report.md lines carrying the same facts in prose.
+VOLATILE_MD = re.compile(r"^- (Tool|Command|Timing):.*$|(?<=^- Manifest: )\S+|(?<=^- Dictionary: )\S+"
+                         r"|(?<=^- Directory: )\S+", re.M)
 
 
 def capture(dest: Path, reuse_cache: Path | None, only: list[str]) -> int:
@@ -85,8 +90,7 @@ def _differs(a: Path, b: Path) -> str | None:
         if _mask(json.loads(ba)) == _mask(json.loads(bb)):
             return None
     if a.name == "report.md":
-        strip = lambda t: [ln for ln in t.decode().splitlines() if "RTFx" not in ln and "wall" not in ln]
-        if strip(ba) == strip(bb):
+        if VOLATILE_MD.sub("<masked>", ba.decode()) == VOLATILE_MD.sub("<masked>", bb.decode()):
             return None
     la, lb = ba.decode(errors="replace").splitlines(), bb.decode(errors="replace").splitlines()
     for i, (x, y) in enumerate(zip(la, lb), 1):
