@@ -68,7 +68,7 @@ def test_models_cli_lists_converts_and_locates(tmp_path, monkeypatch):
 
     from typer.testing import CliRunner
 
-    from asr_eval.cli_models import app
+    from asr_eval.cli.models import app
 
     monkeypatch.setenv("ASR_EVAL_CACHE", str(tmp_path))
     runner = CliRunner()

@@ -119,7 +119,7 @@ def test_merge_command_exit_codes(shards):
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
-    from asr_eval.cli_scale import merge
+    from asr_eval.cli.merge import merge
 
     app = typer.Typer()
     app.command()(merge)

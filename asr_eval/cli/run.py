@@ -1,7 +1,7 @@
-"""The command line: options -> configuration, errors -> exit codes. No logic lives here.
+"""``asr-eval run`` and ``asr-eval demo``: transcribe a manifest under every condition, score, report.
 
-Exit codes: 0 ok; 1 asr-eval error; 2 bad input (file:line: problem);
-3 model problem; 4 output folder locked; 5 the run finished but some clips failed.
+Also prints a run's outcome, which ``score`` shares, so that both commands end
+the same way (the one-line tally, then the summary table).
 """
 
 from __future__ import annotations
@@ -14,16 +14,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_common import fail as _fail
-from .types import AsrEvalError, DecodeOptions
+from ..types import AsrEvalError, DecodeOptions
+from .errors import fail as _fail
 
-app = typer.Typer(
-    name="asr-eval",
-    help="Transcription accuracy and custom-vocabulary testing per accent group.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 console = Console(stderr=True)
 
 DEMO_MANIFEST = "audio_fixtures/demo/manifest.csv"
@@ -31,7 +24,6 @@ DEMO_DICTIONARY = "dictionaries/demo-company.csv"
 DEMO_DIRECTORY = "dictionaries/demo-directory.csv"
 
 
-@app.command()
 def run(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL): audio,text,speaker,accent_group[,id,...]."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; reruns resume from its cache)."),
@@ -60,7 +52,7 @@ def run(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
-    from .evaluate import RunConfig
+    from ..evaluate import RunConfig
 
     try:
         decode = DecodeOptions(beam_size=beam_size, seed=seed,
@@ -77,19 +69,19 @@ def run(
 
 def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config) -> None:
     """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some clips failed."""
-    from .evaluate import run_evaluation
+    from ..evaluate import run_evaluation
 
     try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
                                  command=sys.argv)
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
-    _print_outcome(outcome)
+    print_outcome(outcome)
     if outcome.failed:
         raise typer.Exit(5)
 
 
-def _print_outcome(outcome) -> None:
+def print_outcome(outcome) -> None:
     for p in outcome.problems:
         console.print(f"[yellow]{escape(str(p))}[/]", highlight=False)
     rtfx = outcome.audio_seconds / outcome.decode_seconds if outcome.decode_seconds else float("nan")
@@ -131,79 +123,12 @@ def _fmt(v: str) -> str:
         return v
 
 
-@app.command()
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", "-o", help="Output folder."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """The bundled demo: audio_fixtures/demo with the demo dictionary and directory, default model."""
-    from .evaluate import RunConfig
+    from ..evaluate import RunConfig
 
     root = Path.cwd()
     _evaluate(root / DEMO_MANIFEST, out, root / DEMO_DICTIONARY, root / DEMO_DIRECTORY, RunConfig(progress=progress))
-
-
-@app.command()
-def score(
-    manifest: Path = typer.Argument(..., help="Manifest with the references (same format as for 'run')."),
-    hyp: List[Path] = typer.Option(..., "--hyp", help="Transcripts made elsewhere: JSONL (id,text[,condition]), CSV, or sclite trn. Repeatable; the condition is the 'condition' column or the file name."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d", help="Company dictionary (terms to score)."),
-    directory: Optional[Path] = typer.Option(None, "--directory", help="People directory (names to score)."),
-    baseline: Optional[str] = typer.Option(None, help="Condition to compare the others against (default 'baseline' or the first)."),
-    correct: Optional[float] = typer.Option(None, help="Post-correct non-baseline hypotheses towards the vocabulary at this threshold (0-1)."),
-    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
-    redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
-) -> None:
-    """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary)."""
-    from .evaluate import score_hypotheses
-
-    try:
-        outcome = score_hypotheses(manifest, hyp, out, dictionary=dictionary, directory=directory, baseline=baseline,
-                                   correct=correct, redact=redact, redact_names=redact_names, command=sys.argv)
-    except AsrEvalError as exc:
-        raise _fail(exc)
-    _print_outcome(outcome)
-
-
-@app.command()
-def report(
-    run_dir: Path = typer.Argument(..., help="A run folder written by 'asr-eval run', 'score' or 'merge'."),
-    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in excerpts."),
-    redact_names: bool = typer.Option(False, help="Also mask directory names in excerpts."),
-    n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
-    seed: int = typer.Option(0, help="Bootstrap seed."),
-) -> None:
-    """(Re)write summary.csv, comparison.csv, report.md/.json/.html from a run folder."""
-    from .report import write_reports
-
-    try:
-        paths = write_reports(run_dir, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
-    except AsrEvalError as exc:
-        raise _fail(exc)
-    for name, p in paths.items():
-        console.print(f"wrote {p}", highlight=False)
-
-
-def _mount() -> None:
-    """Sub-commands that live in their own modules."""
-    from .cli_models import app as models_app
-    from .cli_scale import merge
-    from .cli_sweep import sweep
-    from .cli_vocab import app as vocab_app
-
-    app.command("merge")(merge)
-    app.command("sweep")(sweep)
-    app.add_typer(vocab_app, name="vocab", help="Tools for vocabulary authors: check, budget, coverage, confusable, history, probe, export.")
-    app.add_typer(models_app, name="models", help="List, convert (CTranslate2 -> openai-whisper) and locate Whisper models, offline.")
-
-
-_mount()
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

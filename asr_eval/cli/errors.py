@@ -1,4 +1,8 @@
-"""What every CLI module shares: turning an asr-eval error into a message and an exit code."""
+"""Errors become a one-line message and an exit code here, at the edge, and nowhere else.
+
+The library raises typed errors that carry their exit code (``InputError`` 2,
+``ModelError`` 3, ...); every command catches them and hands them to ``fail``.
+"""
 
 from __future__ import annotations
 

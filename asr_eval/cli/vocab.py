@@ -1,4 +1,4 @@
-"""`asr-eval vocab ...`: tools for vocabulary authors (a typer sub-app mounted by cli.py).
+"""`asr-eval vocab ...`: tools for vocabulary authors (a typer sub-app, mounted as ``vocab``).
 
 Every command prints a rich table, or JSON with ``--json``, and writes its rows
 to ``--csv PATH``. Errors in input files become exit code 2 (InputError), a
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import fail as _fail
-from .types import AsrEvalError, Vocabulary
+from ..types import AsrEvalError, Vocabulary
+from .errors import fail as _fail
 
 app = typer.Typer(help="Tools for vocabulary authors: lint, budget, coverage, confusable terms, history, probe audio, export.", no_args_is_help=True)
 
@@ -67,7 +67,7 @@ def _fmt(x: Any, digits: int = 2) -> str:
 
 
 def _load(dictionary: Optional[Path], directory: Optional[Path]) -> list[Vocabulary]:
-    from .vocab.sources import load_vocabularies
+    from ..vocab.sources import load_vocabularies
 
     return load_vocabularies(dictionary, directory)
 
@@ -90,9 +90,9 @@ def check(
 
     Exit code 1 when any finding is an error (use it to gate CI), 0 otherwise.
     """
-    from .vocab import engines as eng
-    from .vocab.lint import lint, make_report
-    from .vocab.sources import load_for_lint, load_limits, try_token_counter
+    from ..vocab import engines as eng
+    from ..vocab.lint import lint, make_report
+    from ..vocab.sources import load_for_lint, load_limits, try_token_counter
 
     chosen = list(eng.ENGINES) if not engine or "all" in engine else engine
     unknown = [e for e in chosen if e not in eng.ENGINES]
@@ -148,8 +148,8 @@ def budget(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Token cost of every term with the model's tokenizer, and what a run keeps or drops from the prompt / hotwords."""
-    from .vocab.budget import budget_report
-    from .vocab.sources import prompt_budget, token_counter, word_frequency
+    from ..vocab.budget import budget_report
+    from ..vocab.sources import prompt_budget, token_counter, word_frequency
 
     try:
         vocabs = _load(dictionary, directory)
@@ -188,8 +188,8 @@ def coverage(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """How often each term occurs in the reference transcripts, per accent group; untested terms; names missing from the vocabulary."""
-    from .vocab.coverage import coverage as compute
-    from .vocab.sources import load_references, make_words, word_frequency
+    from ..vocab.coverage import coverage as compute
+    from ..vocab.sources import load_references, make_words, word_frequency
 
     try:
         vocabs = _load(dictionary, directory)
@@ -243,8 +243,8 @@ def confusable(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Pairs of terms that sound alike, and terms that sound like everyday words (false-insertion risks), ranked by risk."""
-    from .vocab.confusable import confusable as compute
-    from .vocab.sources import (
+    from ..vocab.confusable import confusable as compute
+    from ..vocab.sources import (
         common_words,
         espeak_available,
         espeak_phonemes,
@@ -286,9 +286,9 @@ def history(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Per-term recall and false insertions under each condition and accent group, and whether biasing helped or hurt."""
-    from .vocab.history import ALL
-    from .vocab.history import history as compute
-    from .vocab.sources import read_term_events
+    from ..vocab.history import ALL
+    from ..vocab.history import history as compute
+    from ..vocab.sources import read_term_events
 
     try:
         report = compute(read_term_events(run_dir), baseline)
@@ -331,9 +331,9 @@ def probe(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Synthesize carrier sentences for untested terms in several voices and write a manifest `asr-eval run` accepts."""
-    from .vocab.coverage import coverage as compute
-    from .vocab.probe import DEFAULT_VOICES, carrier_items, write_probe_set
-    from .vocab.sources import load_references, make_words, word_frequency
+    from ..vocab.coverage import coverage as compute
+    from ..vocab.probe import DEFAULT_VOICES, carrier_items, write_probe_set
+    from ..vocab.sources import load_references, make_words, word_frequency
 
     try:
         vocabs = _load(dictionary, directory)
@@ -382,8 +382,8 @@ def export(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Write the vocabulary in an engine's input format after checking that engine's documented limits."""
-    from .vocab import engines as eng
-    from .vocab.sources import load_limits, token_counter, try_token_counter
+    from ..vocab import engines as eng
+    from ..vocab.sources import load_limits, token_counter, try_token_counter
 
     if fmt not in eng.ENGINES:
         raise typer.BadParameter(f"choose one of {', '.join(eng.ENGINES)}", param_hint="--format")

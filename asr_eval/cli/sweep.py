@@ -1,7 +1,7 @@
-"""`asr-eval sweep`: strength and list-size sweeps (a plain typer command function cli.py mounts).
+"""`asr-eval sweep`: strength and list-size sweeps, to find where biasing stops paying.
 
-Mount with ``app.command("sweep")(sweep)``. Options become a ``RunConfig`` and
-a ``run_sweep`` call; errors become exit codes here and nowhere else.
+Options become a ``RunConfig`` and a ``run_sweep`` call; errors become exit
+codes here and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_common import fail as _fail
-from .types import AsrEvalError, DecodeOptions
+from ..types import AsrEvalError, DecodeOptions
+from .errors import fail as _fail
 
 console = Console(stderr=True)
 
@@ -60,8 +60,8 @@ def sweep(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
-    from .evaluate import RunConfig
-    from .sweep import ALL_GROUPS, run_sweep
+    from ..evaluate import RunConfig
+    from ..sweep import ALL_GROUPS, run_sweep
 
     try:
         config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,

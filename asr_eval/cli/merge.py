@@ -1,4 +1,4 @@
-"""``asr-eval merge``: the command behind sharded job arrays (mounted by cli.py with ``app.command()(merge)``).
+"""``asr-eval merge``: the command behind sharded job arrays: shard run folders become one run.
 
 Options -> ``merge.merge_runs``; errors -> exit codes (1 asr-eval error, 2 bad
 input, 4 output folder locked), like every other command.
@@ -13,8 +13,8 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from .cli_common import fail as _fail
-from .types import AsrEvalError
+from ..types import AsrEvalError
+from .errors import fail as _fail
 
 console = Console(stderr=True)
 
@@ -28,7 +28,7 @@ def merge(
     redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
 ) -> None:
     """Combine shard run folders into one run: checks every clip x condition is present exactly once, then re-scores."""
-    from .merge import merge_runs
+    from ..merge import merge_runs
 
     try:
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, redact=redact,

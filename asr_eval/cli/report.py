@@ -1,0 +1,31 @@
+"""``asr-eval report``: rewrite a run folder's reports, e.g. with redaction or more bootstrap resamples, without re-scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..types import AsrEvalError
+from .errors import fail as _fail
+
+console = Console(stderr=True)
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by 'asr-eval run', 'score' or 'merge'."),
+    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in excerpts."),
+    redact_names: bool = typer.Option(False, help="Also mask directory names in excerpts."),
+    n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+) -> None:
+    """(Re)write summary.csv, comparison.csv, report.md/.json/.html from a run folder."""
+    from ..report import write_reports
+
+    try:
+        paths = write_reports(run_dir, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+    except AsrEvalError as exc:
+        raise _fail(exc)
+    for name, p in paths.items():
+        console.print(f"wrote {p}", highlight=False)
