@@ -14,25 +14,26 @@ import typer
 from rich.console import Console
 
 from ..types import AsrEvalError
+from . import options
 from .errors import fail as _fail
 
 console = Console(stderr=True)
 
 
+@options.with_groups
 def merge(
     shard_dirs: List[Path] = typer.Argument(..., help="Run folders written by 'asr-eval run --shard i/n' (all n of them)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged run (scored and reported as one run)."),
     manifest: Optional[Path] = typer.Option(None, help="The manifest, if it moved since the shards ran (its sha256 must match)."),
     reports: bool = typer.Option(True, help="Write the reports after merging."),
-    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
-    redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
+    redaction: options.Redaction = options.Redaction(),
 ) -> None:
     """Combine shard run folders into one run: checks every clip x condition is present exactly once, then re-scores."""
     from ..merge import merge_runs
 
     try:
-        outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, redact=redact,
-                             redact_names=redact_names, command=sys.argv)
+        outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, **redaction.kwargs(),
+                             command=sys.argv)
     except AsrEvalError as exc:
         raise _fail(exc)
     console.print(

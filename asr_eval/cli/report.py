@@ -8,15 +8,16 @@ import typer
 from rich.console import Console
 
 from ..types import AsrEvalError
+from . import options
 from .errors import fail as _fail
 
 console = Console(stderr=True)
 
 
+@options.with_groups
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by 'asr-eval run', 'score' or 'merge'."),
-    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in excerpts."),
-    redact_names: bool = typer.Option(False, help="Also mask directory names in excerpts."),
+    redaction: options.Redaction = options.Redaction(),
     n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
     seed: int = typer.Option(0, help="Bootstrap seed."),
 ) -> None:
@@ -24,7 +25,7 @@ def report(
     from ..report import write_reports
 
     try:
-        paths = write_reports(run_dir, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+        paths = write_reports(run_dir, **redaction.kwargs(), n_boot=n_boot, seed=seed)
     except AsrEvalError as exc:
         raise _fail(exc)
     for name, p in paths.items():

@@ -9,27 +9,30 @@ from typing import List, Optional
 import typer
 
 from ..types import AsrEvalError
+from . import options
 from .errors import fail as _fail
 from .run import print_outcome
 
 
+@options.with_groups
 def score(
     manifest: Path = typer.Argument(..., help="Manifest with the references (same format as for 'run')."),
     hyp: List[Path] = typer.Option(..., "--hyp", help="Transcripts made elsewhere: JSONL (id,text[,condition]), CSV, or sclite trn. Repeatable; the condition is the 'condition' column or the file name."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d", help="Company dictionary (terms to score)."),
-    directory: Optional[Path] = typer.Option(None, "--directory", help="People directory (names to score)."),
+    vocab: options.VocabFiles = options.VocabFiles(),
     baseline: Optional[str] = typer.Option(None, help="Condition to compare the others against (default 'baseline' or the first)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct non-baseline hypotheses towards the vocabulary at this threshold (0-1)."),
-    redact: bool = typer.Option(False, help="Mask emails, phone and long digit strings in report excerpts."),
-    redact_names: bool = typer.Option(False, help="Also mask directory names in report excerpts."),
+    redaction: options.Redaction = options.Redaction(),
 ) -> None:
-    """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary)."""
+    """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary).
+
+    The dictionary and directory name the terms to score; nothing is decoded.
+    """
     from ..evaluate import score_hypotheses
 
     try:
-        outcome = score_hypotheses(manifest, hyp, out, dictionary=dictionary, directory=directory, baseline=baseline,
-                                   correct=correct, redact=redact, redact_names=redact_names, command=sys.argv)
+        outcome = score_hypotheses(manifest, hyp, out, dictionary=vocab.dictionary, directory=vocab.directory,
+                                   baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv)
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..types import AsrEvalError, DecodeOptions
+from ..types import AsrEvalError
+from . import options
 from .errors import fail as _fail
 
 console = Console(stderr=True)
@@ -37,11 +38,11 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+@options.with_groups
 def sweep(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL) of the clips to sweep over."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep folder: sweep.csv, sweep.json, sweep.png/svg and run/."),
-    dictionary: Path | None = typer.Option(None, "--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML)."),
-    directory: Path | None = typer.Option(None, "--directory", help="People directory (CSV: first,last,...)."),
+    vocab: options.VocabFiles = options.VocabFiles(),
     method: str = typer.Option("boost", help="Strength sweep method: boost (decoder bonus, openai-whisper) | correct (post-correction threshold)."),
     strengths: str = typer.Option("0,1,2,4", help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip."),
     sizes: str = typer.Option("", help="List-size sweep: distractor counts, e.g. 0,10,100,1000; empty to skip."),
@@ -50,25 +51,18 @@ def sweep(
     base_method: str = typer.Option("none", help="Decoding under post-correction: none | prompt | hotwords."),
     max_false_insertions: float | None = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
     max_wer_increase: float = typer.Option(0.10, help="Never recommend a point whose WER exceeds the baseline's by more than this fraction (negative = no limit)."),
-    backend: str = typer.Option("faster-whisper", help="Engine for prompt/hotwords/correct sweeps (boost always uses openai-whisper)."),
-    model: str = typer.Option("tiny.en", help="tiny.en (bundled) | base | small | CTranslate2 folder."),
-    device: str = typer.Option("cpu", help="cpu | cuda | auto."),
-    compute_type: str = typer.Option("int8", help="faster-whisper compute type (openai-whisper runs float32 on CPU)."),
-    beam_size: int = typer.Option(5, help="Beam size at temperature 0."),
-    seed: int = typer.Option(0, help="Seed for fallback sampling."),
-    cpu_threads: int = typer.Option(0, help="CPU threads: encoder threads and parallel decoders (0 = OMP_NUM_THREADS, else every usable core)."),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    engine: options.Engine = options.Engine(),
+    execution: options.Execution = options.Execution(),
+    progress: options.Progress = True,
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
     from ..evaluate import RunConfig
     from ..sweep import ALL_GROUPS, run_sweep
 
     try:
-        config = RunConfig(backend=backend, model=model, device=device, compute_type=compute_type,
-                           cpu_threads=cpu_threads, decode=DecodeOptions(beam_size=beam_size, seed=seed),
-                           progress=progress, reports=False)
+        config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False)
         result = run_sweep(
-            manifest, out, dictionary=dictionary, directory=directory, method=method,
+            manifest, out, dictionary=vocab.dictionary, directory=vocab.directory, method=method,
             strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),
             list_method=list_method, list_strength=list_strength, base_method=base_method,
             max_false_insertions=max_false_insertions,

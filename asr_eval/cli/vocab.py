@@ -20,12 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..types import AsrEvalError, Vocabulary
+from . import options
 from .errors import fail as _fail
 
 app = typer.Typer(help="Tools for vocabulary authors: lint, budget, coverage, confusable terms, history, probe audio, export.", no_args_is_help=True)
 
 DictArg = typer.Argument(None, help="Company dictionary (CSV, TXT or YAML).", show_default=False)
-DirOpt = typer.Option(None, "--directory", "-d", help="People directory (CSV with first,last).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 CsvOpt = typer.Option(None, "--csv", help="Also write the rows to this CSV file.")
 ModelOpt = typer.Option("tiny.en", "--model", "-m", help="Model whose tokenizer counts prompt tokens (name or CTranslate2 folder).")
@@ -78,7 +78,7 @@ def _load(dictionary: Optional[Path], directory: Optional[Path]) -> list[Vocabul
 @app.command()
 def check(
     dictionary: Optional[Path] = DictArg,
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     engine: List[str] = typer.Option(
         [], "--engine", "-e", help="Check this engine's documented limits (repeatable): whisper, deepgram, assemblyai, azure, google, aws, or all. Default: all."
     ),
@@ -142,7 +142,7 @@ def check(
 @app.command()
 def budget(
     dictionary: Optional[Path] = DictArg,
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     model: str = ModelOpt,
     as_json: bool = JsonOpt,
     csv_path: Optional[Path] = CsvOpt,
@@ -181,7 +181,7 @@ def budget(
 def coverage(
     dictionary: Optional[Path] = DictArg,
     manifests: List[Path] = typer.Argument(..., help="One or more manifests (CSV or JSONL with audio,text,speaker,accent_group)."),
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     min_missing: int = typer.Option(2, help="Report capitalised words missing from the vocabulary seen at least this often."),
     by_accent: Optional[bool] = typer.Option(None, "--by-accent/--no-by-accent", help="One column per accent group (default: when there are at most 6)."),
     as_json: bool = JsonOpt,
@@ -235,7 +235,7 @@ def coverage(
 @app.command()
 def confusable(
     dictionary: Optional[Path] = DictArg,
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     words: int = typer.Option(30000, help="Compare terms with this many most frequent English words (wordfreq)."),
     threshold: float = typer.Option(0.75, help="Minimum phonetic similarity (0-1) to report."),
     ipa: bool = typer.Option(True, help="Use espeak-ng IPA as well as Double Metaphone (needs espeak-ng)."),
@@ -321,7 +321,7 @@ def history(
 def probe(
     dictionary: Optional[Path] = DictArg,
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the audio and manifest.csv."),
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     manifest: List[Path] = typer.Option([], "--manifest", help="Existing test manifests: only terms they never mention are probed."),
     all_terms: bool = typer.Option(False, "--all", help="Probe every term, covered or not."),
     voice: List[str] = typer.Option([], "--voice", help="piper:joe or espeak:<voice> (repeatable). Default: piper:joe, espeak:en-us, espeak:en-gb-scotland."),
@@ -374,7 +374,7 @@ def export(
     dictionary: Optional[Path] = DictArg,
     fmt: str = typer.Option(..., "--format", "-f", help="aws | google | azure | deepgram | assemblyai | whisper"),
     out: Path = typer.Option(..., "--out", "-o", help="File to write ('-' for standard output)."),
-    directory: Optional[Path] = DirOpt,
+    directory: options.Directory = None,
     model: str = ModelOpt,
     boost: Optional[float] = typer.Option(None, help="google: phrase-set boost (0-20)."),
     force: bool = typer.Option(False, help="Write the file even when the engine's limits are exceeded."),

@@ -1,0 +1,150 @@
+"""Options that several commands take, each declared once, so that a flag cannot drift between commands.
+
+``sweep`` once re-declared the engine options of ``run`` and quietly lacked
+``--no-fallback`` and the Ray options; ``-d`` meant ``--dictionary`` in one
+command and ``--directory`` in another. Here every shared option is declared
+once, with its names, short flag, help and default:
+
+- single options are ``Annotated`` types (``Dictionary``, ``Directory``, ``Progress``);
+- option *groups* are frozen dataclasses whose fields are such types (``Engine``,
+  ``Execution``, ``VocabFiles``, ``Redaction``). A command takes a whole group as
+  one parameter annotated with the group class, and ``@with_groups`` spreads the
+  group's fields into the command's options for typer, then gathers the parsed
+  values back into one group object for the command body.
+
+This is sqlite-utils' reusable option decorators, for typer: a future command
+(``compare``) gets the engine options by writing ``engine: options.Engine = options.Engine()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from ..types import DecodeOptions
+
+# --------------------------------------------------------------------------- single options
+
+Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="Company dictionary (CSV/TXT/YAML).")]
+# no short flag: '-d' is --dictionary in every command
+Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
+Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+# --------------------------------------------------------------------------- groups
+
+
+class OptionGroup:
+    """Marks a dataclass whose fields are CLI options; ``with_groups`` spreads them into a command."""
+
+
+@dataclass(frozen=True)
+class Engine(OptionGroup):
+    """How the model decodes: the options that change transcripts (and so the cache key)."""
+
+    backend: Annotated[str, typer.Option(
+        help="faster-whisper | openai-whisper (boost needs openai-whisper, which a boost sweep picks by itself).")] = "faster-whisper"
+    model: Annotated[str, typer.Option(
+        help="tiny.en (bundled) | base | small | path to a CTranslate2 Whisper folder.")] = "tiny.en"
+    device: Annotated[str, typer.Option(help="cpu | cuda | auto.")] = "cpu"
+    compute_type: Annotated[str, typer.Option(
+        help="CTranslate2 compute type: int8, int8_float32, float32, float16 (GPU)... (openai-whisper runs float32 on CPU).")] = "int8"
+    beam_size: Annotated[int, typer.Option(help="Beam size at temperature 0.")] = 5
+    batch_size: Annotated[int, typer.Option(help="Clips decoded together (batched inference).")] = 1
+    cpu_threads: Annotated[int, typer.Option(
+        help="CPU threads: the encoder's threads and the number of parallel decoders (0 = OMP_NUM_THREADS, else every usable core).")] = 0
+    no_fallback: Annotated[bool, typer.Option(
+        "--no-fallback", help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips).")] = False
+    seed: Annotated[int, typer.Option(help="Seed for fallback sampling.")] = 0
+
+    def decode(self) -> DecodeOptions:
+        """Raises ValueError on an impossible combination (the caller turns it into exit code 1)."""
+        return DecodeOptions(beam_size=self.beam_size, seed=self.seed,
+                             temperatures=(0.0,) if self.no_fallback else DecodeOptions().temperatures)
+
+    def run_config(self) -> dict[str, Any]:
+        """The ``RunConfig`` fields these options set."""
+        return dict(backend=self.backend, model=self.model, device=self.device, compute_type=self.compute_type,
+                    batch_size=self.batch_size, cpu_threads=self.cpu_threads, decode=self.decode())
+
+
+@dataclass(frozen=True)
+class Execution(OptionGroup):
+    """Where decoding runs: in this process, or in Ray actors."""
+
+    executor: Annotated[str, typer.Option(
+        help="local | ray: transcribe in Ray actors (needs the 'ray' extra of asr-eval).")] = "local"
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Ray cluster to join (auto, host:6379, ray://head:10001); default: start a local Ray.")] = None
+    ray_actors: Annotated[int, typer.Option(
+        help="Ray actors (one model each); 0 = one per GPU with --device cuda, else one per CPU.")] = 0
+
+    def run_config(self) -> dict[str, Any]:
+        """The ``RunConfig`` fields these options set."""
+        return dict(executor=self.executor, ray_address=self.address, ray_actors=self.ray_actors)
+
+
+@dataclass(frozen=True)
+class VocabFiles(OptionGroup):
+    """The vocabulary a command biases towards and scores: the company dictionary and the people directory."""
+
+    dictionary: Dictionary = None
+    directory: Directory = None
+
+
+@dataclass(frozen=True)
+class Redaction(OptionGroup):
+    """What the report excerpts mask; metrics always use the full text."""
+
+    redact: Annotated[bool, typer.Option(help="Mask emails, phone and long digit strings in report excerpts.")] = False
+    redact_names: Annotated[bool, typer.Option(help="Also mask directory names in report excerpts.")] = False
+
+    def kwargs(self) -> dict[str, bool]:
+        """The keyword arguments of the same names that ``RunConfig`` and the library's writers take."""
+        return dict(redact=self.redact, redact_names=self.redact_names)
+
+
+# --------------------------------------------------------------------------- the decorator
+
+
+def with_groups(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let typer see each ``OptionGroup`` parameter of ``command`` as the group's own options.
+
+    Typer builds a command's options from its signature, so the wrapper shows
+    typer a signature in which each group parameter is replaced, in place, by
+    the group's fields; when typer calls it, the fields are gathered back into
+    the group object. Apply it under ``@app.command()``.
+    """
+    hints = typing.get_type_hints(command, include_extras=True)
+    groups: dict[str, type] = {}
+    params: list[inspect.Parameter] = []
+    for p in inspect.signature(command).parameters.values():
+        annotation = hints.get(p.name, p.annotation)
+        if isinstance(annotation, type) and issubclass(annotation, OptionGroup):
+            groups[p.name] = annotation
+            fields = typing.get_type_hints(annotation, include_extras=True)
+            params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                         annotation=fields[f.name]) for f in dataclasses.fields(annotation)]
+        else:
+            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
+    names = [p.name for p in params]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise TypeError(f"{command.__name__}: option group field(s) {clashes} clash with other parameters")
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        for name, cls in groups.items():
+            kwargs[name] = cls(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(cls) if f.name in kwargs})
+        return command(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
