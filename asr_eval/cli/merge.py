@@ -1,4 +1,4 @@
-"""``asr-eval merge``: the command behind sharded job arrays: shard run folders become one run.
+"""``asr-eval merge``: shard run folders (the output of a job array) become one run, scored as one.
 
 Options -> ``merge.merge_runs``; errors -> exit codes (1 asr-eval error, 2 bad
 input, 4 output folder locked), like every other command.
