@@ -15,7 +15,7 @@ shorter terms after it may still fit.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .types import BiasPlan, Condition, Term, Vocabulary
 

@@ -1,8 +1,10 @@
-"""One evaluation run, end to end: the library call behind ``asr-eval run``.
+"""One evaluation, end to end: the orchestration behind ``asr-eval run`` and ``asr-eval score``.
 
-Kept apart from the CLI so sweeps, tests and notebooks can run evaluations
-without typer, and apart from ``pipeline`` so that module stays free of
-configuration concerns.
+``evaluate`` takes inputs already loaded (``Inputs``) so sweeps, tests and
+notebooks can build them in memory; ``run_evaluation`` is the same call on
+paths. Every stage it strings together lives elsewhere: transcription
+(``transcribe``), scoring (``score_run``), the run folder (``runfolder``) and
+reports (``report``); this module owns only the order and the provenance.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from .provenance import base_provenance, vocab_info
 from .shard import in_shard, parse_shard
 from .bias import make_plans
 from .score_run import score_transcripts
-from .runfolder import write_run_folder
+from .runfolder import Run, load_run, write_run_folder
 from .transcribe import transcribe
 from .files import RunLock, file_sha256
 from .cache import TranscriptStore
-from .types import Condition, DecodeOptions, Vocabulary
+from .types import Condition, DecodeOptions, Term, Vocabulary
 from .vocab import load_dictionary, load_directory
 
 
@@ -65,6 +67,10 @@ class RunOutcome:
     problems: tuple[Any, ...]
     reports: dict[str, Path]
 
+    def load(self) -> Run:
+        """The run folder as written, read back by its one reader (sweeps aggregate from it)."""
+        return load_run(self.out_dir)
+
 
 def load_vocabularies(dictionary: str | Path | None, directory: str | Path | None) -> tuple[Vocabulary | None, Vocabulary | None]:
     return (load_dictionary(dictionary) if dictionary else None, load_directory(directory) if directory else None)
@@ -72,6 +78,30 @@ def load_vocabularies(dictionary: str | Path | None, directory: str | Path | Non
 
 def all_terms(dictionary: Vocabulary | None, directory: Vocabulary | None) -> tuple:
     return (dictionary.terms if dictionary else ()) + (directory.terms if directory else ())
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What an evaluation reads from disk, loaded once: the manifest and the vocabularies.
+
+    ``terms`` is the list every condition is scored against; by default the
+    dictionary's terms then the directory's, but a sweep adds its distractors.
+    """
+
+    manifest: Manifest
+    dictionary: Vocabulary | None = None
+    directory: Vocabulary | None = None
+    scoring_terms: tuple[Term, ...] | None = None
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return self.scoring_terms if self.scoring_terms is not None else all_terms(self.dictionary, self.directory)
+
+
+def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
+                directory: str | Path | None = None) -> Inputs:
+    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    return Inputs(load_manifest(manifest_path), dict_v, dir_v)
 
 
 def run_evaluation(
@@ -86,8 +116,24 @@ def run_evaluation(
     command: Sequence[str] | None = None,
     executor: Any = None,
 ) -> RunOutcome:
-    """Transcribe, score and report. ``conditions``/``backend``/``executor`` override the config (sweeps, tests).
+    """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
+    return evaluate(load_inputs(manifest_path, dictionary, directory), out_dir, config=config, conditions=conditions,
+                    backend=backend, command=command, executor=executor)
 
+
+def evaluate(
+    inputs: Inputs,
+    out_dir: str | Path,
+    *,
+    config: RunConfig = RunConfig(),
+    conditions: Sequence[Condition] | None = None,
+    backend: Any = None,
+    command: Sequence[str] | None = None,
+    executor: Any = None,
+) -> RunOutcome:
+    """Transcribe, score, write the run folder and reports; the outcome carries the run read back.
+
+    ``conditions``/``backend``/``executor`` override the config (sweeps, tests).
     With ``config.executor == 'ray'`` the model lives in Ray actors and the
     driver talks to it through the executor's proxy backend.
     """
@@ -96,8 +142,8 @@ def run_evaluation(
 
     t_start = time.perf_counter()
     out = Path(out_dir)
-    manifest: Manifest = load_manifest(manifest_path)
-    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    manifest = inputs.manifest
+    dict_v, dir_v = inputs.dictionary, inputs.directory
     if conditions is None:
         conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None)
         # strength only where the method has one: elsewhere it would change the cache key, not the output
@@ -130,7 +176,7 @@ def run_evaluation(
             transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress,
                                              batch_size=config.batch_size, executor=executor)
         stack.close()  # release Ray actors (and their GPUs) before scoring
-        terms = all_terms(dict_v, dir_v)
+        terms = inputs.terms
         normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
         scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
@@ -139,7 +185,7 @@ def run_evaluation(
         decode_total = sum(t.decode_seconds for t in transcripts.values())
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(Path(manifest_path).resolve()), "sha256": file_sha256(manifest_path),
+            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
@@ -162,7 +208,8 @@ def run_evaluation(
             },
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, problems=tstats.problems)
+                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
+                         problems=tstats.problems)
         reports: dict[str, Path] = {}
         if config.reports:
             from .report import write_reports
@@ -238,7 +285,7 @@ def score_hypotheses(
     with RunLock(out):
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(Path(manifest_path).resolve()), "sha256": file_sha256(manifest_path),
+            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
             "dictionary": vocab_info(dict_v),
@@ -250,7 +297,7 @@ def score_hypotheses(
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance,
+                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
                          problems=[p for p in problems if p.severity != "error"], baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:

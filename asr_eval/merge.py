@@ -1,25 +1,27 @@
 """Combine the run folders of ``--shard i/n`` jobs into one run, as if it had run in one piece.
 
-Only transcripts are taken from the shards; everything after them (scoring,
-run folder, reports) is recomputed by the same code a single run uses, so a
-merged run equals an unsharded one. Before that, the shards must provably be
-parts of one run: same manifest bytes, same vocabularies, same conditions and
-plans, same engine, every shard of the job array present, and every clip x
+Only transcripts (and the vocabulary snapshot they were scored against) are
+taken from the shards; everything after them (scoring, run folder, reports)
+is recomputed by the same code a single run uses, so a merged run equals an
+unsharded one. Before that, the shards must provably be parts of one run:
+same manifest bytes, same vocabulary snapshot, same conditions and plans,
+same engine, every shard of the job array present, and every clip x
 condition transcribed exactly once (failed clips must be recorded as failed by
 the shard that owned them).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .types import AsrEvalError, BiasPlan, Condition, Problem, Transcript
+from .runfolder import (
+    VOCABULARY_FILE, ConditionRecord, VocabularySnapshot, read_run_info, read_skipped, read_transcripts,
+)
+from .types import AsrEvalError, InputError, Problem, Transcript
 
 ENGINE_IGNORED = ("model_path",)  # where the weights live may differ per node; their hash may not
 EXCLUDED_SUFFIX = "has no transcript in every condition; excluded"
@@ -46,34 +48,22 @@ class _Shard:
     spec: tuple[int, int] | None
     transcripts: dict[tuple[str, str], Transcript]
     skipped: tuple[dict[str, str], ...]
+    vocabulary: VocabularySnapshot | None
 
 
 def _read_shard(folder: Path) -> _Shard:
-    from .runfolder import _safe_name
     from .shard import parse_shard
 
-    run_json = folder / "run.json"
-    if not run_json.is_file():
+    if not (folder / "run.json").is_file():
         raise MergeError(f"{folder}: not a run folder (no run.json)")
-    run = json.loads(run_json.read_text(encoding="utf-8"))
-    transcripts: dict[tuple[str, str], Transcript] = {}
-    for cond in run.get("conditions") or []:
-        path = folder / "transcripts" / f"{_safe_name(cond['name'])}.jsonl"
-        if not path.is_file():
-            raise MergeError(f"{path}: missing (condition {cond['name']!r} is listed in run.json)")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                t = Transcript.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise MergeError(f"{path}:{line_no}: unreadable transcript row ({exc})") from None
-            if (t.utt_id, t.condition) in transcripts:
-                raise MergeError(f"{path}:{line_no}: clip {t.utt_id!r} appears twice in one shard")
-            transcripts[(t.utt_id, t.condition)] = t
-    skipped_path = folder / "skipped.csv"
-    skipped = tuple(csv.DictReader(open(skipped_path, encoding="utf-8"))) if skipped_path.is_file() else ()
-    return _Shard(folder, run, parse_shard(run.get("shard")), transcripts, skipped)
+    try:
+        run = read_run_info(folder)
+        transcripts = read_transcripts(folder, [c["name"] for c in run.get("conditions") or []])
+        snapshot = folder / VOCABULARY_FILE
+        vocabulary = VocabularySnapshot.read(snapshot) if snapshot.is_file() else None
+    except InputError as exc:  # a damaged shard is a reason not to merge, reported as such
+        raise MergeError(str(exc)) from None
+    return _Shard(folder, run, parse_shard(run.get("shard")), transcripts, tuple(read_skipped(folder)), vocabulary)
 
 
 def _same(label: str, shards: Sequence[_Shard], value: Any, problems: list[str]) -> None:
@@ -98,6 +88,12 @@ def check_compatible(shards: Sequence[_Shard]) -> None:
     _same("manifest sha256", shards, lambda s: s.run["manifest"]["sha256"], problems)
     _same("dictionary sha256", shards, lambda s: _sha(s, "dictionary"), problems)
     _same("directory sha256", shards, lambda s: _sha(s, "directory"), problems)
+    if any(s.vocabulary is None for s in shards):
+        problems.append("no vocabulary snapshot (vocabulary.json) in "
+                        + ", ".join(str(s.folder) for s in shards if s.vocabulary is None)
+                        + ": written by an older asr-eval; rerun those shards (their transcript cache makes it quick)")
+    else:
+        _same("vocabulary snapshot", shards, lambda s: s.vocabulary, problems)
     _same("conditions and plans", shards,
           lambda s: [(c["name"], c["method"], c.get("strength"), c.get("correct"), c.get("plan"))
                      for c in s.run["conditions"]], problems)
@@ -124,41 +120,17 @@ def check_compatible(shards: Sequence[_Shard]) -> None:
         raise MergeError("cannot merge these shards:\n  " + "\n  ".join(problems))
 
 
-def _load_inputs(run: dict[str, Any], manifest_override: Path | None):
-    from .manifest import load_manifest
+def _load_manifest(run: dict[str, Any], manifest_override: Path | None):
+    """The manifest the shards ran on (references come from it), refused if its bytes changed since."""
     from .files import file_sha256
-    from .vocab import load_dictionary, load_directory
+    from .manifest import load_manifest
 
     manifest_path = Path(manifest_override or run["manifest"]["path"])
     if not manifest_path.is_file():
         raise MergeError(f"manifest {manifest_path} (from run.json) not found; pass the manifest explicitly")
     if file_sha256(manifest_path) != run["manifest"]["sha256"]:
         raise MergeError(f"manifest {manifest_path} changed since the shards ran (sha256 differs from run.json)")
-    vocab = []
-    for key, loader in (("dictionary", load_dictionary), ("directory", load_directory)):
-        info = run.get(key)
-        if not info:
-            vocab.append(None)
-            continue
-        path = Path(info["path"])
-        if not path.is_file() or file_sha256(path) != info["sha256"]:
-            raise MergeError(f"{key} {path} from run.json is missing or changed since the shards ran")
-        vocab.append(loader(path))
-    return manifest_path, load_manifest(manifest_path, check_audio=False), vocab[0], vocab[1]  # merging reads no audio
-
-
-def _conditions(run: dict[str, Any], dict_v: Any, dir_v: Any) -> tuple[list[Condition], dict[str, BiasPlan]]:
-    """The shards' conditions, with their terms rebuilt from the (hash-checked) vocabularies."""
-    from .bias import build_conditions
-
-    built = {c.name: c for c in build_conditions(dict_v, dir_v, method=run.get("method") or "prompt")}
-    conditions, plans = [], {}
-    for c in run["conditions"]:
-        base = built.get(c["name"], Condition(c["name"], c["method"]))
-        conditions.append(replace(base, method=c["method"], strength=c.get("strength"), correct=c.get("correct")))
-        if c.get("plan"):
-            plans[c["name"]] = BiasPlan.from_dict(c["plan"])
-    return conditions, plans
+    return manifest_path, load_manifest(manifest_path, check_audio=False)  # merging reads no audio
 
 
 def merge_runs(
@@ -176,7 +148,6 @@ def merge_runs(
     from .shard import in_shard
     from .runfolder import mentions, write_run_folder
     from .score_run import score_transcripts
-    from .evaluate import all_terms
     from .normalize import make_normalizer
     from .files import RunLock
 
@@ -189,7 +160,8 @@ def merge_runs(
     shards = [_read_shard(Path(d)) for d in shard_dirs]
     check_compatible(shards)
     run0 = shards[0].run
-    manifest_path, man, dict_v, dir_v = _load_inputs(run0, Path(manifest) if manifest else None)
+    manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None)
+    vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
     transcripts: dict[tuple[str, str], Transcript] = {}
@@ -225,8 +197,10 @@ def merge_runs(
     if errors:
         raise MergeError("cannot merge these shards:\n  " + "\n  ".join(errors))
 
-    conditions, plans = _conditions(run0, dict_v, dir_v)
-    terms = all_terms(dict_v, dir_v)
+    records = [ConditionRecord.from_dict(c) for c in run0["conditions"]]
+    conditions = vocabulary.conditions(records)
+    plans = {r.name: r.plan for r in records if r.plan is not None}
+    terms = vocabulary.scoring
     normalizer = make_normalizer(terms)
     scored = score_transcripts(man.utterances, transcripts, names, terms, normalizer)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
@@ -264,7 +238,8 @@ def merge_runs(
     written: dict[str, Path] = {}
     with RunLock(out):
         write_run_folder(out, manifest=man, utterances=man.utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, problems=problems)
+                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
+                         problems=problems)
         if reports:
             try:
                 from .report import write_reports

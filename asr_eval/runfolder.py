@@ -17,13 +17,16 @@ import re
 from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .manifest import Manifest
 from .files import write_atomic
 from .score_run import ScoredRun
 from .stats import COUNT_FIELDS
-from .types import BiasPlan, Condition, InputError, Problem, Transcript, Utterance
+from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASELINE = "baseline"
 COUNT_COLUMNS = (
@@ -60,10 +63,17 @@ def write_run_folder(
     transcripts: Mapping[tuple[str, str], Transcript],
     scored: ScoredRun,
     provenance: Mapping[str, Any],
+    vocabulary: Sequence[Term] = (),
     problems: Sequence[Problem] = (),
     baseline: str | None = None,
 ) -> None:
-    """Write every output file of a run (each one atomically)."""
+    """Write every output file of a run (each one atomically).
+
+    ``vocabulary`` is the list of terms the run was scored against; it is
+    snapshotted (with every condition's offered terms) in vocabulary.json so
+    that reports, merge and sweeps never go back to the source files, which
+    may have changed or moved since.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [c.name for c in conditions]
     by_id = {u.id: u for u in utterances}
@@ -97,9 +107,11 @@ def write_run_folder(
                             "problem": f"clip {uid} has no transcript in every condition; excluded"})
     write_atomic(out_dir / "skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
     _write_trn(out_dir / "trn", scored.utterance_rows, names)
+    write_atomic(out_dir / VOCABULARY_FILE, VocabularySnapshot(
+        tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
     run = dict(provenance)
     run["conditions"] = [
-        {"name": c.name, "method": c.method, "strength": c.strength, "correct": c.correct,
+        {"name": c.name, "method": c.method, "kind": condition_kind(c), "strength": c.strength, "correct": c.correct,
          "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None}
         for c in conditions
     ]
@@ -107,6 +119,74 @@ def write_run_folder(
     run["counts"] = {"utterances": len(utterances), "scored": len(utterances) - len(scored.excluded),
                      "excluded": len(scored.excluded), "skipped_rows": len(skipped)}
     write_atomic(out_dir / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# --------------------------------------------------------------------------- vocabulary snapshot
+
+VOCABULARY_FILE = "vocabulary.json"
+SNAPSHOT_FORMAT = 1
+
+
+def condition_kind(c: Condition) -> str:
+    """What a condition is for: set by whoever made it (sweeps), else baseline vs biased by its method."""
+    if c.kind:
+        return c.kind
+    return "baseline" if c.method == "none" and c.correct is None and not c.terms else "biased"
+
+
+def term_to_dict(t: Term) -> dict[str, Any]:
+    return {"display": t.display, "category": t.category, "source": t.source, "aliases": list(t.aliases),
+            "sounds_like": list(t.sounds_like), "priority": t.priority, "line": t.line, "meta": dict(t.meta)}
+
+
+def term_from_dict(d: Mapping[str, Any]) -> Term:
+    return Term(display=str(d["display"]), category=str(d.get("category") or ""), source=str(d.get("source") or ""),
+                aliases=tuple(d.get("aliases") or ()), sounds_like=tuple(d.get("sounds_like") or ()),
+                priority=int(d.get("priority") or 0), line=d.get("line"), meta=d.get("meta") or {})
+
+
+@dataclass(frozen=True)
+class VocabularySnapshot:
+    """The resolved vocabulary a run used: the terms it was scored against and each condition's offered terms.
+
+    Stored as one table of distinct terms plus index lists, so a condition that
+    offers the whole dictionary costs a list of integers, not a second copy.
+    """
+
+    scoring: tuple[Term, ...]
+    offered: Mapping[str, tuple[Term, ...]]
+
+    def to_json(self) -> str:
+        table: list[dict[str, Any]] = []
+        index: dict[str, int] = {}
+
+        def ref(t: Term) -> int:
+            d = term_to_dict(t)
+            key = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)
+            if key not in index:
+                index[key] = len(table)
+                table.append(d)
+            return index[key]
+
+        doc = {"format": SNAPSHOT_FORMAT, "scoring": [ref(t) for t in self.scoring],
+               "offered": {name: [ref(t) for t in terms] for name, terms in self.offered.items()}}
+        doc["terms"] = table
+        return json.dumps(doc, ensure_ascii=False, default=str) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> "VocabularySnapshot":
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            terms = [term_from_dict(d) for d in doc["terms"]]
+            return cls(tuple(terms[i] for i in doc["scoring"]),
+                       {str(k): tuple(terms[i] for i in v) for k, v in doc["offered"].items()})
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise InputError(str(path), f"malformed vocabulary snapshot ({exc})") from None
+
+    def conditions(self, records: Sequence["ConditionRecord"]) -> list[Condition]:
+        """The run's conditions as values, with the terms each one offered."""
+        return [Condition(r.name, r.method, self.offered.get(r.name, ()), strength=r.strength, correct=r.correct,
+                          kind=r.kind) for r in records]
 
 
 def mentions(utt_id: str) -> re.Pattern[str]:
@@ -139,8 +219,33 @@ _BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no":
 
 
 @dataclass(frozen=True)
-class RunData:
-    """Everything a report needs from one run folder."""
+class ConditionRecord:
+    """One condition as run.json records it: how it biased and the plan it decoded under."""
+
+    name: str
+    method: str
+    kind: str
+    strength: float | None = None
+    correct: float | None = None
+    terms_offered: int = 0
+    plan: BiasPlan | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ConditionRecord":
+        plan = d.get("plan")
+        return cls(name=str(d["name"]), method=str(d.get("method") or ""), kind=str(d.get("kind") or ""),
+                   strength=d.get("strength"), correct=d.get("correct"), terms_offered=int(d.get("terms_offered") or 0),
+                   plan=BiasPlan.from_dict(plan) if plan else None)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder read back: provenance, scored rows, conditions with their plans, the vocabulary snapshot.
+
+    ``conditions`` are the names that have scored rows, baseline first;
+    ``condition_records`` every condition run.json lists, in its order.
+    ``vocabulary`` is None only for folders written before snapshots existed.
+    """
 
     path: Path
     run: Mapping[str, Any]
@@ -150,6 +255,14 @@ class RunData:
     skipped: list[dict[str, Any]]
     conditions: list[str] = field(default_factory=list)
     baseline: str = "baseline"
+    condition_records: tuple[ConditionRecord, ...] = ()
+    vocabulary: VocabularySnapshot | None = None
+
+    def plan(self, condition: str) -> BiasPlan | None:
+        return next((r.plan for r in self.condition_records if r.name == condition), None)
+
+
+RunData = Run  # the name the report modules know it by
 
 
 def _bool(value: Any, path: Path, line: int, col: str) -> bool | None:
@@ -231,22 +344,16 @@ def _alignments(path: Path) -> dict[tuple[str, str], list[tuple[str, str | None,
     return out
 
 
-def load_run(run_dir: str | Path) -> RunData:
+def load_run(run_dir: str | Path) -> Run:
     """Read a run folder; conditions keep run.json's order, baseline first."""
     run_dir = Path(run_dir)
     run_path = run_dir / "run.json"
-    if not run_path.exists():
-        raise InputError(str(run_path), "not found: is this a run folder written by `asr-eval run`?")
-    try:
-        run = json.loads(run_path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise InputError(str(run_path), f"not valid JSON: {e}") from None
+    run = read_run_info(run_dir)
     utt_path = run_dir / "utterances.csv"
     if not utt_path.exists():
         raise InputError(str(utt_path), "not found")
     utterances = _utterances(utt_path)
-    skipped_path = run_dir / "skipped.csv"
-    skipped = [dict(r) for _, r in _read_csv(skipped_path)] if skipped_path.exists() else []
+    skipped = read_skipped(run_dir)
     baseline = str(run.get("baseline") or "baseline")
     conditions = [str(c["name"]) for c in run.get("conditions") or [] if isinstance(c, _MappingABC) and "name" in c]
     for u in utterances:
@@ -257,7 +364,8 @@ def load_run(run_dir: str | Path) -> RunData:
     if baseline in conditions:
         conditions.remove(baseline)
         conditions.insert(0, baseline)
-    return RunData(
+    snapshot = run_dir / VOCABULARY_FILE
+    return Run(
         path=run_dir,
         run=run,
         utterances=utterances,
@@ -266,7 +374,52 @@ def load_run(run_dir: str | Path) -> RunData:
         skipped=skipped,
         conditions=conditions,
         baseline=baseline,
+        condition_records=_condition_records(run_path, run),
+        vocabulary=VocabularySnapshot.read(snapshot) if snapshot.is_file() else None,
     )
+
+
+def _condition_records(path: Path, run: Mapping[str, Any]) -> tuple[ConditionRecord, ...]:
+    try:
+        return tuple(ConditionRecord.from_dict(c) for c in run.get("conditions") or [])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(str(path), f"malformed condition entry ({exc})") from None
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    """run.json alone (provenance, conditions, plans): for callers that need no scored rows."""
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise InputError(str(path), "not found: is this a run folder written by `asr-eval run`?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InputError(str(path), f"not valid JSON: {e}") from None
+
+
+def read_transcripts(run_dir: str | Path, conditions: Sequence[str]) -> dict[tuple[str, str], Transcript]:
+    """transcripts/<condition>.jsonl of the named conditions; every row once, or InputError at file:line."""
+    out: dict[tuple[str, str], Transcript] = {}
+    for name in conditions:
+        path = Path(run_dir) / "transcripts" / f"{_safe_name(name)}.jsonl"
+        if not path.is_file():
+            raise InputError(str(path), f"missing (condition {name!r} is listed in run.json)")
+        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                t = Transcript.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(str(path), f"unreadable transcript row ({exc})", line_no) from None
+            if (t.utt_id, t.condition) in out:
+                raise InputError(str(path), f"clip {t.utt_id!r} appears twice in one shard", line_no)
+            out[(t.utt_id, t.condition)] = t
+    return out
+
+
+def read_skipped(run_dir: str | Path) -> list[dict[str, str]]:
+    path = Path(run_dir) / "skipped.csv"
+    return [dict(r) for _, r in _read_csv(path)] if path.is_file() else []
 
 
 # --------------------------------------------------------------------------- DataFrames
@@ -274,7 +427,7 @@ def load_run(run_dir: str | Path) -> RunData:
 TABLES = ("utterances", "terms")
 
 
-def to_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> "pd.DataFrame":
+def to_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame.from_records(list(rows), columns=list(columns))
@@ -287,7 +440,7 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read_frames(run_dir: str | Path) -> dict[str, "pd.DataFrame"]:
+def read_frames(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """``{"utterances": ..., "terms": ...}`` (Parquet when present, else the CSVs)."""
     import pandas as pd
 

@@ -7,15 +7,16 @@ Two curves answer the questions a vocabulary owner asks before shipping:
   false term insertions per 100 utterances, and WER, per accent group;
 * **list-size sweep** - the real vocabulary plus N distractor terms (priority
   0, mixed in at seeded random positions) that are never spoken (N = 0, 10, 100, 1000 from the list shipped in
-  ``asr_eval/data/distractors.txt``): how a method degrades as the list grows.
+  ``asr_eval/data/distractors.txt``, see ``vocab.distractors``): how a method degrades as the list grows.
   For ``prompt``/``hotwords`` large N overflows the 223-token budget; the terms
   that did not fit are recorded (that is itself a result).
 
-Every sweep point is a ``Condition`` run by ``runner.run_evaluation`` in *one*
-run folder, so all points share clips, the encoder pass and the scorer. The
-scorer is given the distractors as vocabulary (category ``distractor``), so a
-distractor written into a transcript counts as a false insertion in every
-condition, the baseline included. Rates are computed only after summing the
+Every sweep point is a ``Condition`` (whose ``kind`` says which sweep it
+belongs to) run by ``evaluate.evaluate`` in *one* run folder, in memory, so
+all points share clips, the encoder pass and the scorer. The scorer is given
+the distractors as vocabulary (category ``distractor``), so a distractor
+written into a transcript counts as a false insertion in every condition,
+the baseline included. Rates are computed only after summing the
 integer counts of ``utterances.csv``.
 """
 
@@ -23,124 +24,19 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .types import AsrEvalError, Condition, Term
+from .vocab.distractors import DISTRACTOR, distractor_terms
 
-DISTRACTORS_FILE = Path(__file__).parent / "data" / "distractors.txt"
-DISTRACTOR = "distractor"
 ALL_GROUPS = "ALL"
 DEFAULT_MAX_WER_INCREASE = 0.10  # relative to the baseline; a recommendation must not wreck the transcript
 STRENGTH_METHODS = ("boost", "correct")
+STRENGTH, LIST_SIZE, BASELINE = "strength", "list-size", "baseline"  # the kinds of sweep point
 LIST_METHODS = ("prompt", "hotwords", "boost", "correct")
-
-
-# --------------------------------------------------------------------------- distractors
-
-
-def _words(text: str) -> set[str]:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return set(re.findall(r"[a-z0-9]+", folded))
-
-
-def load_distractors(path: Path = DISTRACTORS_FILE) -> list[str]:
-    """The shipped distractor list, in file order (``#`` lines are comments)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
-
-
-def distractor_terms(n: int, vocabulary: Sequence[Term], texts: Iterable[str] = (),
-                     candidates: Sequence[str] | None = None) -> tuple[Term, ...]:
-    """The first ``n`` distractors sharing no word with the vocabulary's forms or the reference texts.
-
-    Checked again at run time (the list was built against the bundled sets
-    only) so a distractor can never be a word somebody actually said.
-    """
-    banned: set[str] = set()
-    for text in texts:
-        banned |= _words(text)
-    for term in vocabulary:
-        for form in (*term.written_forms, *term.sounds_like):
-            banned |= _words(form)
-    out: list[Term] = []
-    for i, name in enumerate(candidates if candidates is not None else load_distractors()):
-        if len(out) >= n:
-            break
-        if _words(name) & banned:
-            continue
-        out.append(Term(display=name, category=DISTRACTOR, source=DISTRACTOR, priority=0))
-    if len(out) < n:
-        raise AsrEvalError(f"only {len(out)} usable distractors for a list-size sweep point of {n}")
-    return tuple(out)
-
-
-def generate_distractors(n: int = 1000, seed: int = 7, exclude_texts: Iterable[str] = ()) -> list[str]:
-    """Rebuild the shipped list: names from Faker's many locales plus coined product names.
-
-    Needs ``faker`` and ``wordfreq`` (only for regenerating the file, never at
-    run time). Words common in English (Zipf frequency >= 3.5; product
-    suffixes such as "Hub" excepted) and any word of ``exclude_texts`` are
-    skipped; seven people to every three products.
-    """
-    from faker import Faker
-    from wordfreq import zipf_frequency
-
-    banned: set[str] = set()
-    for text in exclude_texts:
-        banned |= _words(text)
-    locales = ["en_IN", "pl_PL", "tr_TR", "vi_VN", "yo_NG", "ga_IE", "tw_GH", "zu_ZA", "es_MX", "pt_BR",
-               "fi_FI", "nl_NL", "de_DE", "it_IT", "cs_CZ", "hu_HU", "sv_SE", "en_NG", "ro_RO", "id_ID",
-               "ja_JP", "zh_CN", "fr_FR", "en_GB"]
-    fakers = []
-    for loc in locales:
-        f = Faker(loc)
-        f.seed_instance(seed)
-        fakers.append(f)
-    lorem = Faker("la")
-    lorem.seed_instance(seed)
-    suffixes = ["", "", "", " Hub", " Desk", " Sync", " Labs", " Connect", " Suite", " Flow", "", " AI"]
-    suffix_words = {x.strip() for x in suffixes if x}
-    seen: set[str] = set()
-
-    def ok(name: str) -> bool:
-        ws = _words(name)
-        if not ws or name.casefold() in seen or ws & banned:
-            return False
-        coined = _words(name.split()[0]) if name.split()[-1] in suffix_words else ws
-        return all(zipf_frequency(w, "en") < 3.5 for w in coined)
-
-    def person(k: int) -> str:
-        f = fakers[k % len(fakers)]
-        romanized = hasattr(f, "last_romanized_name")
-        first = f.first_romanized_name() if romanized else f.first_name()
-        last = f.last_romanized_name() if romanized else f.last_name()
-        return f"{first} {last}"
-
-    def product(k: int) -> str:
-        a, b = lorem.word(), lorem.word()
-        stem = (a[: 2 + k % 3] + b[-(3 + k % 2):]).capitalize()
-        return stem + suffixes[k % len(suffixes)]
-
-    out: list[str] = []
-    k = 0
-    while len(out) < n:
-        make = product if len(out) % 10 >= 7 else person
-        for _ in range(50):
-            name = make(k)
-            k += 1
-            if ok(name):
-                break
-        else:
-            raise AsrEvalError("cannot generate enough distinct distractors")
-        seen.add(name.casefold())
-        out.append(name)
-    return out
 
 
 # --------------------------------------------------------------------------- sweep points
@@ -154,9 +50,11 @@ def strength_conditions(method: str, terms: Sequence[Term], values: Sequence[flo
                         base_method: str = "none") -> list[Condition]:
     """One condition per strength (``boost``) or correction threshold (``correct`` on ``base_method``)."""
     if method == "boost":
-        return [Condition(f"boost@{_fmt(v)}", "boost", tuple(terms), strength=float(v)) for v in values]
+        return [Condition(f"boost@{_fmt(v)}", "boost", tuple(terms), strength=float(v), kind=STRENGTH)
+                for v in values]
     if method == "correct":
-        return [Condition(f"correct@{_fmt(v)}", base_method, tuple(terms), correct=float(v)) for v in values]
+        return [Condition(f"correct@{_fmt(v)}", base_method, tuple(terms), correct=float(v), kind=STRENGTH)
+                for v in values]
     raise AsrEvalError(f"strength sweeps need a method with a strength: {', '.join(STRENGTH_METHODS)} (got {method!r})")
 
 
@@ -186,9 +84,9 @@ def list_size_conditions(method: str, terms: Sequence[Term], distractors: Sequen
     for n in sizes:
         offered = mix_in(terms, distractors[:n], seed=n)
         if method == "correct":
-            out.append(Condition(f"correct+{n}", base_method, offered, correct=strength))
+            out.append(Condition(f"correct+{n}", base_method, offered, correct=strength, kind=LIST_SIZE))
         else:
-            out.append(Condition(f"{method}+{n}", method, offered, strength=strength))
+            out.append(Condition(f"{method}+{n}", method, offered, strength=strength, kind=LIST_SIZE))
     return out
 
 
@@ -365,21 +263,6 @@ class SweepResult:
     files: dict[str, Path]
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _write_scoring_dictionary(path: Path, terms: Sequence[Term]) -> None:
-    """Dictionary CSV the scorer loads: the real dictionary terms plus every distractor."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["term", "display", "aliases", "sounds_like", "category", "priority"])
-        for t in terms:
-            w.writerow([t.display, t.display, "|".join(t.aliases), "|".join(t.sounds_like), t.category, t.priority])
-
-
 def run_sweep(
     manifest: str | Path,
     out_dir: str | Path,
@@ -400,8 +283,8 @@ def run_sweep(
 ) -> SweepResult:
     """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
     from .backends import load_backend
+    from .evaluate import Inputs, RunConfig, all_terms, evaluate, load_vocabularies
     from .manifest import load_manifest
-    from .evaluate import RunConfig, all_terms, load_vocabularies, run_evaluation
 
     config = config or RunConfig()
     out = Path(out_dir)
@@ -412,10 +295,11 @@ def run_sweep(
     list_method = list_method or method
     if list_strength is None and list_method in STRENGTH_METHODS and strengths:
         list_strength = max(strengths) if list_method == "boost" else min(strengths)
-    texts = [u.text for u in load_manifest(manifest, check_audio=False).utterances]
+    man = load_manifest(manifest)
+    texts = [u.text for u in man.utterances]
     distractors = distractor_terms(max(sizes), terms, texts) if sizes and max(sizes) > 0 else ()
 
-    conditions: list[Condition] = [Condition("baseline", "none")]
+    conditions: list[Condition] = [Condition("baseline", "none", kind=BASELINE)]
     conditions += strength_conditions(method, terms, strengths, base_method) if strengths else []
     conditions += list_size_conditions(list_method, terms, distractors, sizes, list_strength, base_method) if sizes else []
     names = [c.name for c in conditions]
@@ -429,28 +313,27 @@ def run_sweep(
                                compute_type=config.compute_type, options=config.decode,
                                cpu_threads=config.cpu_threads, batch_size=config.batch_size)
 
-    score_dictionary = dictionary
-    if distractors:
-        score_dictionary = out / "vocab" / "dictionary+distractors.csv"
-        _write_scoring_dictionary(score_dictionary, (dict_v.terms if dict_v else ()) + distractors)
+    # Every condition, the baseline included, is scored against the real terms plus every distractor,
+    # so a distractor written anywhere counts as a false insertion. Distractors are scored as
+    # dictionary entries, in the dictionary's place in the list.
+    scored_distractors = tuple(replace(d, source="dictionary") for d in distractors)
+    scoring = (dict_v.terms if dict_v else ()) + scored_distractors + (dir_v.terms if dir_v else ())
     run_dir = out / "run"
-    run_evaluation(manifest, run_dir, dictionary=score_dictionary, directory=directory,
-                   config=config, conditions=conditions, backend=backend, command=command)
+    run = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring), run_dir, config=config,
+                   conditions=conditions, backend=backend, command=command).load()
 
-    run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    plans = {c["name"]: (c.get("plan") or {}) for c in run_json["conditions"]}
     points = []
     for c in conditions:
-        kind = "baseline" if c.name == "baseline" else ("list-size" if "+" in c.name else "strength")
-        n = len([t for t in c.terms if t.category == DISTRACTOR]) if kind == "list-size" else 0
-        plan = plans.get(c.name, {})
+        kind = c.kind or BASELINE
+        n = len([t for t in c.terms if t.category == DISTRACTOR]) if kind == LIST_SIZE else 0
+        plan = run.plan(c.name)
         if c.method != "none":
-            in_force = len(plan.get("terms_in_force") or ())
+            in_force = len(plan.terms_in_force) if plan else 0
         else:  # post-correction alone: every offered term can be corrected to
             in_force = len(c.terms) if c.correct is not None else 0
         points.append(PointInfo(kind, c.name, c.method, c.strength, c.correct, n, len(c.terms), in_force,
-                                len(plan.get("terms_dropped") or ())))
-    rows = aggregate(points, _read_csv(run_dir / "utterances.csv"), _read_csv(run_dir / "terms.csv"))
+                                len(plan.terms_dropped) if plan else 0))
+    rows = aggregate(points, run.utterances, run.terms)
     groups = sorted({r.group for r in rows} - {ALL_GROUPS}) + [ALL_GROUPS]
     recs = tuple(recommend(rows, g, max_false_insertions, max_wer_increase) for g in groups) if strengths else ()
     files = write_sweep_outputs(out, rows, recs, {

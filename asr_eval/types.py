@@ -145,6 +145,9 @@ class Condition:
     every 30 s window), 'hotwords' (faster-whisper hotwords), and the methods of
     other backends ('boost', ...). ``strength`` is for methods that have one.
     ``correct``: post-correction threshold applied after decoding (None = off).
+    ``kind`` says what the condition is for when its maker knows better than
+    its method does (a sweep's 'strength' or 'list-size' points); None means
+    'baseline' or 'biased', decided by the method.
     """
 
     name: str
@@ -152,6 +155,7 @@ class Condition:
     terms: tuple[Term, ...] = ()
     strength: float | None = None
     correct: float | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)

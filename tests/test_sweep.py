@@ -10,16 +10,14 @@ from conftest import DEMO, ROOT, SAA
 
 from asr_eval.sweep import (
     ALL_GROUPS,
-    DISTRACTOR,
     PointInfo,
     aggregate,
-    distractor_terms,
     list_size_conditions,
-    load_distractors,
     mix_in,
     recommend,
     strength_conditions,
 )
+from asr_eval.vocab.distractors import DISTRACTOR, distractor_terms, load_distractors
 from asr_eval.types import AsrEvalError, Term
 
 
