@@ -307,11 +307,14 @@ def run_sweep(
         raise AsrEvalError(f"duplicate sweep points: {names}")
 
     if backend is None:
-        needs_boost = "boost" in (method, list_method)
-        backend_name = "openai-whisper" if needs_boost else config.backend
-        backend = load_backend(backend_name, model=config.model, device=config.device,
-                               compute_type=config.compute_type, options=config.decode,
-                               cpu_threads=config.cpu_threads, batch_size=config.batch_size)
+        # boost exists only in openai-whisper; the Ray workers build their engine from the config,
+        # so the config must name it, and the driver then loads no model of its own
+        if "boost" in (method, list_method):
+            config = replace(config, backend="openai-whisper")
+        if config.executor != "ray":
+            backend = load_backend(config.backend, model=config.model, device=config.device,
+                                   compute_type=config.compute_type, options=config.decode,
+                                   cpu_threads=config.cpu_threads, batch_size=config.batch_size)
 
     # Every condition, the baseline included, is scored against the real terms plus every distractor,
     # so a distractor written anywhere counts as a false insertion. Distractors are scored as
@@ -319,8 +322,9 @@ def run_sweep(
     scored_distractors = tuple(replace(d, source="dictionary") for d in distractors)
     scoring = (dict_v.terms if dict_v else ()) + scored_distractors + (dir_v.terms if dir_v else ())
     run_dir = out / "run"
-    run = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring), run_dir, config=config,
-                   conditions=conditions, backend=backend, command=command).load()
+    outcome = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring), run_dir, config=config,
+                       conditions=conditions, backend=backend, command=command)
+    run = outcome.load()
 
     points = []
     for c in conditions:
@@ -342,7 +346,7 @@ def run_sweep(
         "sizes": list(sizes), "list_method": list_method, "list_strength": list_strength,
         "base_method": base_method, "max_false_insertions": max_false_insertions,
         "max_wer_increase": max_wer_increase,
-        "engine": backend.describe(), "run_dir": str(run_dir),
+        "engine": run.run.get("engine"), "run_dir": str(run_dir),
     })
     return SweepResult(out, run_dir, tuple(rows), recs, files)
 
