@@ -26,7 +26,6 @@ Pure: strings in, strings and frozen records out.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -37,6 +36,7 @@ from doublemetaphone import doublemetaphone
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from .fold import fold
 from .types import Term
 
 _WORD = re.compile(r"\S+")
@@ -62,9 +62,8 @@ class Correction:
 
 
 def letters(text: str) -> str:
-    """Lower-case letters and digits only, accents removed: the spelling that is compared."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+    """The spelling that is compared: folded (``asr_eval.fold``), letters and digits only."""
+    return "".join(c for c in fold(text) if c.isalnum())
 
 
 @lru_cache(maxsize=65536)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
+from asr_eval.fold import fold, fold_with_origins
+from asr_eval.matching import PhraseIndex
 from asr_eval.types import Term
 
 NORMALIZER_VERSION = "en-whisper-asr-eval-1"
@@ -38,31 +40,11 @@ Step = Callable[[str], str]
 
 # --------------------------------------------------------------------------- light form
 
-
-@lru_cache(maxsize=4096)
-def _fold_char(c: str) -> str:
-    """One character -> one lower-case character without diacritics (length-preserving)."""
-    base = unicodedata.normalize("NFKD", c)
-    base = "".join(ch for ch in base if not unicodedata.combining(ch)) or c
-    low = base.lower()
-    if len(low) == 1:
-        return low
-    low = c.lower()
-    return low if len(low) == 1 else c
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip diacritics, keeping every character at its offset."""
-    if text.isascii():
-        return text.lower()
-    return "".join(map(_fold_char, text))
-
-
 _WORD_RE = re.compile(r"[^\W_]+")
 
 
 def light_tokens(text: str) -> tuple[str, ...]:
-    """The rule a protected term gets: lower case, no diacritics, punctuation splits words."""
+    """The rule a protected term gets: folded (``asr_eval.fold``), punctuation splits words."""
     return tuple(_WORD_RE.findall(fold(text)))
 
 
@@ -439,16 +421,11 @@ _KEEP = set(".%$£€¢")
 def _symbol_char(c: str) -> str:
     if c in _KEEP:
         return c
-    cat = unicodedata.category(c)
-    if cat[0] in "MSP":
+    if unicodedata.category(c)[0] in "MSP":
         return " "
-    # compatibility forms ("¼" -> "1⁄4", "²" -> "2") may decompose into symbols: space those too
-    out = []
-    for ch in unicodedata.normalize("NFKD", c):
-        if unicodedata.combining(ch):
-            continue
-        out.append(" " if unicodedata.category(ch)[0] in "MSP" and ch not in _KEEP else ch)
-    return "".join(out).lower() or c
+    # folding may turn a compatibility form into symbols ("¼" -> "1⁄4"): space those too
+    out = "".join(" " if unicodedata.category(ch)[0] in "MSP" and ch not in _KEEP else ch for ch in fold(c))
+    return out or c
 
 
 _ASCII_SYMBOLS = {ord(c): " " for c in "!\"#&'()*+,-/:;<=>?@[\\]^_`{|}~"}
@@ -478,14 +455,16 @@ def tidy(s: str) -> str:
 
 
 def strip_marks(s: str) -> str:
-    """Compatibility-decompose and drop combining marks, so "dṛ" meets the rule for "dr".
+    """Fold (``asr_eval.fold``) before the word rules, so "Dṛ" meets the rule for "dr".
 
-    Decomposition can produce apostrophe look-alikes ("ŉ" -> "ʼn"); they are unified too.
+    The same fold gives a protected term its light form, which is why a term and
+    the same letters outside any term normalise alike ("Małgorzata" -> "malgorzata"
+    either way). Decomposition can produce apostrophe look-alikes ("ŉ" -> "ʼn");
+    they are unified too.
     """
     if s.isascii():
         return s
-    s = "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch)).lower()
-    return _QUOTE_RE.sub("'", s)
+    return _QUOTE_RE.sub("'", fold(s))
 
 
 @lru_cache(maxsize=1 << 17)
@@ -567,23 +546,23 @@ def run_steps(steps: Sequence[Step], s: str) -> str:
 
 @dataclass(frozen=True)
 class Protector:
-    """Finds vocabulary terms in raw text by their light token sequence (leftmost, longest)."""
+    """Finds vocabulary terms in raw text by their light tokens, with the scorer's matcher.
+
+    The raw text is folded and split into words exactly as a term's light form is,
+    and ``matching.PhraseIndex`` (the one the scorer uses) picks the runs: leftmost,
+    then longest. A match is kept only if it covers whole raw characters: a fold
+    that expands one character into two words ("½" -> "1⁄2") cannot be cut in half.
+    """
 
     forms: frozenset[tuple[str, ...]] = frozenset()
-    # first token -> candidate token tuples, longest first
-    index: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict, compare=False, hash=False)
+    index: PhraseIndex[tuple[str, ...]] = field(
+        default_factory=lambda: PhraseIndex({}), compare=False, hash=False)
 
     @classmethod
     def from_forms(cls, forms: Iterable[str]) -> "Protector":
         toks = {light_tokens(f) for f in forms}
         toks.discard(())
-        index: dict[str, list[tuple[str, ...]]] = {}
-        for t in toks:
-            index.setdefault(t[0], []).append(t)
-        return cls(
-            frozenset(toks),
-            {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()},
-        )
+        return cls(frozenset(toks), PhraseIndex.build((t, t) for t in sorted(toks)))
 
     def spans(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
         """Character spans (start, end, light tokens) of protected runs in ``text``."""
@@ -591,25 +570,19 @@ class Protector:
             return []
         folded = fold(text)
         words = _WORD_RE.findall(folded)
-        index = self.index
-        if index.keys().isdisjoint(words):
+        if not self.index.could_match(words):
             return []
-        matches = list(_WORD_RE.finditer(folded))
+        found = self.index.find(words)
+        if not found:
+            return []
+        folded, origin = fold_with_origins(text)
+        bounds = [(m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
         out = []
-        i, n = 0, len(words)
-        while i < n:
-            cands = index.get(words[i])
-            if cands:
-                for cand in cands:
-                    k = len(cand)
-                    if i + k <= n and tuple(words[i : i + k]) == cand:
-                        out.append((matches[i].start(), matches[i + k - 1].end(), cand))
-                        i += k
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        for i, e, toks in found:
+            a, b = bounds[i][0], bounds[e - 1][1]
+            if (a > 0 and origin[a - 1] == origin[a]) or (b < len(folded) and origin[b - 1] == origin[b]):
+                continue  # starts or ends inside the fold of one raw character
+            out.append((origin[a], origin[b], toks))
         return out
 
 

@@ -13,11 +13,12 @@ digit tokens, not just single tokens.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
+
+from .fold import fold
 
 EMAIL = "[EMAIL]"
 PHONE = "[PHONE]"
@@ -42,11 +43,6 @@ DIGIT_WORDS = frozenset(
 )
 
 
-def _fold(s: str) -> str:
-    """Lower case without accents, so 'Siobhán' and 'siobhan' match."""
-    return "".join(c for c in unicodedata.normalize("NFKD", s.casefold()) if not unicodedata.combining(c))
-
-
 def _count_digits(s: str) -> int:
     return sum(c.isdigit() for c in s)
 
@@ -66,7 +62,7 @@ class Redactor:
     def build(cls, enabled: bool, name_phrases: Iterable[str] = ()) -> Redactor:
         words: set[str] = set()
         for phrase in name_phrases:
-            for w in re.findall(r"[\w'-]+", _fold(phrase)):
+            for w in re.findall(r"[\w'-]+", fold(phrase)):
                 # One-letter initials would mask every 'a'; skip them.
                 if len(w) > 1:
                     words.add(w)
@@ -94,7 +90,7 @@ class Redactor:
         letters and are 85% similar (rapidfuzz ratio). Shorter names match only
         exactly, so that "Mark" does not mask "market".
         """
-        w = _fold(word).strip("'-")
+        w = fold(word).strip("'-")
         if not w or not self.names:
             return False
         if w in self.names:

@@ -23,6 +23,7 @@ from asr_eval.align import (
     counts_from_ops,
     ops_many,
 )
+from asr_eval.matching import PhraseIndex
 from asr_eval.normalize import Normalizer, protected_forms
 from asr_eval.types import EntitySpan, Term
 
@@ -140,7 +141,7 @@ def term_tally(events: Iterable[TermEvent]) -> TermTally:
 
 @dataclass(frozen=True)
 class TermIndex:
-    """Normalised token sequences of every written form, for leftmost-longest matching.
+    """Normalised token sequences of every written form, found with the normaliser's matcher.
 
     Build once per (terms, normaliser) with ``build_term_index``; ``score_utterance``
     caches it by identity so the pipeline can simply pass the same tuple each time.
@@ -148,30 +149,12 @@ class TermIndex:
 
     normalizer: Normalizer
     terms: tuple[Term, ...]
-    by_first: Mapping[str, tuple[tuple[tuple[str, ...], int], ...]]  # first token -> ((tokens, term idx), ...)
+    phrases: PhraseIndex[int]  # written forms' normalised tokens -> term index
     forms_of: tuple[frozenset[tuple[str, ...]], ...]  # per term: its accepted token sequences
 
     def find(self, words: Sequence[str]) -> list[tuple[int, int, int]]:
         """Non-overlapping occurrences (start, end, term index), leftmost then longest first."""
-        by_first = self.by_first
-        if by_first.keys().isdisjoint(words):
-            return []
-        out = []
-        i, n = 0, len(words)
-        while i < n:
-            cands = by_first.get(words[i])
-            if cands:
-                for toks, k in cands:
-                    e = i + len(toks)
-                    if e <= n and (len(toks) == 1 or tuple(words[i:e]) == toks):
-                        out.append((i, e, k))
-                        i = e
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
-        return out
+        return self.phrases.find(words)
 
 
 def build_term_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex:
@@ -181,22 +164,10 @@ def build_term_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex
     """
     terms = tuple(terms)
     norm = normalizer.with_terms(protected_forms(terms))
-    by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
-    seen: set[tuple[str, ...]] = set()
-    forms_of = []
-    for k, term in enumerate(terms):
-        forms = frozenset(tuple(norm.words(f)) for f in term.written_forms) - {()}
-        forms_of.append(forms)
-        for toks in forms:
-            if toks not in seen:
-                seen.add(toks)
-                by_first.setdefault(toks[0], []).append((toks, k))
-    return TermIndex(
-        norm,
-        terms,
-        {w: tuple(sorted(v, key=lambda x: -len(x[0]))) for w, v in by_first.items()},
-        tuple(forms_of),
-    )
+    forms_of = tuple(frozenset(tuple(norm.words(f)) for f in term.written_forms) - {()} for term in terms)
+    # sorted within a term so the index does not depend on set order
+    phrases = PhraseIndex.build((toks, k) for k, forms in enumerate(forms_of) for toks in sorted(forms))
+    return TermIndex(norm, terms, phrases, forms_of)
 
 
 _INDEX_CACHE: dict[tuple[int, int], tuple[object, object, TermIndex]] = {}

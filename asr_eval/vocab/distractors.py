@@ -11,10 +11,10 @@ a false insertion.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..fold import fold
 from ..types import AsrEvalError, Term
 
 DISTRACTORS_FILE = Path(__file__).resolve().parents[1] / "data" / "distractors.txt"
@@ -22,9 +22,7 @@ DISTRACTOR = "distractor"
 
 
 def _words(text: str) -> set[str]:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return set(re.findall(r"[a-z0-9]+", folded))
+    return set(re.findall(r"[a-z0-9]+", fold(text)))
 
 
 def load_distractors(path: Path = DISTRACTORS_FILE) -> list[str]:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from ..bias import bias_text, fit_terms
+from ..fold import strip_accents
 from ..types import Term, Vocabulary
 from .findings import ERROR, WARNING, Finding
-from .text import ascii_fold, is_acronym, spelling_key
+from .text import is_acronym, spelling_key
 
 ENGINES = ("whisper", "deepgram", "assemblyai", "azure", "google", "aws")
 CountTokens = Callable[[str], int]
@@ -221,7 +222,7 @@ def aws_phrase(form: str) -> str | None:
     if any(c.isdigit() for c in form):
         return None
     parts = []
-    for word in re.split(r"[\s\-]+", ascii_fold(form).strip()):
+    for word in re.split(r"[\s\-]+", strip_accents(form).strip()):
         if not word:
             continue
         if is_acronym(word):

@@ -17,9 +17,10 @@ from typing import Iterable, Sequence
 
 from rapidfuzz import fuzz
 
+from ..fold import strip_accents
 from ..types import Term, Vocabulary
 from .findings import ERROR, WARNING, Finding, count, sort_findings
-from .text import ascii_fold, is_acronym, spelling_key, words
+from .text import is_acronym, spelling_key, words
 
 MAX_WORDS = 6  # AssemblyAI's per-phrase cap; longer entries are sentences, not terms
 MAX_CHARS = 60
@@ -107,7 +108,7 @@ def _entry_checks(vocab: Vocabulary, term: Term) -> list[Finding]:
                 _f(WARNING, "digits", "display form contains digits and no alias or sounds_like spells them out; engines differ in writing numbers", vocab, term)
             )
     if not term.display.isascii():
-        plain = ascii_fold(term.display)
+        plain = strip_accents(term.display)
         if plain.isascii() and plain != term.display and not any(a.casefold() == plain.casefold() for a in term.aliases):
             out.append(
                 _f(WARNING, "diacritics", f"display form has diacritics but no plain alias {plain!r}; English models usually write it plainly", vocab, term)

@@ -1,29 +1,17 @@
-"""Spelling keys used to compare vocabulary entries (pure)."""
+"""Spelling keys used to compare vocabulary entries (pure).
+
+Built on ``asr_eval.fold``, the fold the normaliser and scorer use, so the
+linter's "same term" is the scorer's "same term".
+"""
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from ..fold import fold
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _WORDS = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """Lower case without diacritics: 'Siobhán' -> 'siobhan', 'Małgorzata' -> 'malgorzata'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    out = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return out.translate(_EXTRA_FOLDS).casefold()
-
-
-# letters NFKD does not decompose
-_EXTRA_FOLDS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
-
-
-def ascii_fold(text: str) -> str:
-    """Same letters without diacritics, case kept: what an English model usually writes."""
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_EXTRA_FOLDS)
 
 
 def spelling_key(text: str) -> str:
