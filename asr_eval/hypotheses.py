@@ -2,8 +2,9 @@
 
 Formats, chosen by extension (or ``fmt``):
 
-* JSONL (``.jsonl``/``.json``): one object per line with ``id`` or ``utt_id``,
-  ``text`` or ``hypothesis``, and optionally ``condition``;
+* JSONL (``.jsonl``/``.ndjson``/``.json``): one object per line with ``id`` or
+  ``utt_id``, ``text`` or ``hypothesis``, and optionally ``condition``; a file
+  starting with ``[`` holds one JSON array of such objects instead;
 * CSV/TSV (``.csv``/``.tsv``): a header with ``id`` (or ``utt_id``), ``text`` (or
   ``hypothesis``) and optionally ``condition``;
 * sclite trn (``.trn``): ``words (speaker-uttid)``; ids written by asr-eval's own
@@ -11,17 +12,16 @@ Formats, chosen by extension (or ``fmt``):
 
 Rows without a condition get ``condition`` (default: the file's stem), so a vendor's
 run with and without its custom vocabulary can be two files or one file with a
-condition column. Every problem is an ``InputError`` naming file and line.
+condition column. Files are read by ``asr_eval.tabular`` (UTF-8, BOM or not);
+every problem is an ``InputError`` naming file and line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from asr_eval.tabular import json_array_rows, jsonl_rows, read_csv, read_text, split_lines
 from asr_eval.trn import parse_trn_lines, utt_from_trn_id
 from asr_eval.types import InputError, Problem
 
@@ -30,17 +30,6 @@ TEXT_KEYS = ("text", "hypothesis")
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".trn": "trn"}
 
 Hypotheses = dict[str, dict[str, str]]  # condition -> utt_id -> text
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(str(path), "file not found") from None
-    except UnicodeDecodeError as e:
-        raise InputError(str(path), f"not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise InputError(str(path), f"cannot read: {e.strerror or e}") from None
 
 
 def _pick(row: Mapping[str, object], keys: tuple[str, ...]) -> object:
@@ -74,30 +63,16 @@ def load_hypotheses(
     if kind is None:
         raise InputError(str(path), f"unknown transcript format {path.suffix!r}: use .jsonl, .csv, .tsv or .trn")
     default = condition or path.stem
-    text = _read(path)
+    text = read_text(path)
     out: Hypotheses = {}
     seen: dict[tuple[str, str], int] = {}
 
-    if kind == "jsonl" and text.lstrip().startswith("["):
-        # a .json file holding one array of objects rather than one object per line
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(str(path), f"not valid JSON ({e.msg})", e.lineno) from None
-        text = "\n".join(json.dumps(r) for r in rows)
-        if any(not isinstance(r, dict) for r in rows):
-            raise InputError(str(path), "a JSON array of transcripts must hold objects with 'id' and 'text'")
     if kind == "jsonl":
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(str(path), f"not a JSON object ({e.msg} at column {e.colno})", n) from None
-            if not isinstance(row, dict):
-                raise InputError(str(path), f"each line must be a JSON object, got {type(row).__name__}", n)
-            utt, hyp, cond = _pick(row, ID_KEYS), _pick(row, TEXT_KEYS), row.get("condition") or default
+        # a .json file may hold one array of objects rather than one object per line
+        rows = json_array_rows(path, text) if text.lstrip().startswith("[") else jsonl_rows(path, text)
+        for row in rows:
+            n, fields = row.line, row.fields
+            utt, hyp, cond = _pick(fields, ID_KEYS), _pick(fields, TEXT_KEYS), fields.get("condition") or default
             if utt is None or str(utt).strip() == "":
                 raise InputError(str(path), "missing utterance id ('id' or 'utt_id')", n)
             if hyp is None:
@@ -107,30 +82,26 @@ def load_hypotheses(
             _add(out, path, n, str(cond), str(utt).strip(), hyp, seen)
 
     elif kind in ("csv", "tsv"):
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ",")
-        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-        if not fields:
-            raise InputError(str(path), "empty file: expected a header with id and text columns", 1)
-        reader.fieldnames = fields
+        fields, records = read_csv(path, text, delimiter="\t" if kind == "tsv" else ",", lower_header=True)
         id_col = next((k for k in ID_KEYS if k in fields), None)
         text_col = next((k for k in TEXT_KEYS if k in fields), None)
         if id_col is None or text_col is None:
             raise InputError(str(path), f"header must name an id column (id or utt_id) and a text column (text or hypothesis); found {fields}", 1)
-        for row in reader:
-            n = reader.line_num
-            if None in row:
-                raise InputError(str(path), f"more fields than the header has ({len(fields)})", n)
-            utt = (row.get(id_col) or "").strip()
+        for row in records:
+            if row.problem:
+                raise row.error(path)
+            n = row.line
+            utt = row.fields[id_col].strip()
             if not utt:
-                if not any((v or "").strip() for v in row.values()):
+                if not any(v.strip() for v in row.fields.values()):
                     continue
                 raise InputError(str(path), f"empty {id_col!r}", n)
-            cond = (row.get("condition") or "").strip() or default
-            _add(out, path, n, cond, utt, row.get(text_col) or "", seen)
+            cond = row.fields.get("condition", "").strip() or default
+            _add(out, path, n, cond, utt, row.fields[text_col], seen)
 
     elif kind == "trn":
         known = set(known_ids) if known_ids is not None else None
-        for n, ident, words in parse_trn_lines(text.splitlines(), str(path)):
+        for n, ident, words in parse_trn_lines(split_lines(text), str(path)):
             utt = ident
             if known is not None and ident not in known and utt_from_trn_id(ident) in known:
                 utt = utt_from_trn_id(ident)

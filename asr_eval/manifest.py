@@ -1,24 +1,25 @@
-"""Load and validate evaluation manifests (CSV or JSONL).
+"""Load and validate evaluation manifests (CSV, TSV or JSONL; read by ``asr_eval.tabular``).
 
 Columns: ``audio`` (path relative to the manifest's folder), ``text``
 (reference), ``speaker``, ``accent_group``; optional ``id`` and ``entities``
 (JSON list of ``{"text", "label"}``); every other column is kept as metadata.
 References may mark entities inline as ``[Siobhan Nguyen](person)``.
 
-A malformed *file* (unreadable, no header, missing required column) raises
-``InputError``. A malformed *row* is reported as a ``Problem`` naming the file
-and line and skipped, so one bad clip never costs the rest of the run.
+A malformed *file* (unreadable, not UTF-8, no header, a missing required column,
+a JSONL line that is not a JSON object) raises ``InputError``. A malformed *row*
+(more cells than the header, an empty path or text, a duplicate id, missing
+audio) is reported as a ``Problem`` naming the file and line and skipped, so one
+bad clip never costs the rest of the run.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .tabular import jsonl_rows, read_csv, read_text
 from .types import EntitySpan, InputError, Problem, Utterance
 
 REQUIRED = ("audio", "text", "speaker", "accent_group")
@@ -33,43 +34,24 @@ class Manifest:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(str(path), "manifest not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), f"not UTF-8 text (byte {exc.start})") from None
+    """(line, fields) per record; a record the reader could not split comes as ``{"__error__": problem}``."""
+    text = read_text(path, "manifest")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         seen_keys: set[str] = set()
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"invalid JSON: {exc.msg} (column {exc.colno})", i) from None
-            if not isinstance(row, dict):
-                raise InputError(str(path), "each line must be a JSON object", i)
-            seen_keys |= set(row)
-            yield i, row
+        for row in jsonl_rows(path, text):
+            seen_keys |= set(row.fields)
+            yield row.line, row.fields
         missing = [c for c in REQUIRED if c not in seen_keys]
         if missing and seen_keys:
             raise InputError(str(path), f"no row has required field(s) {', '.join(missing)}")
     elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
-        if not reader.fieldnames:
-            raise InputError(str(path), "empty manifest (no header row)", 1)
-        fields = [f.strip() for f in reader.fieldnames]
+        fields, rows = read_csv(path, text, delimiter="\t" if suffix == ".tsv" else ",")
         missing = [c for c in REQUIRED if c not in fields]
         if missing:
             raise InputError(str(path), f"missing required column(s) {', '.join(missing)} (header: {', '.join(fields)})", 1)
-        reader.fieldnames = fields
-        for row in reader:
-            if None in row:
-                yield reader.line_num, {"__error__": f"{len(fields) + len(row[None])} fields but the header has {len(fields)}"}
-                continue
-            yield reader.line_num, row
+        for row in rows:
+            yield row.line, ({"__error__": row.problem} if row.problem else row.fields)
     else:
         raise InputError(str(path), f"unsupported manifest format {suffix!r} (use .csv or .jsonl)")
 

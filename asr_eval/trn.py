@@ -4,9 +4,9 @@ Why: any asr-eval run can be exported and re-scored with the field's reference
 scorer (``sctk sclite -r ref.trn trn -h hyp.trn trn -i spu_id``). sclite's
 ``spu_id`` takes the speaker as everything before the first ``-`` (or the first
 ``_`` when there is no ``-``), so ids are written ``<speaker>-<utterance>`` with
-``-`` removed from the speaker; whitespace and parentheses, which would end the
-id or the text, are replaced by ``_`` in ids; parentheses and braces (sclite's
-``{ a / b }`` alternations) are dropped from words.
+each ``-`` in the speaker replaced by ``_``; whitespace and parentheses, which
+would end the id or the text, are replaced by ``_`` in ids; parentheses and
+braces (sclite's ``{ a / b }`` alternations) become spaces in the text.
 Formatting and parsing are pure; ``write_trn``/``read_trn`` are the only I/O.
 """
 
@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from asr_eval.tabular import read_text, split_lines
 from asr_eval.types import InputError
 
 _ID_BAD = re.compile(r"[\s()]")
@@ -64,11 +65,5 @@ def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> int:
 
 
 def read_trn(path: str | Path) -> list[tuple[int, str, str]]:
-    """(line, id, text) for every utterance in a trn file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return list(parse_trn_lines(f, str(path)))
-    except UnicodeDecodeError as e:
-        raise InputError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise InputError(str(path), f"cannot read: {e.strerror or e}") from None
+    """(line, id, text) for every utterance in a trn file (read like every other input: ``tabular``)."""
+    return list(parse_trn_lines(split_lines(read_text(path)), str(path)))

@@ -84,3 +84,20 @@ def test_trn_files_round_trip(tmp_path):
         (1, "spk_a_b-u_1", "hello world"), (2, "s2-u2", ""), (3, "s3-x_y-z", "unicode café don't x-ray")]
     assert trn_id("a-b", "c d") == "a_b-c_d"
     assert format_trn_line("", "s", "u") == "(s-u)"
+
+
+def test_json_array_errors_name_the_entrys_line(tmp_path):
+    p = tmp_path / "vendor.json"
+    p.write_text('[\n  {"id": "u1", "text": "hello"},\n  {"id": "u2"}\n]\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_hypotheses(p)
+    assert err.value.line == 3 and "missing transcript" in err.value.problem
+
+
+def test_line_separators_inside_a_transcript_do_not_end_its_line(tmp_path):
+    import json
+
+    p = tmp_path / "v.jsonl"
+    rows = [{"id": "u1", "text": "one\u2028two"}, {"id": "u2", "text": "three\x85four"}]
+    p.write_text("\ufeff" + "\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert load_hypotheses(p) == {"v": {"u1": "one\u2028two", "u2": "three\x85four"}}

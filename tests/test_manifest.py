@@ -90,3 +90,27 @@ def test_all_rows_bad_is_an_error(tmp_path):
     m.write_text("audio,text,speaker,accent_group\nnope.wav,x,s,g\n")
     with pytest.raises(InputError, match="no usable utterances"):
         load_manifest(m)
+
+
+def test_bom_crlf_tsv_and_long_rows(tmp_path):
+    _wav(tmp_path / "x.wav")
+    _wav(tmp_path / "y.wav")
+    m = tmp_path / "m.tsv"
+    m.write_bytes("\ufeffaudio\ttext\tspeaker\taccent_group\r\nx.wav\tHello, Siobhán\ts1\tie\r\ny.wav\thi\ts1\tie\textra\r\n".encode())
+    man = load_manifest(m)
+    (u,) = man.utterances
+    assert (u.text, u.line) == ("Hello, Siobhán", 2)
+    assert [str(p) for p in man.problems] == [
+        f"{m}:3: error: more fields than the header: this row has 5 fields, header has 4"]
+
+
+def test_unreadable_manifests_share_the_readers_messages(tmp_path):
+    m = tmp_path / "m.jsonl"
+    m.write_text('{"audio": "x.wav", "text": "a", "speaker": "s", "accent_group": "g"}\n[1]\n')
+    with pytest.raises(InputError, match=r"m.jsonl:2: each line must be a JSON object, got array"):
+        load_manifest(m)
+    with pytest.raises(InputError, match=r"manifest not found"):
+        load_manifest(tmp_path / "none.csv")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(InputError, match=r"e.csv:1: empty file: no header row"):
+        load_manifest(tmp_path / "e.csv")

@@ -78,3 +78,21 @@ def test_demo_vocabularies_load(root):
     assert len(load_dictionary(d / "demo-company.csv").terms) >= 20
     assert len(load_directory(d / "demo-directory.csv").terms) >= 10
     assert len(load_dictionary(d / "speech-accent-archive.csv").terms) >= 5
+
+
+def test_tsv_dictionary_cells_may_hold_commas(tmp_path):
+    p = tmp_path / "d.tsv"
+    p.write_text("term\taliases\tsounds_like\nPayNimbus\tPay Nimbus|Paynimbus\tpay, nimbus\n", encoding="utf-8")
+    (t,) = load_dictionary(p).terms
+    assert t.aliases == ("Pay Nimbus", "Paynimbus") and t.sounds_like == ("pay, nimbus",)
+
+
+def test_bom_and_crlf_and_bad_bytes(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_bytes("\ufeffterm,category\r\nKlarvo,product\r\n".encode())
+    (t,) = load_dictionary(p).terms
+    assert (t.display, t.category, t.line) == ("Klarvo", "product", 2)
+    p.write_bytes(b"term\nKlarvo\nPay\xe9\n")
+    with pytest.raises(InputError) as e:
+        load_dictionary(p)
+    assert e.value.line == 3 and "not UTF-8" in e.value.problem

@@ -2,10 +2,10 @@
 
 Formats (documented in docs/fixtures.md and the README):
 
-* dictionary CSV: ``term`` (required), ``display``, ``aliases``, ``sounds_like``,
+* dictionary CSV or TSV: ``term`` (required), ``display``, ``aliases``, ``sounds_like``,
   ``category``, ``priority``; extra columns are kept as metadata.
 * dictionary TXT: one term per line (``#`` comments, blank lines ignored).
-* dictionary YAML: a list of strings or of mappings with the CSV's keys
+* dictionary YAML or JSON: a list of strings or of mappings with the CSV's keys
   (``aliases``/``sounds_like`` may be lists), or ``{terms: [...]}``.
 * directory CSV: ``first``, ``last`` (at least one required per row),
   ``display``, ``aliases``, ``sounds_like``, ``department``...
@@ -14,20 +14,21 @@ Multi-valued cells use ``|`` (``;`` also accepted). A ``term`` that differs
 from its ``display`` is accepted as an alias: the author wrote it, so it is a
 form they consider correct.
 
-Every problem raises ``InputError`` naming file and line, because a vocabulary
-is small and hand-made: failing loudly is kinder than skipping an entry.
+Files are read by ``asr_eval.tabular`` (UTF-8, BOM or not; header names are not
+case-sensitive). Every problem raises ``InputError`` naming file and line (YAML
+and JSON entries by their position), because a vocabulary is small and
+hand-made: failing loudly is kinder than skipping an entry.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..files import file_sha256
+from ..tabular import read_csv, read_text, split_lines
 from ..types import InputError, Term, Vocabulary
 
 _MULTI_SPLIT = re.compile(r"\s*[|;]\s*")
@@ -59,29 +60,17 @@ def _priority(value: Any, path: Path, line: int | None) -> int:
         raise InputError(str(path), f"priority must be an integer, got {value!r}", line) from None
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "file not found") from None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), f"not UTF-8 text (byte {exc.start})") from None
+def _csv_rows(path: Path, text: str, delimiter: str = ",") -> tuple[list[str], Iterable[tuple[int, dict[str, str]]]]:
+    """Header (lower case) and (line, stripped cells) per record; a record longer than the header is an error."""
+    header, records = read_csv(path, text, delimiter=delimiter, lower_header=True)
 
+    def rows() -> Iterable[tuple[int, dict[str, str]]]:
+        for row in records:
+            if row.problem:
+                raise row.error(path)
+            yield row.line, {k: v.strip() for k, v in row.fields.items()}
 
-def _csv_rows(path: Path, text: str) -> Iterable[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        raise InputError(str(path), "empty file (no header row)", 1)
-    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            raise InputError(str(path), f"row has {len(reader.fieldnames) + len(row[None])} fields, header has {len(reader.fieldnames)}", line)
-        yield line, {k: (v or "").strip() for k, v in row.items()}
+    return header, rows()
 
 
 def _term_from_mapping(row: Mapping[str, Any], path: Path, line: int | None, source: str, default_category: str) -> Term:
@@ -120,15 +109,11 @@ def _check_duplicates(terms: list[Term], path: Path) -> None:
 def load_dictionary(path: str | Path, name: str | None = None) -> Vocabulary:
     """Load a company dictionary from CSV, TXT or YAML."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     suffix = path.suffix.lower()
     terms: list[Term] = []
     if suffix in (".csv", ".tsv"):
-        if suffix == ".tsv":
-            text = text.replace("\t", ",")  # simple TSV support; quoted tabs are not expected
-        rows = list(_csv_rows(path, text))
-        header = next(iter(csv.reader(io.StringIO(text))), [])
-        header = [h.strip().lower() for h in header]
+        header, rows = _csv_rows(path, text, "\t" if suffix == ".tsv" else ",")
         if "term" not in header and "display" not in header:
             raise InputError(str(path), f"missing column 'term' (header is {header})", 1)
         for line, row in rows:
@@ -136,7 +121,7 @@ def load_dictionary(path: str | Path, name: str | None = None) -> Vocabulary:
                 continue
             terms.append(_term_from_mapping(row, path, line, "dictionary", "term"))
     elif suffix in (".txt", ""):
-        for i, raw in enumerate(text.splitlines(), start=1):
+        for i, raw in enumerate(split_lines(text), start=1):
             s = raw.strip()
             if not s or s.startswith("#"):
                 continue
@@ -176,14 +161,14 @@ def load_dictionary(path: str | Path, name: str | None = None) -> Vocabulary:
 def load_directory(path: str | Path, name: str | None = None) -> Vocabulary:
     """Load a people directory (CSV) and turn each person into one name term."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     if path.suffix.lower() != ".csv":
         raise InputError(str(path), "a directory must be a CSV file with columns first,last")
-    header = [h.strip().lower() for h in next(iter(csv.reader(io.StringIO(text))), [])]
+    header, rows = _csv_rows(path, text)
     if "display" not in header and not ("first" in header or "last" in header):
         raise InputError(str(path), f"missing columns 'first' and 'last' (header is {header})", 1)
     terms: list[Term] = []
-    for line, row in _csv_rows(path, text):
+    for line, row in rows:
         if not any(row.values()):
             continue
         first, last = row.get("first", ""), row.get("last", "")
