@@ -4,9 +4,10 @@ Why a custom normaliser: WER is meaningless unless reference and hypothesis are
 normalised identically, and the usual Whisper normaliser happily rewrites the very
 words a custom-vocabulary test is about ("St. Clair" -> "saint clair", "Dr Martens"
 -> "doctor martens", "O'Brien" -> "0 brien"). Here protected terms are located
-first, set aside, and put back in their *light* form (lower case, diacritics and
-punctuation removed -- the same rules every other word gets), so a term and the
-same term inside any sentence normalise to the same token run.
+first (with the scorer's matcher, ``asr_eval.matching``), set aside, and put back
+in their *light* form (folded by ``asr_eval.fold``, punctuation splitting words --
+the same rules every other word gets), so a term and the same term inside any
+sentence normalise to the same token run.
 
 The rules follow OpenAI Whisper's ``EnglishTextNormalizer`` (MIT licence,
 https://github.com/openai/whisper, ``whisper/normalizers/english.py``) in spirit;
