@@ -42,11 +42,18 @@ Step = Callable[[str], str]
 # --------------------------------------------------------------------------- light form
 
 _WORD_RE = re.compile(r"[^\W_]+")
+_QUOTE_RE = re.compile("[\u2018\u2019\u02bc`\u00b4]")
+
+
+def _light(text: str) -> str:
+    """Folded, apostrophe look-alikes unified: what the word rules do to letters (``strip_marks``)."""
+    s = fold(text)
+    return s if s.isascii() else _QUOTE_RE.sub("'", s)
 
 
 def light_tokens(text: str) -> tuple[str, ...]:
     """The rule a protected term gets: folded (``asr_eval.fold``), punctuation splits words."""
-    return tuple(_WORD_RE.findall(fold(text)))
+    return tuple(_WORD_RE.findall(_light(text)))
 
 
 # --------------------------------------------------------------------------- word lists
@@ -365,7 +372,6 @@ def remove_bracketed(s: str) -> str:
     return _BRACKETS_RE.sub(" ", s)
 
 
-_QUOTE_RE = re.compile("[\u2018\u2019\u02bc`\u00b4]")
 _SPACE_APOS_RE = re.compile(r"\s+'")
 _MULTIWORD = {
     "'d been": " had been",
@@ -569,14 +575,14 @@ class Protector:
         """Character spans (start, end, light tokens) of protected runs in ``text``."""
         if not self.forms:
             return []
-        folded = fold(text)
-        words = _WORD_RE.findall(folded)
+        words = _WORD_RE.findall(_light(text))
         if not self.index.could_match(words):
             return []
         found = self.index.find(words)
         if not found:
             return []
         folded, origin = fold_with_origins(text)
+        folded = _QUOTE_RE.sub("'", folded)  # as in _light; one character for one
         bounds = [(m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
         out = []
         for i, e, toks in found:
