@@ -29,7 +29,7 @@ from asr_eval.fold import fold, fold_with_origins
 from asr_eval.matching import PhraseIndex
 from asr_eval.types import Term
 
-NORMALIZER_VERSION = "en-whisper-asr-eval-1"
+NORMALIZER_VERSION = "en-whisper-asr-eval-2"  # 2: one fold (asr_eval.fold); see docs/scoring.md
 
 # Private-use code points stand in for protected terms while the other rules run:
 # they are neither letters, digits, punctuation nor symbols, so no rule touches them.
