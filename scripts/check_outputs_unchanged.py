@@ -87,10 +87,13 @@ def _differs(a: Path, b: Path) -> str | None:
     if ba == bb:
         return None
     if a.suffix == ".json":
-        if _mask(json.loads(ba)) == _mask(json.loads(bb)):
+        ma, mb = _mask(json.loads(ba)), _mask(json.loads(bb))
+        if ma == mb:
             return None
+        ba, bb = (json.dumps(m, indent=1, sort_keys=True).encode() for m in (ma, mb))  # report what differs
     if a.name == "report.md":
-        if VOLATILE_MD.sub("<masked>", ba.decode()) == VOLATILE_MD.sub("<masked>", bb.decode()):
+        ba, bb = (VOLATILE_MD.sub("<masked>", x.decode()).encode() for x in (ba, bb))
+        if ba == bb:
             return None
     la, lb = ba.decode(errors="replace").splitlines(), bb.decode(errors="replace").splitlines()
     for i, (x, y) in enumerate(zip(la, lb), 1):
