@@ -20,22 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .manifest import Manifest
+from .counts import COUNT_COLUMNS
 from .files import write_atomic
 from .score_run import ScoredRun
-from .stats import COUNT_FIELDS
 from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
 
 if TYPE_CHECKING:
     import pandas as pd
 
 BASELINE = "baseline"
-COUNT_COLUMNS = (
-    "ref_words", "hits", "subs", "dels", "ins",
-    "ref_chars", "char_hits", "char_subs", "char_dels", "char_ins",
-    "b_ref", "b_hits", "b_subs", "b_dels", "b_ins",
-    "u_ref", "u_hits", "u_subs", "u_dels", "u_ins",
-    "term_refs", "term_hits", "term_partial", "term_misses", "term_false_ins", "term_display_exact",
-)
 UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds",
                      "ref", "hyp", "ref_norm", "hyp_norm", *COUNT_COLUMNS)
 # Wall-clock figures differ between any two runs; kept apart so scored outputs are reproducible.
@@ -286,9 +279,7 @@ def _utterances(path: Path) -> list[dict[str, Any]]:
         if missing:
             raise InputError(str(path), f"missing columns {missing}", 1)
         rec: dict[str, Any] = dict(row)
-        for f in COUNT_FIELDS:
-            if f == "clips":
-                continue
+        for f in COUNT_COLUMNS:
             raw = (row.get(f) or "").strip()
             try:
                 rec[f] = int(float(raw)) if raw else 0

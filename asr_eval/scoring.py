@@ -1,13 +1,12 @@
 """Per-utterance scoring: word/char errors, B-WER/U-WER, and what happened to every term.
 
-Pure: text in, frozen counts and events out. Counts are stored and summed; rates
-are computed only after summing (see ``TermTally`` and ``ErrorCounts.rate``).
-Definitions are in docs/scoring.md.
+Pure: text in, frozen counts and events out, and no state kept between calls.
+Counts are stored and summed (``asr_eval.counts.Counts``); rates are computed
+only after summing. Definitions are in docs/scoring.md.
 """
 
 from __future__ import annotations
 
-import gc
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from asr_eval.align import (
     counts_from_ops,
     ops_many,
 )
+from asr_eval.counts import COUNT_COLUMNS, FIELDS, Counts, harmonic_f1
 from asr_eval.matching import PhraseIndex
 from asr_eval.normalize import Normalizer, protected_forms
 from asr_eval.types import EntitySpan, Term
@@ -45,29 +45,78 @@ class TermEvent:
     hyp_start: int | None
 
 
+def _span(first: str) -> slice:
+    """Where (hits, subs, dels, ins) starting at ``first`` sit in ``FIELDS``."""
+    i = FIELDS.index(first)
+    return slice(i, i + 4)
+
+
+_WORDS, _CHARS, _BIASED, _UNBIASED = _span("hits"), _span("char_hits"), _span("b_hits"), _span("u_hits")
+
+
 @dataclass(frozen=True)
 class UtteranceScore:
-    words: ErrorCounts
-    chars: ErrorCounts
-    biased: ErrorCounts
-    unbiased: ErrorCounts
+    """One scored pair: its counts, its term events, the word alignment and the normalised texts.
+
+    ``count_values`` holds the counts as a plain tuple in ``asr_eval.counts.FIELDS``
+    order (``counts`` gives them as ``Counts``) and ``ops`` the alignment as an op
+    string (``alignment`` is built from it on access): a batch holds one score per
+    clip, and tuples and strings are values the cyclic garbage collector skips.
+    ``words``, ``chars``, ``biased`` and ``unbiased`` are views of the counts as
+    ``ErrorCounts`` (hits, subs, dels, ins).
+    """
+
+    count_values: tuple[int, ...]
     terms: tuple[TermEvent, ...]
-    alignment: Alignment
+    ops: str
     ref_norm: str
     hyp_norm: str
 
+    @property
+    def counts(self) -> Counts:
+        return Counts(*self.count_values)
+
+    @property
+    def words(self) -> ErrorCounts:
+        return ErrorCounts(*self.count_values[_WORDS])
+
+    @property
+    def chars(self) -> ErrorCounts:
+        return ErrorCounts(*self.count_values[_CHARS])
+
+    @property
+    def biased(self) -> ErrorCounts:
+        return ErrorCounts(*self.count_values[_BIASED])
+
+    @property
+    def unbiased(self) -> ErrorCounts:
+        return ErrorCounts(*self.count_values[_UNBIASED])
+
+    @property
+    def alignment(self) -> Alignment:
+        """The word alignment (built on each access)."""
+        return Alignment(self.ops, tuple(self.ref_norm.split()), tuple(self.hyp_norm.split()), self.words)
+
     def counts_row(self) -> dict[str, int]:
-        """Flat integer counts for CSV; every rate can be rebuilt from sums of these."""
-        t = term_tally(self.terms)
-        w, c, b, u = self.words, self.chars, self.biased, self.unbiased
-        return {
-            "ref_words": w.ref_len, "hits": w.hits, "subs": w.subs, "dels": w.dels, "ins": w.ins,
-            "ref_chars": c.ref_len, "char_hits": c.hits, "char_subs": c.subs, "char_dels": c.dels, "char_ins": c.ins,
-            "b_ref": b.ref_len, "b_hits": b.hits, "b_subs": b.subs, "b_dels": b.dels, "b_ins": b.ins,
-            "u_ref": u.ref_len, "u_hits": u.hits, "u_subs": u.subs, "u_dels": u.dels, "u_ins": u.ins,
-            "term_refs": t.refs, "term_hits": t.hits, "term_partial": t.partial, "term_misses": t.misses,
-            "term_false_ins": t.false_ins, "term_display_exact": t.display_exact,
-        }
+        """Flat integer counts for CSV (``COUNT_COLUMNS``); every rate can be rebuilt from sums of these."""
+        return dict(zip(COUNT_COLUMNS, self.count_values[1:]))
+
+
+def _utterance_score(
+    alignment: Alignment, chars: ErrorCounts, biased: ErrorCounts, unbiased: ErrorCounts,
+    events: tuple[TermEvent, ...], ref_norm: str, hyp_norm: str,
+) -> UtteranceScore:
+    w, c, b, u = alignment.counts, chars, biased, unbiased
+    t = term_tally(events) if events else _NO_TERMS
+    values = (  # in FIELDS order
+        1,
+        w.ref_len, w.hits, w.subs, w.dels, w.ins,
+        c.ref_len, c.hits, c.subs, c.dels, c.ins,
+        b.ref_len, b.hits, b.subs, b.dels, b.ins,
+        u.ref_len, u.hits, u.subs, u.dels, u.ins,
+        t.refs, t.hits, t.partial, t.misses, t.false_ins, t.display_exact,
+    )
+    return UtteranceScore(values, events, alignment.ops, ref_norm, hyp_norm)
 
 
 # --------------------------------------------------------------------------- term tallies
@@ -75,7 +124,7 @@ class UtteranceScore:
 
 @dataclass(frozen=True)
 class TermTally:
-    """Additive term counts; recall/precision/F1 are computed from sums, never averaged."""
+    """Term occurrences by outcome; adds up. Rates come from ``asr_eval.counts``, computed from sums."""
 
     refs: int = 0
     hits: int = 0
@@ -95,27 +144,28 @@ class TermTally:
             return self
         return NotImplemented if not isinstance(o, TermTally) else o + self
 
+    def counts(self, clips: int = 0) -> Counts:
+        """These tallies as the term fields of a ``Counts`` (over ``clips`` clips)."""
+        return Counts(clips=clips, term_refs=self.refs, term_hits=self.hits, term_partial=self.partial,
+                      term_misses=self.misses, term_false_ins=self.false_ins, term_display_exact=self.display_exact)
+
     def recall(self) -> float | None:
         """hits / reference occurrences (partials are not hits)."""
-        return self.hits / self.refs if self.refs else None
+        return self.counts().rate("term_recall")
 
     def precision(self) -> float | None:
         """hits / (hits + false insertions): of the term occurrences the engine wrote, the share that were right."""
-        d = self.hits + self.false_ins
-        return self.hits / d if d else None
+        return self.counts().rate("term_precision")
 
     def f1(self) -> float | None:
-        p, r = self.precision(), self.recall()
-        if p is None or r is None or p + r == 0:
-            return None if p is None or r is None else 0.0
-        return 2 * p * r / (p + r)
+        return harmonic_f1(self.precision(), self.recall())
 
     def display_accuracy(self) -> float | None:
         """Reference occurrences recognised *and* written exactly as the vocabulary displays them."""
-        return self.display_exact / self.refs if self.refs else None
+        return self.counts().rate("display_accuracy")
 
     def false_ins_per_100(self, utterances: int) -> float | None:
-        return 100.0 * self.false_ins / utterances if utterances else None
+        return self.counts(clips=utterances).rate("false_ins_per_100")
 
 
 def term_tally(events: Iterable[TermEvent]) -> TermTally:
@@ -136,6 +186,9 @@ def term_tally(events: Iterable[TermEvent]) -> TermTally:
     return TermTally(refs, hits, partial, misses, fi, exact)
 
 
+_NO_TERMS = TermTally()
+
+
 # --------------------------------------------------------------------------- term index
 
 
@@ -143,8 +196,9 @@ def term_tally(events: Iterable[TermEvent]) -> TermTally:
 class TermIndex:
     """Normalised token sequences of every written form, found with the normaliser's matcher.
 
-    Build once per (terms, normaliser) with ``build_term_index``; ``score_utterance``
-    caches it by identity so the pipeline can simply pass the same tuple each time.
+    Build once per (terms, normaliser) with ``build_term_index`` and pass it to
+    ``score_utterance`` when scoring pair after pair; ``score_many`` builds it once
+    per call.
     """
 
     normalizer: Normalizer
@@ -170,35 +224,13 @@ def build_term_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex
     return TermIndex(norm, terms, phrases, forms_of)
 
 
-_INDEX_CACHE: dict[tuple[int, int], tuple[object, object, TermIndex]] = {}
-
-
-def _cached_index(terms: Sequence[Term], normalizer: Normalizer) -> TermIndex:
-    key = (id(terms), id(normalizer))
-    hit = _INDEX_CACHE.get(key)
-    if hit is not None and hit[0] is terms and hit[1] is normalizer:
-        return hit[2]
-    index = build_term_index(terms, normalizer)
-    if len(_INDEX_CACHE) > 64:
-        _INDEX_CACHE.clear()
-    _INDEX_CACHE[key] = (terms, normalizer, index)
-    return index
-
-
-_ENTITY_CACHE: dict[tuple[int, tuple[EntitySpan, ...]], tuple[TermIndex, TermIndex]] = {}
+def _index(terms: Sequence[Term] | TermIndex, normalizer: Normalizer) -> TermIndex:
+    return terms if isinstance(terms, TermIndex) else build_term_index(terms, normalizer)
 
 
 def _with_entities(index: TermIndex, entities: tuple[EntitySpan, ...]) -> TermIndex:
-    """Annotated spans are scored like terms; cached because the same manifest row is scored per condition."""
-    key = (id(index), entities)
-    hit = _ENTITY_CACHE.get(key)
-    if hit is not None and hit[0] is index:
-        return hit[1]
-    extended = build_term_index(index.terms + entity_terms(entities), index.normalizer)
-    if len(_ENTITY_CACHE) > 4096:
-        _ENTITY_CACHE.clear()
-    _ENTITY_CACHE[key] = (index, extended)
-    return extended
+    """Annotated spans are scored like terms: the index extended with them."""
+    return build_term_index(index.terms + entity_terms(entities), index.normalizer)
 
 
 def entity_terms(entities: Sequence[EntitySpan]) -> tuple[Term, ...]:
@@ -220,10 +252,11 @@ def score_utterance(
 
     The normaliser used is ``normalizer`` extended to protect every written form
     of ``terms`` and ``entities`` (so a term is never rewritten on either side);
-    when ``terms`` is a prebuilt ``TermIndex`` its own normaliser is used. Pass the
-    same ``terms`` object on every call: the index is cached by identity.
+    when ``terms`` is a prebuilt ``TermIndex`` its own normaliser is used. Building
+    the index is the costly part: to score pair after pair, build it once with
+    ``build_term_index`` and pass it here, or use ``score_many``.
     """
-    index = terms if isinstance(terms, TermIndex) else _cached_index(terms, normalizer)
+    index = _index(terms, normalizer)
     if entities:
         index = _with_entities(index, tuple(entities))
     norm = index.normalizer
@@ -234,7 +267,7 @@ def score_utterance(
     alignment = align(ref_words, hyp_words, costs)
     chars = char_counts(ref_norm, hyp_norm, costs)
     events, biased, unbiased = _term_analysis(index, ref_words, hyp_words, alignment, hyp_sources)
-    return UtteranceScore(alignment.counts, chars, biased, unbiased, events, alignment, ref_norm, hyp_norm)
+    return _utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm)
 
 
 def score_many(
@@ -246,52 +279,50 @@ def score_many(
 ) -> list[UtteranceScore]:
     """``score_utterance`` for many (ref, hyp) pairs; same results, several times faster.
 
-    Alignments run in one compiled call, and each distinct text is normalised once
-    (a reference scored under several conditions is normalised once).
-    ``entities``, when given, holds one sequence of spans per pair.
+    The term index is built once, alignments run in compiled batches, and each
+    distinct text is normalised once per set of entities (a reference scored
+    under several conditions is normalised once). ``entities``, when given,
+    holds one sequence of spans per pair. Nothing outlives the call: no caches,
+    and the garbage collector is left as it was.
     """
-    # The objects built here hold no reference cycles, but there are many of them:
-    # the cyclic collector's repeated passes over the growing result cost ~30 %.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _score_many(pairs, terms, normalizer, entities, costs)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _score_many(
-    pairs: Sequence[tuple[str, str]],
-    terms: Sequence[Term] | TermIndex,
-    normalizer: Normalizer,
-    entities: Sequence[Sequence[EntitySpan]] | None,
-    costs: Costs,
-) -> list[UtteranceScore]:
-    base = terms if isinstance(terms, TermIndex) else _cached_index(terms, normalizer)
     if entities is not None and len(entities) != len(pairs):
         raise ValueError(f"entities has {len(entities)} entries for {len(pairs)} pairs")
-    indexes = [base if not e else _with_entities(base, tuple(e)) for e in entities] if entities is not None else [base] * len(pairs)
-    memo: dict[tuple[int, str], tuple[str, tuple[tuple[int, int, str], ...]]] = {}
+    base = _index(terms, normalizer)
+    # One index per distinct set of entity spans (the same manifest row recurs once per condition).
+    variants: dict[tuple[EntitySpan, ...], TermIndex] = {(): base}
+    keys = [tuple(e) for e in entities] if entities is not None else [()] * len(pairs)
+    for key in keys:
+        if key not in variants:
+            variants[key] = _with_entities(base, key)
+    memo: dict[tuple[EntitySpan, ...], dict[str, tuple[str, tuple[tuple[int, int, str], ...]]]] = {k: {} for k in variants}
 
-    def norm(index: TermIndex, text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
-        key = (id(index.normalizer), text)
-        got = memo.get(key)
+    def norm(key: tuple[EntitySpan, ...], text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+        seen = memo[key]
+        got = seen.get(text)
         if got is None:
-            got = memo[key] = index.normalizer.normalize_with_sources(text)
+            got = seen[text] = variants[key].normalizer.normalize_with_sources(text)
         return got
 
-    refs = [norm(ix, r) for ix, (r, _) in zip(indexes, pairs)]
-    hyps = [norm(ix, h) for ix, (_, h) in zip(indexes, pairs)]
-    words = [(r[0].split(), h[0].split()) for r, h in zip(refs, hyps)]
-    all_ops = ops_many(words, costs)
-    all_chars = char_counts_many([(r[0], h[0]) for r, h in zip(refs, hyps)], costs)
-    out = []
-    for ix, (ref_norm, _), (hyp_norm, hyp_sources), (rw, hw), ops, chars in zip(indexes, refs, hyps, words, all_ops, all_chars):
-        alignment = Alignment(ops, tuple(rw), tuple(hw), counts_from_ops(ops))
-        events, biased, unbiased = _term_analysis(ix, rw, hw, alignment, hyp_sources)
-        out.append(UtteranceScore(alignment.counts, chars, biased, unbiased, events, alignment, ref_norm, hyp_norm))
+    out: list[UtteranceScore] = []
+    # In slices, so that the intermediate lists stay small and short-lived: the
+    # results are many objects, and the cyclic collector's passes over everything
+    # alive cost more the more there is.
+    for lo in range(0, len(pairs), _SLICE):
+        hi = lo + _SLICE
+        ks = keys[lo:hi]
+        refs = [norm(k, r) for k, (r, _) in zip(ks, pairs[lo:hi])]
+        hyps = [norm(k, h) for k, (_, h) in zip(ks, pairs[lo:hi])]
+        words = [(tuple(r[0].split()), tuple(h[0].split())) for r, h in zip(refs, hyps)]
+        all_ops = ops_many(words, costs)
+        all_chars = char_counts_many([(r[0], h[0]) for r, h in zip(refs, hyps)], costs)
+        for key, (ref_norm, _), (hyp_norm, hyp_sources), (rw, hw), ops, chars in zip(ks, refs, hyps, words, all_ops, all_chars):
+            alignment = Alignment(ops, rw, hw, counts_from_ops(ops))
+            events, biased, unbiased = _term_analysis(variants[key], rw, hw, alignment, hyp_sources)
+            out.append(_utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm))
     return out
+
+
+_SLICE = 256
 
 
 def _term_analysis(
