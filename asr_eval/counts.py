@@ -121,7 +121,12 @@ class Counts:
         record says otherwise: one record is one clip. Numbers may be given as
         strings; a count that is not a whole number is a ValueError.
         """
-        return cls(*(_count(record.get(f), f, 1 if f == "clips" else 0) for f in FIELDS))
+        return cls(*record_values(record))
+
+
+def record_values(record: Mapping[str, Any]) -> tuple[int, ...]:
+    """``Counts.from_record(record).values()`` without building the object."""
+    return tuple(_count(record.get(f), f, 1 if f == "clips" else 0) for f in FIELDS)
 
 
 def _count(raw: Any, name: str, default: int) -> int:

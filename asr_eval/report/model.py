@@ -119,11 +119,11 @@ def _summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[di
                     "clips": gs.clips,
                     "speakers": gs.speakers,
                     "words": gs.words,
-                    "term_occurrences": gs.counts["term_refs"],
+                    "term_occurrences": gs.counts.term_refs,
                     "small": gs.small,
                     "small_reason": gs.small_reason,
                     "stratified": strata is not None,
-                    "counts": dict(gs.counts),
+                    "counts": gs.counts.as_dict(),
                     "metrics": {k: _est(v) for k, v in gs.metrics.items()},
                 }
             )

@@ -7,7 +7,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from ..stats import COUNT_FIELDS
+from ..counts import COUNT_COLUMNS
 from .model import SUMMARY_METRICS
 
 
@@ -23,7 +23,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 def summary_csv(model: Mapping[str, Any]) -> str:
     """One row per accent group x condition (plus the ALL group): metrics with CI bounds, then raw counts."""
     metric_cols = [c for m in SUMMARY_METRICS for c in (m, f"{m}_low", f"{m}_high")]
-    counts = [f for f in COUNT_FIELDS if f != "clips"]
+    counts = COUNT_COLUMNS
     header = ["accent_group", "condition", "clips", "speakers", "words", "small", "small_reason", *metric_cols, *counts]
     rows = []
     for r in model["summary"]:

@@ -1,0 +1,46 @@
+"""Statistics over per-utterance count records: metrics, speaker bootstrap, paired tests.
+
+``metrics`` defines what each metric is (a rate of summed ``Counts``),
+``bootstrap`` the speaker-level bootstrap (group summaries, the gap between
+groups, the correlation of gains), ``significance`` the paired comparison of two
+conditions and the sc_stats-style tests. Callers use the names re-exported here
+(``from asr_eval import stats as st``).
+"""
+
+from .bootstrap import (
+    MIN_SPEAKERS,
+    MIN_WORDS,
+    Correlation,
+    Estimate,
+    GapResult,
+    GroupStats,
+    bootstrap_weights,
+    gain_correlation,
+    group_gap,
+    record_vector,
+    speaker_matrix,
+    stable_seed,
+    studentized_interval,
+    summarize,
+)
+from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
+from .significance import (
+    EXACT_SIGN_FLIPS_MAX_N,
+    PairedResult,
+    _wilcoxon_sign_flips,
+    holm,
+    mapsswe,
+    mapsswe_segments,
+    min_wilcoxon_p,
+    paired_compare,
+    sign_test,
+    wilcoxon_test,
+)
+
+__all__ = [
+    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "PAIRED_METRICS",
+    "Correlation", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult",
+    "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
+    "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
+    "studentized_interval", "summarize", "wilcoxon_test",
+]
