@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .counts import RATES, Counts, harmonic_f1
 from .types import AsrEvalError, Condition, Term
 from .vocab.distractors import DISTRACTOR, distractor_terms
 
@@ -119,28 +120,29 @@ class SweepRow:
     distractor_false_ins: int
 
     @property
+    def clips(self) -> int:
+        return self.utterances
+
+    # The rates of asr_eval.counts.RATES, evaluated on the sums this row kept.
+    @property
     def wer(self) -> float | None:
-        return self.word_errors / self.ref_words if self.ref_words else None
+        return RATES["wer"].of(self)
 
     @property
     def recall(self) -> float | None:
-        return self.term_hits / self.term_refs if self.term_refs else None
+        return RATES["term_recall"].of(self)
 
     @property
     def precision(self) -> float | None:
-        d = self.term_hits + self.term_false_ins
-        return self.term_hits / d if d else None
+        return RATES["term_precision"].of(self)
 
     @property
     def f1(self) -> float | None:
-        p, r = self.precision, self.recall
-        if p is None or r is None or p + r == 0:
-            return 0.0 if (p is not None and r is not None) else None
-        return 2 * p * r / (p + r)
+        return harmonic_f1(self.precision, self.recall)
 
     @property
     def false_ins_per_100(self) -> float | None:
-        return 100.0 * self.term_false_ins / self.utterances if self.utterances else None
+        return RATES["false_ins_per_100"].of(self)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -167,30 +169,30 @@ def aggregate(points: Sequence[PointInfo], utterance_rows: Iterable[Mapping[str,
               term_rows: Iterable[Mapping[str, Any]]) -> list[SweepRow]:
     """Sum per-utterance counts per (point, accent group) and over all groups (pure)."""
     by_name = {p.condition: p for p in points}
-    sums: dict[tuple[str, str], list[int]] = {}
+    sums: dict[tuple[str, str], Counts] = {}
     for r in utterance_rows:
         if r["condition"] not in by_name:
             continue
-        errors = int(r["subs"]) + int(r["dels"]) + int(r["ins"])
-        vals = (1, int(r["ref_words"]), errors, int(r["term_refs"]), int(r["term_hits"]), int(r["term_false_ins"]), 0)
+        c = Counts.from_record(r)
         for g in (r["accent_group"], ALL_GROUPS):
-            acc = sums.setdefault((r["condition"], g), [0] * 7)
-            for i, v in enumerate(vals):
-                acc[i] += v
+            key = (r["condition"], g)
+            sums[key] = sums.get(key, Counts.zero()) + c
+    distractor_fi: dict[tuple[str, str], int] = {}
     for t in term_rows:
         if t["condition"] in by_name and t["outcome"] == "false_insertion" and t["category"] == DISTRACTOR:
             for g in (t["accent_group"], ALL_GROUPS):
                 if (t["condition"], g) in sums:
-                    sums[(t["condition"], g)][6] += 1
+                    distractor_fi[(t["condition"], g)] = distractor_fi.get((t["condition"], g), 0) + 1
     groups = sorted({g for _, g in sums} - {ALL_GROUPS}) + [ALL_GROUPS]
     out: list[SweepRow] = []
     for p in points:
         for g in groups:
-            if (p.condition, g) not in sums:
+            c = sums.get((p.condition, g))
+            if c is None:
                 continue
-            n, ref, err, trefs, thits, tfi, dfi = sums[(p.condition, g)]
-            out.append(SweepRow(**asdict(p), group=g, utterances=n, ref_words=ref, word_errors=err,
-                                term_refs=trefs, term_hits=thits, term_false_ins=tfi, distractor_false_ins=dfi))
+            out.append(SweepRow(**asdict(p), group=g, utterances=c.clips, ref_words=c.ref_words,
+                                word_errors=c.word_errors, term_refs=c.term_refs, term_hits=c.term_hits,
+                                term_false_ins=c.term_false_ins, distractor_false_ins=distractor_fi.get((p.condition, g), 0)))
     return out
 
 
