@@ -119,6 +119,34 @@ def _utterance_score(
     return UtteranceScore(values, events, alignment.ops, ref_norm, hyp_norm)
 
 
+def term_columns(ops: str, start: int | None, length: int, side: str = "ref") -> list[int]:
+    """The alignment columns holding words ``start`` .. ``start + length - 1`` of one side.
+
+    ``ops`` is an alignment's op string ("CCSDI..."); ``side`` is "ref" (a word in
+    every column but insertions) or "hyp" (every column but deletions). This maps
+    a term event's ``ref_start`` / ``hyp_start`` and word count onto the alignment,
+    as the scorer does when it finds the occurrence. Words past the end of that
+    side are left out; ``start`` None gives no columns.
+    """
+    if side not in ("ref", "hyp"):
+        raise ValueError(f"side must be 'ref' or 'hyp', not {side!r}")
+    if start is None:
+        return []
+    other = "I" if side == "ref" else "D"  # the op whose column holds no word of this side
+    end = start + length
+    out: list[int] = []
+    word = 0
+    for col, op in enumerate(ops):
+        if op == other:
+            continue
+        if word >= end:
+            break
+        if word >= start:
+            out.append(col)
+        word += 1
+    return out
+
+
 # --------------------------------------------------------------------------- term tallies
 
 

@@ -15,7 +15,8 @@ import jinja2
 
 from .. import stats as st
 from . import plots
-from .model import ALL, fmt_ci, fmt_p, fmt_value
+from .format import fmt_ci, fmt_p, fmt_value
+from .numbers import ALL
 
 _ENV: jinja2.Environment | None = None
 

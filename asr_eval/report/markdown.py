@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import stats as st
-from .model import ALL, fmt_ci, fmt_p, fmt_value
+from .format import fmt_ci, fmt_p, fmt_value
+from .numbers import ALL
 
 MD_MAX_EXPLANATIONS = 150  # a person reads the Markdown; the HTML and JSON hold every row
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#])")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..counts import COUNT_COLUMNS
-from .model import SUMMARY_METRICS
+from .numbers import SUMMARY_METRICS
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
