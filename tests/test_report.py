@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from asr_eval import stats as st
+from asr_eval.counts import COUNT_COLUMNS
 from asr_eval.report import build_report, load_run, write_reports
 from asr_eval.types import InputError
 
@@ -18,9 +19,7 @@ TERMS = [("Zentrix Cloud", "product", "dictionary"), ("Klarvo", "product", "dict
          ("Siobhan Nguyen", "person", "directory"), ("PayNimbus", "product", "dictionary")]
 FILLER = ["please", "check", "the", "account", "for", "the", "customer", "today", "and", "call", "back", "later"]
 
-COUNT_COLS = ["ref_words", "hits", "subs", "dels", "ins", "ref_chars", "char_hits", "char_subs", "char_dels", "char_ins",
-              "b_ref", "b_hits", "b_subs", "b_dels", "b_ins", "u_ref", "u_hits", "u_subs", "u_dels", "u_ins",
-              "term_refs", "term_hits", "term_partial", "term_misses", "term_false_ins", "term_display_exact"]
+COUNT_COLS = list(COUNT_COLUMNS)
 UTT_COLS = ["utt_id", "condition", "speaker", "accent_group", "audio_seconds", "decode_seconds", "ref", "hyp",
             "ref_norm", "hyp_norm", *COUNT_COLS]
 TERM_COLS = ["utt_id", "condition", "speaker", "accent_group", "term", "category", "source", "outcome", "ref_text",

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from asr_eval.align import ErrorCounts
 from asr_eval.normalize import make_normalizer
-from asr_eval.scoring import TermTally, build_term_index, score_utterance, term_tally
+from asr_eval.counts import COUNT_COLUMNS, Counts
+from asr_eval.scoring import TermTally, build_term_index, score_utterance, term_columns, term_tally
 from asr_eval.types import EntitySpan, Term
 
 TERMS = (
@@ -202,3 +203,61 @@ def test_events_point_at_the_words_they_quote(r, h):
         else:
             assert e.hyp_text == ""
         assert (e.display_exact is None) == (e.outcome != "hit")
+
+
+@pytest.mark.parametrize("ops,start,length,side,cols", [
+    ("CCC", 1, 2, "ref", [1, 2]),
+    ("CICSD", 0, 2, "ref", [0, 2]),  # an insertion inside the term is not one of its words
+    ("CICSD", 0, 2, "hyp", [0, 1]),
+    ("CDC", 1, 2, "hyp", [2]),  # past the end of the hypothesis
+    ("IIC", 0, 1, "ref", [2]),
+    ("CC", None, 1, "ref", []),
+    ("", 0, 1, "ref", []),
+])
+def test_term_columns(ops, start, length, side, cols):
+    assert term_columns(ops, start, length, side) == cols
+
+
+@settings(max_examples=200, deadline=None)
+@given(phrases, phrases)
+def test_term_columns_hold_exactly_the_words_an_event_quotes(r, h):
+    s = score(" ".join(r), " ".join(h))
+    pairs = s.alignment.pairs
+    for e in s.terms:
+        if e.ref_start is not None:
+            cols = term_columns(s.ops, e.ref_start, len(e.ref_text.split()), "ref")
+            assert [pairs[c].ref for c in cols] == e.ref_text.split()
+            assert [pairs[c].ref_index for c in cols] == list(range(e.ref_start, e.ref_start + len(cols)))
+        if e.hyp_start is not None:
+            cols = term_columns(s.ops, e.hyp_start, len(e.hyp_text.split()), "hyp")
+            assert [pairs[c].hyp for c in cols] == e.hyp_text.split()
+
+
+def test_utterance_counts_are_one_clip_and_match_the_error_counts():
+    s = score("Ask Siobhan Nguyen about PostgreSQL", "ask Shivan Nguyen about Postgres Klarvo")
+    c = s.counts
+    assert isinstance(c, Counts) and c.clips == 1
+    assert list(s.counts_row()) == list(COUNT_COLUMNS) and s.counts_row() == c.csv_row()
+    assert (c.hits, c.subs, c.dels, c.ins) == (s.words.hits, s.words.subs, s.words.dels, s.words.ins)
+    assert c.ref_chars == s.chars.ref_len and c.b_ref == s.biased.ref_len and c.u_ref == s.unbiased.ref_len
+    t = term_tally(s.terms)
+    assert (c.term_refs, c.term_hits, c.term_false_ins) == (t.refs, t.hits, t.false_ins)
+    assert s.alignment.counts == s.words and s.alignment.ops == s.ops
+
+
+def test_scoring_keeps_no_state_between_calls():
+    import gc
+
+    from asr_eval import scoring
+    from asr_eval.scoring import score_many
+
+    # No module-level container that could remember anything (the term index used to be cached by id()).
+    assert [k for k, v in vars(scoring).items() if isinstance(v, (dict, list, set)) and not k.startswith("__")] == []
+    gc.disable()
+    try:
+        score_many([("Klarvo works", "Klarvo works")], TERMS, NORM)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+    score_many([("Klarvo works", "Klarvo works")], TERMS, NORM)
+    assert gc.isenabled()
