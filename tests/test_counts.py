@@ -134,35 +134,3 @@ def test_sweep_rows_use_the_same_rates():
     assert row.wer == total.rate("wer") and row.recall == total.rate("term_recall")
     assert row.precision == total.rate("term_precision") and row.false_ins_per_100 == total.rate("false_ins_per_100")
 
-
-def test_layers_import_downwards_only():
-    """The pure core imports no I/O, engine, report or CLI module; reports import no evaluation or transcription."""
-    import ast
-    from importlib.util import resolve_name
-    from pathlib import Path
-
-    pkg = Path(__file__).resolve().parent.parent / "asr_eval"
-
-    def imported(path: Path) -> set[str]:
-        """asr_eval's top-level modules that ``path`` imports (``asr_eval.stats.bootstrap`` -> ``stats``)."""
-        parts = path.relative_to(pkg.parent).with_suffix("").parts
-        package = ".".join(parts[:-1])
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom):
-                mods = [node.module] if node.module else [a.name for a in node.names]
-                prefix = "." * node.level
-                full = [resolve_name(prefix + m, package) if node.level else m for m in mods]
-            elif isinstance(node, ast.Import):
-                full = [a.name for a in node.names]
-            else:
-                continue
-            names.update(f.split(".")[1] for f in full if f.startswith("asr_eval."))
-        return names
-
-    pure = {"align", "normalize", "scoring", "counts", "stats", "types"}
-    core = [pkg / f"{n}.py" for n in pure if (pkg / f"{n}.py").exists()] + sorted((pkg / "stats").glob("*.py"))
-    for path in core:
-        assert imported(path) <= pure, (path, imported(path) - pure)
-    for path in sorted((pkg / "report").glob("*.py")):
-        assert not imported(path) & {"evaluate", "transcribe", "backends", "cache", "cli", "sweep", "merge"}, path
