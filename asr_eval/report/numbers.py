@@ -183,7 +183,7 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
 # --------------------------------------------------------------------------- fairness
 
 
-def fairness(run: RunData, groups: list[str], comparisons: list[dict[str, Any]], n_boot: int,
+def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, Any]], n_boot: int,
              seed: int) -> dict[str, Any]:
     """Best-worst gaps per condition, the biasing gain per group, and the correlation of gain with baseline."""
     by = _by_group(run, pooled=False)
@@ -208,7 +208,7 @@ def fairness(run: RunData, groups: list[str], comparisons: list[dict[str, Any]],
                 }
             )
     gains = []
-    for r in comparisons:
+    for r in comparison_rows:
         if r["accent_group"] == ALL or r["metric"] != "wer":
             continue
         gains.append(

@@ -27,7 +27,7 @@ from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
     PairedResult,
-    _wilcoxon_sign_flips,
+    _wilcoxon_sign_flips,  # tests/test_stats.py checks the exact enumeration against scipy
     holm,
     mapsswe,
     mapsswe_segments,
