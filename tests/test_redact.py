@@ -127,3 +127,36 @@ def test_near_misses_of_names_are_masked_but_short_names_only_exactly() -> None:
     assert r.text("transfer to Siobhanie now") == f"transfer to {NAME} now"
     assert r.text("ask Raghunatan") == f"ask {NAME}"  # one letter dropped by the ASR
     assert r.text("Mark the market") == f"{NAME} the market"
+
+
+def test_names_come_from_the_run_snapshot_even_after_the_directory_file_changed(tmp_path: Path) -> None:
+    """A run's own vocabulary snapshot decides which names are masked, not today's directory file."""
+    from asr_eval.evaluate import RunConfig, run_evaluation
+
+    from test_executor import FakeTranscriber, make_fixture
+
+    fx = make_fixture(tmp_path / "data", n=3)
+    people = tmp_path / "data" / "people.csv"
+    people.write_text("first,last\nChidi,Okonkwo\nPriya,Raman\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run_evaluation(fx["manifest"], out, directory=people, config=RunConfig(progress=False, reports=False),
+                   backend=FakeTranscriber())
+    people.write_text("first,last\nSomebody,Else\n", encoding="utf-8")  # changed after the run
+    from asr_eval.report.model import directory_names
+    from asr_eval.runfolder import load_run
+
+    names, problem = directory_names(load_run(out))
+    assert problem is None
+    assert {"Chidi", "Okonkwo", "Priya", "Raman"} <= set(names) and "Somebody" not in names
+
+
+def test_an_old_run_folder_whose_directory_changed_masks_only_names_seen(tmp_path: Path) -> None:
+    from asr_eval.report.model import directory_names
+    from asr_eval.runfolder import load_run
+
+    people = tmp_path / "people.csv"
+    people.write_text("first,last\nChidi,Okonkwo\n", encoding="utf-8")
+    d = make_run(tmp_path / "r", extra_text="ask Chidi Okonkwo", directory=str(people))
+    people.write_text("first,last\nSomebody,Else\n", encoding="utf-8")
+    names, problem = directory_names(load_run(d))
+    assert "Somebody" not in names and problem and "changed since the run" in problem

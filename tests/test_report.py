@@ -12,6 +12,7 @@ import pytest
 
 from asr_eval import stats as st
 from asr_eval.counts import COUNT_COLUMNS
+from asr_eval.files import file_sha256
 from asr_eval.report import build_report, load_run, write_reports
 from asr_eval.types import InputError
 
@@ -151,7 +152,7 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
         "tool": "asr-eval", "version": "0.0-test", "created": "2026-01-01T00:00:00Z", "command": "asr-eval run test",
         "manifest": {"path": "manifest.csv", "sha256": "0" * 64, "utterances": len(utt_rows) // 2, "skipped": 1},
         "dictionary": {"path": "dict.csv", "sha256": "1" * 64, "terms": 3},
-        "directory": {"path": directory, "sha256": "2" * 64, "terms": 4} if directory else None,
+        "directory": {"path": directory, "sha256": file_sha256(directory), "terms": 4} if directory else None,
         "conditions": [
             {"name": "baseline", "method": "none", "strength": None, "correct": None,
              "plan": {"condition": "baseline", "method": "none", "text": None, "terms_in_force": [], "terms_dropped": [],

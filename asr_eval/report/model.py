@@ -29,33 +29,44 @@ __all__ = ["ALL", "ALPHA", "SCHEMA", "SUMMARY_METRICS", "build_report", "directo
 
 
 def directory_names(run: RunData) -> tuple[list[str], str | None]:
-    """Name phrases to mask: the directory file's people plus directory terms seen in terms.csv.
+    """Name phrases to mask: every directory person of the run's vocabulary snapshot, plus directory terms seen.
 
-    Returns (names, problem); ``problem`` says why the directory file could not
-    be read (then only names that occur as terms in this run are masked). The
-    one place the report model reads a file besides the run folder: the
-    directory named in run.json is parsed again.
+    The snapshot (vocabulary.json) is what the run used, so the names masked are
+    the run's own even if the directory file has changed or moved since. Folders
+    written before snapshots existed fall back to the directory file named in
+    run.json, used only if its SHA-256 still matches. Returns (names, problem);
+    ``problem`` says why only names seen as terms could be masked.
     """
     names = {t["term"] for t in run.terms if t.get("source") == "directory"}
+    if run.vocabulary is not None:
+        people = [t for t in run.vocabulary.scoring if t.source == "directory"]
+        return sorted(names | _name_forms(people)), None
     d = run.run.get("directory")
     path = d.get("path") if isinstance(d, Mapping) else None
-    problem = None
-    if path:
-        from ..types import InputError
-        from ..vocab import load_directory
+    if not path:
+        return sorted(names), None
+    from ..files import file_sha256
+    from ..types import InputError
+    from ..vocab import load_directory
 
-        p = Path(path)
-        if not p.is_absolute() and not p.exists():
-            p = run.path / p
-        try:
-            for term in load_directory(p).terms:
-                names.update(term.written_forms)
-                for k in ("first", "last"):
-                    if term.meta.get(k):
-                        names.add(str(term.meta[k]))
-        except (InputError, OSError) as e:
-            problem = f"directory {path} could not be read ({e}); only names seen as terms in this run were masked"
-    return sorted(names), problem
+    p = Path(path)
+    if not p.is_absolute() and not p.exists():
+        p = run.path / p
+    try:
+        if d.get("sha256") and file_sha256(p) != d["sha256"]:
+            return sorted(names), (f"directory {path} changed since the run (SHA-256 differs); "
+                                   "only names seen as terms in this run were masked")
+        return sorted(names | _name_forms(load_directory(p).terms)), None
+    except (InputError, OSError) as e:
+        return sorted(names), f"directory {path} could not be read ({e}); only names seen as terms in this run were masked"
+
+
+def _name_forms(people) -> set[str]:
+    out: set[str] = set()
+    for term in people:
+        out.update(term.written_forms)
+        out.update(str(term.meta[k]) for k in ("first", "last") if term.meta.get(k))
+    return out
 
 
 def build_report(
