@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from ..matching import PhraseIndex
 from ..types import Term
 
 _SENTENCE_END = re.compile(r"[.!?]['\")\]]*$")
@@ -87,23 +88,6 @@ def _matcher(terms: Sequence[Term], words: Callable[[str], list[str]]) -> dict[t
     return forms
 
 
-def find_terms(text_words: Sequence[str], forms: Mapping[tuple[str, ...], int], longest: int) -> list[tuple[int, int, int]]:
-    """Greedy longest-match: (term index, start, length) for each occurrence."""
-    out = []
-    i = 0
-    n = len(text_words)
-    while i < n:
-        for length in range(min(longest, n - i), 0, -1):
-            idx = forms.get(tuple(text_words[i : i + length]))
-            if idx is not None:
-                out.append((idx, i, length))
-                i += length
-                break
-        else:
-            i += 1
-    return out
-
-
 def capitalised_runs(text: str, word_frequency: Callable[[str], float]) -> list[str]:
     """Runs of capitalised words that are not merely sentence-initial ('Stella', 'Zentrix Cloud')."""
     runs: list[str] = []
@@ -143,7 +127,7 @@ def coverage(
 ) -> CoverageReport:
     """``refs`` are (utterance id, reference text, speaker, accent group)."""
     forms = _matcher(terms, words)
-    longest = max((len(k) for k in forms), default=1)
+    index = PhraseIndex.build(forms.items())  # the scorer's matcher: a term is found exactly where it is scored
     occ: list[Counter] = [Counter() for _ in terms]
     utts: list[set] = [set() for _ in terms]
     spk: list[set] = [set() for _ in terms]
@@ -155,7 +139,7 @@ def coverage(
     for utt_id, text, speaker, accent in refs:
         per_accent[accent] += 1
         text_words = words(text)
-        for idx, start, length in find_terms(text_words, forms, longest):
+        for _start, _end, idx in index.find(text_words):
             occ[idx][accent] += 1
             utts[idx].add(utt_id)
             spk[idx].add(speaker)
