@@ -66,6 +66,13 @@ class RunOutcome:
     wall_seconds: float
     problems: tuple[Any, ...]
     reports: dict[str, Path]
+    rejected: int = 0  # manifest rows rejected (each is an error in problems and skipped.csv)
+    missing: int = 0   # clip x condition with no transcript, scored as an empty hypothesis
+
+    @property
+    def complete(self) -> bool:
+        """Every manifest row was used and every clip scored from a real transcript (else the CLI exits 5)."""
+        return not (self.rejected or self.failed or self.missing)
 
     def load(self) -> Run:
         """The run folder as written, read back by its one reader (sweeps aggregate from it)."""
@@ -99,9 +106,16 @@ class Inputs:
 
 
 def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
-                directory: str | Path | None = None) -> Inputs:
+                directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
+                allow_outside_paths: bool = False) -> Inputs:
+    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies."""
     dict_v, dir_v = load_vocabularies(dictionary, directory)
-    return Inputs(load_manifest(manifest_path), dict_v, dir_v)
+    manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
+    return Inputs(manifest, dict_v, dir_v)
+
+
+def _rejected(manifest: Manifest) -> int:
+    return sum(p.severity == "error" for p in manifest.problems)
 
 
 def run_evaluation(
@@ -115,10 +129,14 @@ def run_evaluation(
     backend: Any = None,
     command: Sequence[str] | None = None,
     executor: Any = None,
+    audio_roots: Sequence[str | Path] = (),
+    allow_outside_paths: bool = False,
 ) -> RunOutcome:
     """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
-    return evaluate(load_inputs(manifest_path, dictionary, directory), out_dir, config=config, conditions=conditions,
-                    backend=backend, command=command, executor=executor)
+    inputs = load_inputs(manifest_path, dictionary, directory, audio_roots=audio_roots,
+                         allow_outside_paths=allow_outside_paths)
+    return evaluate(inputs, out_dir, config=config, conditions=conditions, backend=backend, command=command,
+                    executor=executor)
 
 
 def evaluate(
@@ -186,7 +204,10 @@ def evaluate(
         provenance = base_provenance(command)
         provenance.update({
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
-                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
+                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
+                         # where this run could read audio from (None: a manifest loaded without checking it)
+                         **(manifest.audio_policy.to_dict() if manifest.audio_policy
+                            else {"audio_roots": None, "allow_outside_paths": None})},
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": backend.describe(),
@@ -220,6 +241,7 @@ def evaluate(
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
         wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *tstats.problems), reports=reports,
+        rejected=_rejected(manifest),
     )
 
 
