@@ -187,7 +187,7 @@ def test_cli_run_rejects_escapes_with_one_line_each_and_exit_5(tmp_path, fake_en
     r = _run_cli(m, tmp_path / "out")
     assert r.exit_code == 5, r.output
     assert "Traceback" not in r.output
-    assert f"{m}:3: error: audio path '../outside/secret.wav' {OUTSIDE}" in " ".join(r.output.split())
+    assert f"{m}:3: error: audio path '../outside/secret.wav' {OUTSIDE}" in r.output.splitlines()
     rows = list(csv.DictReader(open(tmp_path / "out" / "utterances.csv", encoding="utf-8")))
     assert {r["utt_id"] for r in rows} == {"good"}
 

@@ -120,7 +120,7 @@ def test_real_run_refuses_audio_outside_and_scores_the_rest(tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(out), "--no-progress"])
     assert r.exit_code == 5, r.output
-    assert f"{manifest}:4: error: audio path {rows[2]['audio']!r} is outside the allowed folders" in " ".join(r.output.split())
+    assert f"{manifest}:4: error: audio path {rows[2]['audio']!r} is outside the allowed folders" in r.output
     scored = {x["utt_id"] for x in csv.DictReader(open(out / "utterances.csv", encoding="utf-8"))}
     assert scored == {rows[0]["id"], rows[1]["id"]}
     r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(tmp_path / "run2"), "--no-progress",

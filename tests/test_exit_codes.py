@@ -46,7 +46,7 @@ def test_a_rejected_manifest_row_exits_5_and_the_rest_is_scored(tmp_path, fake_e
     _append(fx["manifest"], row)
     r = CliRunner().invoke(app, ["run", str(fx["manifest"]), "--out", str(tmp_path / "o"), "--no-progress"])
     assert r.exit_code == 5, r.output
-    assert f"{fx['manifest']}:5: error: {problem}" in " ".join(r.output.split())
+    assert f"{fx['manifest']}:5: error: {problem}" in r.output.splitlines()
     assert "Traceback" not in r.output
     rows = list(csv.DictReader(open(tmp_path / "o" / "utterances.csv", encoding="utf-8")))
     assert len({x["utt_id"] for x in rows}) == 3

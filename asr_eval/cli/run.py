@@ -75,8 +75,8 @@ def exit_if_incomplete(outcome) -> None:
 
 
 def print_outcome(outcome) -> None:
-    for p in outcome.problems:
-        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False)
+    for p in outcome.problems:  # one line each, however narrow the terminal, so a log can be grepped by file:line
+        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False, soft_wrap=True)
     rtfx = outcome.audio_seconds / outcome.decode_seconds if outcome.decode_seconds else float("nan")
     console.print(
         f"[green]done[/] {outcome.scored}/{outcome.utterances} clips scored; decoded {outcome.decoded} "
