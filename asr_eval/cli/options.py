@@ -110,7 +110,7 @@ class AudioAccess(OptionGroup):
     """
 
     audio_root: Annotated[Optional[List[Path]], typer.Option(
-        "--audio-root", help="A folder the manifest's audio may also come from (repeatable); by default only the manifest's own folder.")] = None
+        "--audio-root", metavar="DIR", help="A folder the manifest's audio may also come from (repeatable); by default only the manifest's own folder.")] = None
     allow_outside_paths: Annotated[bool, typer.Option(
         "--allow-outside-paths", help="Read audio wherever the manifest points, links and absolute paths included (trusted manifests only).")] = False
 
