@@ -25,7 +25,7 @@ from .runfolder import Run, load_run, write_run_folder
 from .transcribe import transcribe
 from .files import RunLock, file_sha256
 from .cache import TranscriptStore
-from .types import Condition, DecodeOptions, Term, Vocabulary
+from .types import Condition, DecodeOptions, Problem, Term, Vocabulary
 from .vocab import load_dictionary, load_directory
 
 
@@ -66,6 +66,13 @@ class RunOutcome:
     wall_seconds: float
     problems: tuple[Any, ...]
     reports: dict[str, Path]
+    rejected: int = 0  # manifest rows rejected (each is an error in problems and skipped.csv)
+    missing: int = 0   # clip x condition with no transcript, scored as an empty hypothesis
+
+    @property
+    def complete(self) -> bool:
+        """Every manifest row was used and every clip scored from a real transcript (else the CLI exits 5)."""
+        return not (self.rejected or self.failed or self.missing)
 
     def load(self) -> Run:
         """The run folder as written, read back by its one reader (sweeps aggregate from it)."""
@@ -99,9 +106,16 @@ class Inputs:
 
 
 def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
-                directory: str | Path | None = None) -> Inputs:
+                directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
+                allow_outside_paths: bool = False) -> Inputs:
+    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies."""
     dict_v, dir_v = load_vocabularies(dictionary, directory)
-    return Inputs(load_manifest(manifest_path), dict_v, dir_v)
+    manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
+    return Inputs(manifest, dict_v, dir_v)
+
+
+def _rejected(manifest: Manifest) -> int:
+    return sum(p.severity == "error" for p in manifest.problems)
 
 
 def run_evaluation(
@@ -115,10 +129,14 @@ def run_evaluation(
     backend: Any = None,
     command: Sequence[str] | None = None,
     executor: Any = None,
+    audio_roots: Sequence[str | Path] = (),
+    allow_outside_paths: bool = False,
 ) -> RunOutcome:
     """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
-    return evaluate(load_inputs(manifest_path, dictionary, directory), out_dir, config=config, conditions=conditions,
-                    backend=backend, command=command, executor=executor)
+    inputs = load_inputs(manifest_path, dictionary, directory, audio_roots=audio_roots,
+                         allow_outside_paths=allow_outside_paths)
+    return evaluate(inputs, out_dir, config=config, conditions=conditions, backend=backend, command=command,
+                    executor=executor)
 
 
 def evaluate(
@@ -186,7 +204,10 @@ def evaluate(
         provenance = base_provenance(command)
         provenance.update({
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
-                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
+                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
+                         # where this run could read audio from (None: a manifest loaded without checking it)
+                         **(manifest.audio_policy.to_dict() if manifest.audio_policy
+                            else {"audio_roots": None, "allow_outside_paths": None})},
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": backend.describe(),
@@ -220,6 +241,7 @@ def evaluate(
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
         wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *tstats.problems), reports=reports,
+        rejected=_rejected(manifest),
     )
 
 
@@ -242,6 +264,13 @@ def score_hypotheses(
     Each hypothesis file gives one or more conditions (a ``condition`` column, else
     the file name). The run folder has the same files as ``run_evaluation``'s.
     ``correct`` post-corrects every non-baseline condition towards the vocabulary.
+
+    A clip a condition has no transcript for is scored as an empty hypothesis,
+    every reference word a deletion: that is the honest WER of a system that
+    returned nothing, where leaving the clip out would flatter it. Each such
+    clip is a warning in skipped.csv and counts in ``RunOutcome.missing``.
+    A transcript whose manifest row was rejected is dropped; the row's own
+    error (file:line) says why, not "id not in the manifest".
     """
     from .hypotheses import check_ids, load_hypotheses, merge
     from .normalize import make_normalizer
@@ -252,13 +281,13 @@ def score_hypotheses(
     out = Path(out_dir)
     manifest = load_manifest(manifest_path, check_audio=False)  # scoring imported text needs no audio
     ids = [u.id for u in manifest.utterances]
-    per_file = [(str(p), load_hypotheses(p, known_ids=ids)) for p in hyp_paths]
+    per_file = [(str(p), _without(load_hypotheses(p, known_ids=[*ids, *manifest.rejected]), manifest.rejected))
+                for p in hyp_paths]
     for path, h in per_file:  # ids the manifest lacks are an error of the file that has them
         bad = [p for p in check_ids(h, ids, path) if p.severity == "error"]
         if bad:
             raise InputError(bad[0].path, bad[0].problem)
     hyps = merge(per_file)
-    problems = check_ids(hyps, ids, ", ".join(map(str, hyp_paths)))
     names = list(hyps)
     if baseline is None:
         baseline = "baseline" if "baseline" in names else names[0]
@@ -271,6 +300,8 @@ def score_hypotheses(
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
     transcripts = {}
+    utterances = list(manifest.utterances)
+    summary, missing = _missing_hypotheses(hyps, names, utterances, manifest.path, ", ".join(map(str, hyp_paths)))
     for c in conditions:
         for uid, text in hyps[c.name].items():
             t = Transcript(utt_id=uid, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0, decode_seconds=0.0)
@@ -279,8 +310,12 @@ def score_hypotheses(
 
                 t = _apply_correction(t, c)
             transcripts[(uid, c.name)] = t
+        for u in utterances:
+            if u.id not in hyps[c.name]:
+                transcripts[(u.id, c.name)] = Transcript(
+                    utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
+                    decode_seconds=0.0, extra={"missing_hypothesis": True})
     normalizer = make_normalizer(terms)
-    utterances = list(manifest.utterances)
     scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
     with RunLock(out):
         provenance = base_provenance(command)
@@ -298,7 +333,7 @@ def score_hypotheses(
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=[p for p in problems if p.severity != "error"], baseline=baseline)
+                         problems=missing, baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:
             from .report import write_reports
@@ -306,4 +341,28 @@ def score_hypotheses(
             paths = write_reports(out, redact=redact, redact_names=redact_names)
     return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *problems), reports=paths)
+                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *summary), reports=paths,
+                      rejected=_rejected(manifest), missing=len(missing))
+
+
+def _without(hyps: dict[str, dict[str, str]], ids: Any) -> dict[str, dict[str, str]]:
+    """The transcripts of clips whose manifest row was rejected, dropped (that row's error says why)."""
+    return {cond: {uid: text for uid, text in rows.items() if uid not in ids} for cond, rows in hyps.items()}
+
+
+def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], utterances: Sequence[Any],
+                        manifest_path: str, hyp_files: str, show: int = 10) -> tuple[list[Problem], list[Problem]]:
+    """(one warning per condition for the console, one per clip x condition for skipped.csv)."""
+    summary: list[Problem] = []
+    each: list[Problem] = []
+    for name in names:
+        lacking = [u for u in utterances if u.id not in hyps[name]]
+        if not lacking:
+            continue
+        shown = ", ".join(u.id for u in lacking[:show]) + (", ... (all in skipped.csv)" if len(lacking) > show else "")
+        summary.append(Problem(hyp_files, None, f"condition {name!r}: {len(lacking)} manifest utterance(s) have no "
+                               f"transcript ({shown}); scored as empty hypotheses (every reference word a deletion)",
+                               "warning"))
+        each += [Problem(manifest_path, u.line, f"no transcript for {u.id} in condition {name!r} ({hyp_files}); "
+                         "scored as an empty hypothesis", "warning") for u in lacking]
+    return summary, each

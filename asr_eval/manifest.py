@@ -7,30 +7,63 @@ References may mark entities inline as ``[Siobhan Nguyen](person)``.
 
 A malformed *file* (unreadable, not UTF-8, no header, a missing required column,
 a JSONL line that is not a JSON object) raises ``InputError``. A malformed *row*
-(more cells than the header, an empty path or text, a duplicate id, missing
-audio) is reported as a ``Problem`` naming the file and line and skipped, so one
-bad clip never costs the rest of the run.
+(more cells than the header, a value of the wrong JSON type, an empty path or
+text, a reference with no words, a duplicate id, missing audio, audio outside
+the allowed folders) is reported as a ``Problem`` naming the file and line and
+skipped, so one bad clip never costs the rest of the run.
+
+Audio is confined: a manifest may be written by someone other than whoever runs
+it (a shared service), so its audio must resolve, symlinks followed, inside the
+manifest's folder or a folder the caller names (``audio_roots``). Anything else
+is rejected with one message that never depends on whether the file exists, so
+a manifest cannot read ``../../secret.flac`` into a report nor probe the disk.
+``allow_outside_paths`` lifts the rule for trusted local use.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 from .tabular import jsonl_rows, read_csv, read_text
 from .types import EntitySpan, InputError, Problem, Utterance
 
 REQUIRED = ("audio", "text", "speaker", "accent_group")
+STRING_FIELDS = ("id", "audio", "text", "speaker", "accent_group")
 _MARKUP_HINT = "]("
 
 
 @dataclass(frozen=True)
+class AudioPolicy:
+    """Where a manifest's audio was allowed to be: ``roots`` (resolved, the manifest's folder first), or anywhere."""
+
+    roots: tuple[str, ...]
+    allow_outside: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The provenance entry: which folders audio could come from."""
+        return {"audio_roots": list(self.roots), "allow_outside_paths": self.allow_outside}
+
+
+@dataclass(frozen=True)
 class Manifest:
+    """The usable rows, the problems of the others, and how audio paths were checked.
+
+    ``rejected`` maps the id of each rejected row (where the row gives one) to
+    its problem, so that a file naming that id (``score --hyp``) can show the
+    row's own error instead of "not in the manifest". ``audio_policy`` is None
+    when audio paths were not checked (nothing will read them).
+    """
+
     path: str
     utterances: tuple[Utterance, ...]
     problems: tuple[Problem, ...]
+    rejected: Mapping[str, Problem] = field(default_factory=dict, compare=False)
+    audio_policy: AudioPolicy | None = None
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -56,58 +89,183 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(str(path), f"unsupported manifest format {suffix!r} (use .csv or .jsonl)")
 
 
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), "number")
+
+
+def _type_problem(row: Mapping[str, Any]) -> str | None:
+    """A value JSONL typed wrongly; ``str()`` would make 12345 a reference and a list its repr.
+
+    None is an absent value (as an empty CSV cell). ``entities`` may be the list
+    itself or, as in a CSV cell, a string holding its JSON.
+    """
+    for name in STRING_FIELDS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"field {name!r} must be a string, got {_json_type(value)}"
+    value = row.get("entities")
+    if value is not None and not isinstance(value, (str, list)):
+        return f"field 'entities' must be a list of objects, got {_json_type(value)}"
+    return None
+
+
 def _entities(row: dict[str, Any], text: str) -> tuple[str, tuple[EntitySpan, ...]]:
+    """The plain reference and its spans; ValueError's message says whether the markup or the 'entities' field is wrong."""
     spans: list[EntitySpan] = []
     if _MARKUP_HINT in text:
         from .annotations import parse_entity_markup
 
-        text, found = parse_entity_markup(text)
+        try:
+            text, found = parse_entity_markup(text)
+        except ValueError as exc:
+            raise ValueError(f"bad entity annotation: {exc}") from None
         spans.extend(found)
     raw = row.get("entities")
     if raw not in (None, ""):
         from .annotations import entities_from_json
 
-        spans.extend(entities_from_json(raw if isinstance(raw, str) else json.dumps(raw)))
+        try:
+            spans.extend(entities_from_json(raw if isinstance(raw, str) else json.dumps(raw)))
+        except ValueError as exc:
+            raise ValueError(f"bad entity annotation in field 'entities': {exc}") from None
     return text, tuple(spans)
 
 
-def load_manifest(path: str | Path, check_audio: bool = True) -> Manifest:
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class _Confinement:
+    """Decides, per audio path, whether the manifest may have it read, before the file is looked at.
+
+    Two checks, both needed: the path as written, with ``..`` collapsed but no
+    link followed, must lie in a root (so ``../../etc/passwd`` is refused without
+    touching the disk), and the path with every link followed must too (so a
+    link inside the folder cannot lead out). A root is taken as given and as
+    resolved, so a manifest reached through a linked folder still owns its files.
+    """
+
+    def __init__(self, base: Path, audio_roots: Sequence[str | Path], allow_outside: bool):
+        given = [base, *(Path(r) for r in audio_roots)]
+        resolved = list(dict.fromkeys(os.path.realpath(r) for r in given))
+        self.policy = AudioPolicy(tuple(resolved), allow_outside)
+        self._lexical = list(dict.fromkeys([*(os.path.abspath(r) for r in given), *resolved]))
+        extra = ", ".join(resolved[1:])
+        self._allowed = "the manifest's folder" + (f", {extra}" if extra else "")
+
+    def locate(self, base: Path, audio: str) -> tuple[Path, str | None]:
+        """The path to read and, when it may not be read, why (the same words whether it exists or not)."""
+        if self.policy.allow_outside:  # trusted local use: exactly the behaviour before confinement
+            return ((base / audio).resolve() if not Path(audio).is_absolute() else Path(audio)), None
+        written = os.path.normpath(os.path.join(os.path.abspath(base), audio))
+        if _inside(written, self._lexical):
+            real = os.path.realpath(os.path.join(base, audio))  # what opening it would reach: links, then ..
+            if _inside(real, self.policy.roots):
+                return Path(real), None
+        return Path(written), (f"audio path {audio!r} is outside the allowed folders ({self._allowed}; "
+                               "use --audio-root or --allow-outside-paths)")
+
+
+def _audio_problem(path: Path, audio: str) -> str | None:
+    """Why an allowed path cannot be used; inside the allowed folders, saying which is no leak."""
+    if path.is_dir():
+        return f"audio path is a folder, not a file: {audio}"
+    if not path.is_file():
+        return f"audio file not found: {audio}"
+    if not os.access(path, os.R_OK):
+        return f"audio file is not readable: {audio}"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _normalizer() -> Any:
+    from .normalize import make_normalizer
+
+    return make_normalizer(())
+
+
+def _words(text: str) -> list[str]:
+    """The reference's words as scoring will count them.
+
+    Scoring's normaliser also protects the vocabulary's terms, but protecting
+    only ever keeps words, so a reference empty here can only be non-empty there
+    if a vocabulary term is itself a filler or punctuation.
+    """
+    return _normalizer().words(text)
+
+
+def load_manifest(
+    path: str | Path,
+    check_audio: bool = True,
+    *,
+    audio_roots: Sequence[str | Path] = (),
+    allow_outside_paths: bool = False,
+) -> Manifest:
+    """The manifest's usable rows and the problems of the others.
+
+    ``check_audio`` (the default) confines audio to the manifest's folder and
+    ``audio_roots`` (unless ``allow_outside_paths``) and checks each file is
+    there; without it (score, merge: nothing reads audio) the audio column is
+    only a name and is not confined.
+    """
     path = Path(path)
     base = path.parent
+    confine = _Confinement(base, audio_roots, allow_outside_paths) if check_audio else None
     utterances: list[Utterance] = []
     problems: list[Problem] = []
+    rejected: dict[str, Problem] = {}
     ids: dict[str, int] = {}
     for line, row in _rows(path):
+        uid = ""
+
         def bad(msg: str, severity: str = "error") -> None:
             problems.append(Problem(str(path), line, msg, severity))
+            if severity == "error" and uid:
+                rejected.setdefault(uid, problems[-1])
 
         if "__error__" in row:
             bad(row["__error__"])
             continue
         clean = {str(k).strip(): ("" if v is None else v) for k, v in row.items()}
-        audio = str(clean.get("audio", "")).strip()
-        text = str(clean.get("text", "")).strip()
+        wrong_type = _type_problem(clean)
+        if wrong_type:
+            bad(wrong_type)
+            continue
+        audio = clean.get("audio", "").strip()
+        text = clean.get("text", "").strip()
+        uid = clean.get("id", "").strip()
+        if not uid and audio:
+            uid = str(Path(audio).with_suffix("")).replace("\\", "/")
         if not audio:
             bad("empty 'audio' path")
+            continue
+        if "\x00" in audio:  # no file has such a name; the path functions would raise
+            bad("audio path contains a NUL character")
             continue
         if not text:
             bad(f"empty reference text for {audio}")
             continue
-        uid = str(clean.get("id") or "").strip() or str(Path(audio).with_suffix("")).replace("\\", "/")
         if uid in ids:
             bad(f"duplicate id {uid!r} (first at line {ids[uid]})")
             continue
-        audio_path = (base / audio).resolve() if not Path(audio).is_absolute() else Path(audio)
-        if check_audio and not audio_path.is_file():
-            bad(f"audio file not found: {audio} (looked for {audio_path})")
-            continue
+        if confine is not None:
+            audio_path, outside = confine.locate(base, audio)
+            problem = outside or _audio_problem(audio_path, audio)
+            if problem:
+                bad(problem)
+                continue
+        else:
+            audio_path = (base / audio).resolve() if not Path(audio).is_absolute() else Path(audio)
         try:
             text, entities = _entities(clean, text)
         except ValueError as exc:
-            bad(f"bad entity annotation: {exc}")
+            bad(str(exc))
             continue
-        speaker = str(clean.get("speaker") or "").strip()
-        group = str(clean.get("accent_group") or "").strip()
+        if not _words(text):
+            bad(f"reference has no words after normalisation: {text!r}")
+            continue
+        speaker = clean.get("speaker", "").strip()
+        group = clean.get("accent_group", "").strip()
         if not speaker:
             bad(f"empty speaker for {uid}; using the clip id as its speaker", "warning")
             speaker = uid
@@ -120,4 +278,5 @@ def load_manifest(path: str | Path, check_audio: bool = True) -> Manifest:
     if not utterances:
         detail = f" ({len(problems)} rows rejected; first: {problems[0]})" if problems else ""
         raise InputError(str(path), f"no usable utterances{detail}")
-    return Manifest(str(path), tuple(utterances), tuple(problems))
+    return Manifest(str(path), tuple(utterances), tuple(problems),
+                    {k: p for k, p in rejected.items() if k not in ids}, confine.policy if confine else None)

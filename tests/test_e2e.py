@@ -14,6 +14,7 @@ from asr_eval.cli import app
 from conftest import DEMO, ROOT
 
 pytestmark = pytest.mark.model
+DEMO_ROOT = ["--audio-root", str(DEMO)]  # the subset manifest names the demo clips where they lie
 
 
 def _subset_manifest(tmp_path: Path, per_group: int = 1) -> Path:
@@ -39,7 +40,8 @@ def test_run_writes_every_output_and_reruns_from_cache(tmp_path):
     manifest = _subset_manifest(tmp_path)
     out = tmp_path / "run"
     args = ["run", str(manifest), "--dictionary", str(ROOT / "dictionaries/demo-company.csv"),
-            "--directory", str(ROOT / "dictionaries/demo-directory.csv"), "--out", str(out), "--no-progress"]
+            "--directory", str(ROOT / "dictionaries/demo-directory.csv"), "--out", str(out), "--no-progress",
+            *DEMO_ROOT]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     conditions = ["baseline", "dictionary", "directory", "dictionary+directory"]
@@ -50,6 +52,8 @@ def test_run_writes_every_output_and_reruns_from_cache(tmp_path):
     assert run["engine"]["model"] == "tiny.en" and run["engine"]["compute_type"] == "int8"
     assert [c["name"] for c in run["conditions"]] == conditions
     assert run["normalizer"] and run["manifest"]["sha256"] and run["dictionary"]["sha256"]
+    assert run["manifest"]["audio_roots"] == [str(tmp_path.resolve()), str(DEMO.resolve())]
+    assert run["manifest"]["allow_outside_paths"] is False
     plan = run["conditions"][1]["plan"]
     assert plan["text"] and plan["terms_in_force"] and plan["tokens"] <= plan["budget"] == 223
     rows = list(csv.DictReader(open(out / "utterances.csv", encoding="utf-8")))
@@ -77,7 +81,7 @@ def test_bad_clip_is_reported_and_the_rest_is_scored(tmp_path):
             {k: "" for k in fields} | {"id": "bad1", "audio": str(broken), "text": "Hello there",
                                         "speaker": "spk", "accent_group": "us-espeak"})
     out = tmp_path / "run"
-    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(out), "--no-progress",
+    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(out), "--no-progress", *DEMO_ROOT,
                                  "--dictionary", str(ROOT / "dictionaries/demo-company.csv")])
     assert r.exit_code == 5, r.output  # finished, but a clip failed
     skipped = (out / "skipped.csv").read_text()
@@ -90,6 +94,35 @@ def test_bad_dictionary_exits_2_naming_file_and_line(tmp_path):
     manifest = _subset_manifest(tmp_path)
     bad = tmp_path / "dict.csv"
     bad.write_text("term,priority\nKlarvo,high\n")
-    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(tmp_path / "o"), "--dictionary", str(bad)])
+    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(tmp_path / "o"), "--dictionary", str(bad), *DEMO_ROOT])
     assert r.exit_code == 2
     assert f"{bad}:2" in r.output and "priority" in r.output
+
+
+def test_real_run_refuses_audio_outside_and_scores_the_rest(tmp_path):
+    """Two clips inside the manifest's folder and one reached by '..': exit 5, the two scored by tiny.en."""
+    import shutil
+
+    rows = list(csv.DictReader(open(DEMO / "manifest.csv", encoding="utf-8")))[:3]
+    data = tmp_path / "data"
+    data.mkdir()
+    for r in rows:
+        shutil.copy(DEMO / r["audio"], tmp_path / Path(r["audio"]).name)
+    rows = [dict(r, audio=Path(r["audio"]).name) for r in rows]
+    rows[2]["audio"] = "../" + rows[2]["audio"]
+    for r in rows[:2]:
+        shutil.move(str(tmp_path / r["audio"]), data / r["audio"])
+    manifest = data / "m.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 5, r.output
+    assert f"{manifest}:4: error: audio path {rows[2]['audio']!r} is outside the allowed folders" in r.output
+    scored = {x["utt_id"] for x in csv.DictReader(open(out / "utterances.csv", encoding="utf-8"))}
+    assert scored == {rows[0]["id"], rows[1]["id"]}
+    r = CliRunner().invoke(app, ["run", str(manifest), "--out", str(tmp_path / "run2"), "--no-progress",
+                                 "--allow-outside-paths"])
+    assert r.exit_code == 0, r.output

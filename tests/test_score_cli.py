@@ -89,3 +89,69 @@ def test_an_unknown_id_is_blamed_on_the_file_that_has_it(tmp_path):
                                  "--hyp", str(tmp_path / "extra.jsonl"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "extra.jsonl" in r.output and "hyps.jsonl" not in r.output and "ghost" in r.output
+
+
+def _score(tmp_path, *hyps):
+    args = ["score", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out")]
+    for h in hyps:
+        args += ["--hyp", str(h)]
+    return CliRunner().invoke(app, args)
+
+
+def _one_line(output: str) -> str:
+    return " ".join(output.split())  # rich wraps long lines on narrow terminals
+
+
+def test_a_rejected_manifest_row_is_shown_with_its_own_error_not_as_an_unknown_id(tmp_path):
+    _setup(tmp_path)
+    m = tmp_path / "m.csv"
+    m.write_text(m.read_text() + "u3,c2.wav,,s3,us\n")  # empty reference: rejected at line 5
+    hyps = tmp_path / "hyps.jsonl"
+    hyps.write_text(hyps.read_text() + json.dumps({"id": "u3", "text": "hello", "condition": "baseline"}) + "\n"
+                    + json.dumps({"id": "u3", "text": "hello", "condition": "vendor_vocab"}) + "\n")
+    r = _score(tmp_path, hyps)
+    assert r.exit_code == 5, r.output
+    out = _one_line(r.output)
+    assert f"{m}:5: error: empty reference text for c2.wav" in r.output.splitlines()
+    assert "not in the manifest" not in out and "Traceback" not in out
+    scored = {x["utt_id"] for x in csv.DictReader(open(tmp_path / "out" / "utterances.csv"))}
+    assert scored == {"u0", "u1", "u2"}
+    skipped = list(csv.DictReader(open(tmp_path / "out" / "skipped.csv")))
+    assert [(s["line"], s["severity"]) for s in skipped] == [("5", "error")]
+
+
+def test_an_id_no_manifest_row_ever_had_is_still_input_error(tmp_path):
+    _setup(tmp_path)
+    m = tmp_path / "m.csv"
+    m.write_text(m.read_text() + "u3,c2.wav,,s3,us\n")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"id": "u9", "text": "x"}) + "\n")
+    r = _score(tmp_path, tmp_path / "bad.jsonl")
+    assert r.exit_code == 2 and "u9" in r.output and "not in the manifest" in _one_line(r.output)
+
+
+def test_missing_hypotheses_are_scored_as_empty_and_exit_5(tmp_path):
+    """A system that returned nothing for a clip made every reference word a deletion; leaving the clip out would flatter it."""
+    _setup(tmp_path)
+    hyps = tmp_path / "hyps.jsonl"
+    hyps.write_text("".join(line + "\n" for line in hyps.read_text().splitlines()
+                            if not ('"u2"' in line and "vendor_vocab" in line)))
+    r = _score(tmp_path, hyps)
+    assert r.exit_code == 5, r.output
+    out = _one_line(r.output)
+    assert "condition 'vendor_vocab': 1 manifest utterance(s) have no transcript (u2); scored as empty" in out
+    rows = {(x["utt_id"], x["condition"]): x for x in csv.DictReader(open(tmp_path / "out" / "utterances.csv"))}
+    assert len(rows) == 6
+    v2 = rows[("u2", "vendor_vocab")]
+    assert v2["hyp"] == "" and int(v2["dels"]) == int(v2["ref_words"]) == 4
+    skipped = list(csv.DictReader(open(tmp_path / "out" / "skipped.csv")))
+    assert [(s["path"], s["line"], s["severity"]) for s in skipped] == [(str(tmp_path / "m.csv"), "4", "warning")]
+    assert "u2" in skipped[0]["problem"] and "vendor_vocab" in skipped[0]["problem"]
+
+
+def test_a_rejected_row_alone_gives_exit_5_in_score(tmp_path):
+    _setup(tmp_path)
+    m = tmp_path / "m.csv"
+    m.write_text(m.read_text() + "u4,c2.wav,...,s3,us\n")
+    r = _score(tmp_path, tmp_path / "hyps.jsonl")
+    assert r.exit_code == 5, r.output
+    assert f"{m}:5: error: reference has no words after normalisation: '...'" in r.output.splitlines()

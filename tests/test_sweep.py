@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from conftest import DEMO, ROOT, SAA
@@ -150,8 +152,9 @@ def test_correction_sweep_over_three_thresholds_runs_end_to_end(tmp_path):
     with open(manifest, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
-        for r in rows:
-            w.writerow({**r, "audio": str(DEMO / r["audio"])})
+        for r in rows:  # the clips next to the manifest: a manifest's audio must lie in its own folder
+            shutil.copy(DEMO / r["audio"], tmp_path / Path(r["audio"]).name)
+            w.writerow({**r, "audio": Path(r["audio"]).name})
     config = RunConfig(decode=DecodeOptions(beam_size=1), progress=False, reports=False)
     result = run_sweep(manifest, tmp_path / "sweep", dictionary=ROOT / "dictionaries" / "demo-company.csv",
                        directory=ROOT / "dictionaries" / "demo-directory.csv", method="correct",

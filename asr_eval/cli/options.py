@@ -7,7 +7,7 @@ once, with its names, short flag, help and default:
 
 - single options are ``Annotated`` types (``Dictionary``, ``Directory``, ``Progress``);
 - option *groups* are frozen dataclasses whose fields are such types (``Engine``,
-  ``Execution``, ``VocabFiles``, ``Redaction``). A command takes a whole group as
+  ``Execution``, ``VocabFiles``, ``AudioAccess``, ``Redaction``). A command takes a whole group as
   one parameter annotated with the group class, and ``@with_groups`` spreads the
   group's fields into the command's options for typer, then gathers the parsed
   values back into one group object for the command body.
@@ -24,7 +24,7 @@ import inspect
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
@@ -97,6 +97,26 @@ class VocabFiles(OptionGroup):
 
     dictionary: Dictionary = None
     directory: Directory = None
+
+
+@dataclass(frozen=True)
+class AudioAccess(OptionGroup):
+    """Which folders a manifest may have audio read from.
+
+    A manifest can be written by someone other than whoever runs it (a shared
+    service), so by default its audio must lie, links followed, in the
+    manifest's own folder; every command that reads audio through a manifest
+    takes this group.
+    """
+
+    audio_root: Annotated[Optional[List[Path]], typer.Option(
+        "--audio-root", metavar="DIR", help="A folder the manifest's audio may also come from (repeatable); by default only the manifest's own folder.")] = None
+    allow_outside_paths: Annotated[bool, typer.Option(
+        "--allow-outside-paths", help="Read audio wherever the manifest points, links and absolute paths included (trusted manifests only).")] = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the same names that ``run_evaluation`` and ``load_manifest`` take."""
+        return dict(audio_roots=tuple(self.audio_root or ()), allow_outside_paths=self.allow_outside_paths)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def run(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL): audio,text,speaker,accent_group[,id,...]."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; reruns resume from its cache)."),
     vocab: options.VocabFiles = options.VocabFiles(),
+    audio: options.AudioAccess = options.AudioAccess(),
     method: str = typer.Option("prompt", help="Biasing method: prompt | hotwords | boost (openai-whisper)."),
     condition: List[str] = typer.Option([], "--condition", "-c", help="Run only these conditions (repeatable)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct hypotheses towards the vocabulary at this similarity threshold (0-1), in biased conditions."),
@@ -50,32 +51,40 @@ def run(
                            strength=strength, cache_dir=str(cache) if cache else None, progress=progress)
     except ValueError as exc:
         raise _fail(exc)
-    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config)
+    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio)
 
 
-def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config) -> None:
-    """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some clips failed."""
+def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config,
+              audio: options.AudioAccess = options.AudioAccess()) -> None:
+    """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some rows were rejected or clips failed."""
     from ..evaluate import run_evaluation
 
     try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
-                                 command=sys.argv)
+                                 command=sys.argv, **audio.kwargs())
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
     print_outcome(outcome)
-    if outcome.failed:
+    exit_if_incomplete(outcome)
+
+
+def exit_if_incomplete(outcome) -> None:
+    """Exit 5 when the run finished without every row and clip (skipped.csv lists each), so scripts notice."""
+    if not outcome.complete:
         raise typer.Exit(5)
 
 
 def print_outcome(outcome) -> None:
-    for p in outcome.problems:
-        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False)
+    for p in outcome.problems:  # one line each, however narrow the terminal, so a log can be grepped by file:line
+        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False, soft_wrap=True)
     rtfx = outcome.audio_seconds / outcome.decode_seconds if outcome.decode_seconds else float("nan")
     console.print(
         f"[green]done[/] {outcome.scored}/{outcome.utterances} clips scored; decoded {outcome.decoded} "
         f"clip x condition, {outcome.cached} from cache, {outcome.failed} failed; "
         f"{outcome.audio_seconds:.1f} s audio decoded in {outcome.decode_seconds:.1f} s (RTFx {rtfx:.1f}); "
-        f"wall {outcome.wall_seconds:.1f} s -> {escape(str(outcome.out_dir))}", highlight=False,
+        + (f"{outcome.rejected} manifest row(s) rejected; " if outcome.rejected else "")
+        + (f"{outcome.missing} clip x condition without a transcript, scored as empty; " if outcome.missing else "")
+        + f"wall {outcome.wall_seconds:.1f} s -> {escape(str(outcome.out_dir))}", highlight=False,
     )
     summary = outcome.out_dir / "summary.csv"
     if summary.exists():

@@ -11,7 +11,7 @@ import typer
 from ..types import AsrEvalError
 from . import options
 from .errors import fail as _fail
-from .run import print_outcome
+from .run import exit_if_incomplete, print_outcome
 
 
 @options.with_groups
@@ -26,7 +26,10 @@ def score(
 ) -> None:
     """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary).
 
-    The dictionary and directory name the terms to score; nothing is decoded.
+    The dictionary and directory name the terms to score; nothing is decoded and
+    no audio is read, so the manifest's audio paths are only names here and are
+    not confined (run's --audio-root does not apply). A clip a condition has no
+    transcript for is scored as an empty hypothesis and the command exits 5.
     """
     from ..evaluate import score_hypotheses
 
@@ -36,3 +39,4 @@ def score(
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)
+    exit_if_incomplete(outcome)
