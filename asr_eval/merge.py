@@ -39,6 +39,7 @@ class MergeOutcome:
     scored: int
     failed: int
     reports: dict[str, Path]
+    rejected: int = 0  # manifest rows rejected at load (by the shards, or by merge's own reading)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,16 @@ def merge_runs(
     strangers = sorted({u for u, _ in owners if u not in known})
     failed_in: dict[str, list[dict[str, str]]] = defaultdict(list)
     missing: list[str] = []
-    for utt in man.utterances:
+    # Rows the shards rejected while loading the manifest (missing audio, a path outside the allowed
+    # folders...): merge reads no audio, so it learns of them from the shards' skipped.csv, by line.
+    rejected_at_load = {int(row["line"]): row for s in shards for row in s.skipped
+                        if row.get("severity") == "error" and (row.get("line") or "").isdigit()
+                        and Path(row.get("path") or "").name == manifest_path.name}
+    rejected = [u for u in man.utterances if u.line in rejected_at_load
+                and not any((u.id, c) in transcripts for c in names)]
+    rejected_ids = {u.id for u in rejected}
+    utterances = [u for u in man.utterances if u.id not in rejected_ids]
+    for utt in utterances:
         absent = [c for c in names if (utt.id, c) not in transcripts]
         if not absent:
             continue
@@ -202,10 +212,11 @@ def merge_runs(
     plans = {r.name: r.plan for r in records if r.plan is not None}
     terms = vocabulary.scoring
     normalizer = make_normalizer(terms)
-    scored = score_transcripts(man.utterances, transcripts, names, terms, normalizer)
+    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
-    problems: list[Problem] = []
-    seen = set()
+    problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
+                               for row in (rejected_at_load[u.line] for u in rejected)]
+    seen = {(p.path, str(p.line), p.problem) for p in problems}
     for rows in failed_in.values():
         for row in rows:
             ident = (row.get("path", ""), row.get("line", ""), row.get("problem", ""))
@@ -237,7 +248,7 @@ def merge_runs(
     })
     written: dict[str, Path] = {}
     with RunLock(out):
-        write_run_folder(out, manifest=man, utterances=man.utterances, conditions=conditions, plans=plans,
+        write_run_folder(out, manifest=man, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
                          problems=problems)
         if reports:
@@ -247,5 +258,6 @@ def merge_runs(
                 write_reports = None
             if write_reports is not None:
                 written = write_reports(out, redact=redact, redact_names=redact_names)
-    return MergeOutcome(out, len(shards), len(man.utterances), len(man.utterances) - len(scored.excluded),
-                        len(failed_in), written)
+    rejected_rows = len(rejected) + sum(p.severity == "error" for p in man.problems)
+    return MergeOutcome(out, len(shards), len(man.utterances), len(utterances) - len(scored.excluded),
+                        len(failed_in), written, rejected=rejected_rows)

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         options = DecodeOptions(beam_size=args.beam_size)
         common = dict(model=args.model, device=args.device, compute_type=args.compute_type, decode=options,
                       progress=False, reports=False)
-        vocab = dict(dictionary=args.dictionary, directory=args.directory)
+        # the picked clips stay where they are: their folder is an allowed audio root of the work manifest
+        vocab = dict(dictionary=args.dictionary, directory=args.directory, audio_roots=(manifest.resolve().parent,))
         figures: dict[str, float | int | str] = {"manifest": str(manifest), "clips": args.clips, "model": args.model,
                                                   "audio_seconds": round(audio_s, 2), "device": args.device,
                                                   "compute_type": args.compute_type, "beam_size": args.beam_size}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,31 @@ def test_merge_writes_the_reports_when_available(tmp_path):
     outcome = merge_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
     assert outcome.reports and all(p.exists() for p in outcome.reports.values())
     assert (tmp_path / "m" / "summary.csv").exists()
+
+
+def test_rows_the_shards_rejected_at_load_merge_like_a_single_run(tmp_path):
+    """Merge reads no audio: rows whose audio was missing or outside the manifest's folder are known from the
+    shards' skipped.csv (by manifest line), not reported as transcripts missing from every shard."""
+    fx = make_fixture(tmp_path / "data", n=6)
+    with open(fx["manifest"], "a", encoding="utf-8") as f:
+        f.write(_row_like(fx["manifest"], "gone.wav"))
+        f.write(_row_like(fx["manifest"], "../outside.wav"))
+    clip = next((tmp_path / "data").glob("*.wav"))
+    (tmp_path / "outside.wav").write_bytes(clip.read_bytes())  # a real clip: rejected for where it is
+    _run(fx, tmp_path / "single")
+    _run(fx, tmp_path / "a", shard="0/2")
+    _run(fx, tmp_path / "b", shard="1/2")
+    outcome = merge_runs([tmp_path / "a", tmp_path / "b"], tmp_path / "m", reports=False)
+    assert outcome.rejected == 2 and outcome.scored == 6
+    assert run_outputs(tmp_path / "m")["utterances.csv"] == run_outputs(tmp_path / "single")["utterances.csv"]
+    skipped = (tmp_path / "m" / "skipped.csv").read_text(encoding="utf-8")
+    assert "gone.wav" in skipped and "outside the allowed folders" in skipped
+
+
+def _row_like(manifest, audio):
+    import csv
+
+    with open(manifest, encoding="utf-8") as f:
+        first = next(csv.DictReader(f))
+    row = {**first, "audio": audio, "text": "please call stella", "id": Path(audio).stem}
+    return ",".join(str(row[h]) for h in first) + "\n"

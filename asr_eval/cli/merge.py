@@ -42,5 +42,5 @@ def merge(
     )
     for name, path in outcome.reports.items():
         console.print(f"wrote {path}", highlight=False)
-    if outcome.failed:
-        raise typer.Exit(5)  # as 'run': finished, but some clips failed in their shard
+    if outcome.failed or outcome.rejected:
+        raise typer.Exit(5)  # as 'run': finished, but some rows were rejected or clips failed in their shard

@@ -53,6 +53,7 @@ def sweep(
     max_wer_increase: float = typer.Option(0.10, help="Never recommend a point whose WER exceeds the baseline's by more than this fraction (negative = no limit)."),
     engine: options.Engine = options.Engine(),
     execution: options.Execution = options.Execution(),
+    audio: options.AudioAccess = options.AudioAccess(),
     progress: options.Progress = True,
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
@@ -67,6 +68,7 @@ def sweep(
             list_method=list_method, list_strength=list_strength, base_method=base_method,
             max_false_insertions=max_false_insertions,
             max_wer_increase=None if max_wer_increase < 0 else max_wer_increase, config=config, command=sys.argv,
+            **audio.kwargs(),
         )
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
