@@ -10,12 +10,12 @@ Engine-specific limits are checked in :mod:`engines`.
 
 from __future__ import annotations
 
-import itertools
 import unicodedata
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from ..fold import strip_accents
 from ..types import InputError, Term, Vocabulary
@@ -200,7 +200,8 @@ def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
             owner.setdefault(key, (vocab, term, form))
     # similar spellings of different terms: usually a typo or a variant that should be an alias
     keyed = [(v, t, spelling_key(t.display)) for v, t in entries]
-    for (v0, t0, k0), (v1, t1, k1) in itertools.combinations(keyed, 2):
+    for i, j in _similar_pairs([k for _, _, k in keyed]):
+        (v0, t0, k0), (v1, t1, k1) = keyed[i], keyed[j]
         if not k0 or not k1 or k0 == k1 or t0.display.casefold() == t1.display.casefold():
             continue
         if abs(len(k0) - len(k1)) > max(len(k0), len(k1)) * (1 - SIMILAR_SPELLING / 100) + 1:
@@ -211,6 +212,21 @@ def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
                 _f(WARNING, "similar-spelling", f"spelled almost like {t0.display!r} ({_where(v0, t0)}; similarity {ratio:.0f}/100): a typo, or a variant that should be an alias?", v1, t1)
             )
     return out
+
+
+def _similar_pairs(keys: Sequence[str], block: int = 256) -> Iterator[tuple[int, int]]:
+    """Index pairs i < j, in order, whose keys may score ``SIMILAR_SPELLING`` or more.
+
+    Every pair is compared, so the cost grows with the square of the list:
+    rapidfuzz's ``cdist`` does it in C++, a block of rows at a time (memory
+    ``block`` x n bytes), where a Python loop over the pairs took minutes for
+    a few thousand terms. Candidates are confirmed by the caller.
+    """
+    for start in range(0, len(keys), block):
+        scores = process.cdist(keys[start:start + block], keys, scorer=fuzz.ratio, score_cutoff=SIMILAR_SPELLING, dtype=np.uint8)
+        for row, j in zip(*np.nonzero(scores)):
+            if start + row < j:
+                yield start + int(row), int(j)
 
 
 def _where(vocab: Vocabulary, term: Term) -> str:
