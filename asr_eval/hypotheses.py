@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from asr_eval.tabular import json_array_rows, jsonl_rows, read_csv, read_text, split_lines
+from asr_eval.tabular import DEFAULT_LIMITS, Limits, json_array_rows, jsonl_rows, read_csv, read_text, split_lines
 from asr_eval.trn import parse_trn_lines, utt_from_trn_id
 from asr_eval.types import InputError, Problem
 
@@ -52,6 +52,7 @@ def load_hypotheses(
     condition: str | None = None,
     fmt: str | None = None,
     known_ids: Iterable[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Hypotheses:
     """condition -> {utt_id: hypothesis text} from one file.
 
@@ -63,13 +64,13 @@ def load_hypotheses(
     if kind is None:
         raise InputError(str(path), f"unknown transcript format {path.suffix!r}: use .jsonl, .csv, .tsv or .trn")
     default = condition or path.stem
-    text = read_text(path)
+    text = read_text(path, "transcript file", limits)
     out: Hypotheses = {}
     seen: dict[tuple[str, str], int] = {}
 
     if kind == "jsonl":
         # a .json file may hold one array of objects rather than one object per line
-        rows = json_array_rows(path, text) if text.lstrip().startswith("[") else jsonl_rows(path, text)
+        rows = json_array_rows(path, text, limits) if text.lstrip().startswith("[") else jsonl_rows(path, text, limits)
         for row in rows:
             n, fields = row.line, row.fields
             utt, hyp, cond = _pick(fields, ID_KEYS), _pick(fields, TEXT_KEYS), fields.get("condition") or default
@@ -82,7 +83,7 @@ def load_hypotheses(
             _add(out, path, n, str(cond), str(utt).strip(), hyp, seen)
 
     elif kind in ("csv", "tsv"):
-        fields, records = read_csv(path, text, delimiter="\t" if kind == "tsv" else ",", lower_header=True)
+        fields, records = read_csv(path, text, delimiter="\t" if kind == "tsv" else ",", lower_header=True, limits=limits)
         id_col = next((k for k in ID_KEYS if k in fields), None)
         text_col = next((k for k in TEXT_KEYS if k in fields), None)
         if id_col is None or text_col is None:
@@ -101,7 +102,7 @@ def load_hypotheses(
 
     elif kind == "trn":
         known = set(known_ids) if known_ids is not None else None
-        for n, ident, words in parse_trn_lines(split_lines(text), str(path)):
+        for n, ident, words in parse_trn_lines(split_lines(text), str(path), limits):
             utt = ident
             if known is not None and ident not in known and utt_from_trn_id(ident) in known:
                 utt = utt_from_trn_id(ident)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from .manifest import Manifest
 from .counts import COUNT_COLUMNS
 from .files import write_atomic
+from .tabular import jsonl_rows, read_csv, read_json, read_text
 from .score_run import ScoredRun
 from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
 
@@ -168,8 +169,8 @@ class VocabularySnapshot:
 
     @classmethod
     def read(cls, path: Path) -> "VocabularySnapshot":
+        doc = read_json(path, "vocabulary snapshot")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
             terms = [term_from_dict(d) for d in doc["terms"]]
             return cls(tuple(terms[i] for i in doc["scoring"]),
                        {str(k): tuple(terms[i] for i in v) for k, v in doc["offered"].items()})
@@ -266,9 +267,9 @@ def _bool(value: Any, path: Path, line: int, col: str) -> bool | None:
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        return [(i + 2, row) for i, row in enumerate(reader)]
+    """(line, cells) per record, read within the reader's limits (a run folder may come from elsewhere)."""
+    _, records = read_csv(path, read_text(path))
+    return [(row.line, row.fields) for row in records]
 
 
 def _utterances(path: Path) -> list[dict[str, Any]]:
@@ -322,16 +323,13 @@ def _alignments(path: Path) -> dict[tuple[str, str], list[tuple[str, str | None,
     if not path.exists():
         return {}
     out = {}
-    with open(path, encoding="utf-8") as f:
-        for line, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-                pairs = [(str(op), r, h) for op, r, h in row["pairs"]]
-                out[(str(row["utt_id"]), str(row["condition"]))] = pairs
-            except (ValueError, KeyError, TypeError) as e:
-                raise InputError(str(path), f"malformed alignment row: {e}", line) from None
+    for record in jsonl_rows(path, read_text(path)):
+        row = record.fields
+        try:
+            pairs = [(str(op), r, h) for op, r, h in row["pairs"]]
+            out[(str(row["utt_id"]), str(row["condition"]))] = pairs
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(str(path), f"malformed alignment row: {e}", record.line) from None
     return out
 
 
@@ -382,10 +380,7 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise InputError(str(path), "not found: is this a run folder written by `asr-eval run`?")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise InputError(str(path), f"not valid JSON: {e}") from None
+    return read_json(path, "run.json")
 
 
 def read_transcripts(run_dir: str | Path, conditions: Sequence[str]) -> dict[tuple[str, str], Transcript]:
@@ -395,11 +390,10 @@ def read_transcripts(run_dir: str | Path, conditions: Sequence[str]) -> dict[tup
         path = Path(run_dir) / "transcripts" / f"{_safe_name(name)}.jsonl"
         if not path.is_file():
             raise InputError(str(path), f"missing (condition {name!r} is listed in run.json)")
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        for row in jsonl_rows(path, read_text(path)):  # split at line ends only: a text may hold U+2028
+            line_no = row.line
             try:
-                t = Transcript.from_dict(json.loads(line))
+                t = Transcript.from_dict(row.fields)
             except (ValueError, KeyError, TypeError) as exc:
                 raise InputError(str(path), f"unreadable transcript row ({exc})", line_no) from None
             if (t.utt_id, t.condition) in out:

@@ -21,31 +21,47 @@ import csv
 import io
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from .types import InputError
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "Row", "read_text", "split_lines", "read_csv", "jsonl_rows", "json_array_rows"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "VOCABULARY_LIMITS", "Row", "read_text", "split_lines", "bounded_lines", "read_csv",
+           "jsonl_rows", "json_array_rows", "parse_json", "read_json", "check_line", "check_rows", "check_field"]
 
 
 @dataclass(frozen=True)
 class Limits:
     """Bounds on one input file; an input over a bound is an ``InputError``, never a crash or a hang.
 
-    The defaults are generous (far beyond any manifest, transcript file or vocabulary
-    seen so far) and only stop runaway inputs: a wrong file passed by mistake, a
-    JSONL file with no line breaks. A CSV field is also bounded by the csv module's
-    own limit (``csv.field_size_limit()``, 131072 characters by default).
+    A shared service reads files it did not write, so every cost of a file is
+    capped before it is paid: its bytes are read up to ``max_bytes`` and no
+    further (a device or a pipe with no end included), and no line, cell, row
+    or header may grow past its bound. The defaults are generous (far beyond any
+    manifest or transcript file seen so far) and only stop runaway inputs.
+    ``VOCABULARY_LIMITS`` are tighter: a vocabulary is hand-made, and every term
+    is compared with every other by ``vocab check``. A CSV cell is also bounded
+    by the csv module's own limit (``csv.field_size_limit()``, 131072 characters
+    by default), whichever is smaller.
     """
 
     max_bytes: int = 2 * 1024**3  # whole file
-    max_rows: int = 10_000_000  # data rows (CSV records after the header, JSONL objects, array entries)
-    max_line_chars: int = 16 * 1024**2  # one JSONL line
+    max_rows: int = 10_000_000  # data rows (CSV records after the header, JSONL objects, array entries, trn lines)
+    max_line_chars: int = 16 * 1024**2  # one line (a CSV record: all its cells together)
+    max_field_chars: int = 1024**2  # one CSV cell, or one string value of a JSON row
+    max_columns: int = 1000  # cells in a CSV header or record
+    max_depth: int = 32  # nesting of YAML lists and mappings (JSON stops at Python's recursion limit)
+    max_nodes: int = 1_000_000  # YAML values (scalars, lists, mappings) in one file
 
 
 DEFAULT_LIMITS = Limits()
+# A vocabulary is hand-made and far smaller than any engine's list would take
+# (Google keeps 5,000 phrases, AWS a 50 KB file); ``vocab check`` compares every
+# pair of terms, so the number of entries bounds its time as well.
+VOCABULARY_LIMITS = Limits(max_bytes=8 * 1024**2, max_rows=50_000, max_line_chars=64 * 1024,
+                           max_field_chars=4096, max_columns=100, max_nodes=500_000)
 
 
 @dataclass(frozen=True)
@@ -66,24 +82,41 @@ class Row:
 
 
 def read_text(path: str | Path, what: str = "file", limits: Limits = DEFAULT_LIMITS) -> str:
-    """The file's text: UTF-8, a leading BOM removed. ``what`` names the file in "not found"."""
+    """The file's text: UTF-8, a leading BOM removed. ``what`` names the file in "not found".
+
+    At most ``limits.max_bytes`` are read, whatever the file claims to hold: a
+    device or pipe reports no size, and a file may grow while it is read.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise InputError(str(path), f"{size} bytes is more than the {limits.max_bytes} an input file may have")
-        raw = path.read_bytes()
+        if path.stat().st_size > limits.max_bytes:  # refused before a byte is read
+            raise _too_big(path, limits)
+        with open(path, "rb") as f:
+            raw = f.read(limits.max_bytes + 1)
     except FileNotFoundError:
         raise InputError(str(path), f"{what} not found") from None
     except IsADirectoryError:
         raise InputError(str(path), f"is a folder, not a {what}") from None
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limits.max_bytes:
+        raise _too_big(path, limits)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise InputError(str(path), f"not UTF-8 text (byte {exc.start})", line) from None
+
+
+def _too_big(path: Path, limits: Limits) -> InputError:
+    return InputError(str(path), f"larger than {_bytes(limits.max_bytes)}, the most this input may hold")
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -95,6 +128,30 @@ def split_lines(text: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return lines
+
+
+def bounded_lines(path: str | Path, text: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """``split_lines``, refusing a line longer than ``limits.max_line_chars`` (formats read line by line: TXT, YAML, trn)."""
+    lines = split_lines(text)
+    for n, line in enumerate(lines, start=1):
+        check_line(path, line, n, limits)
+    return lines
+
+
+def check_line(path: str | Path, line: str, n: int, limits: Limits) -> None:
+    if len(line) > limits.max_line_chars:
+        raise InputError(str(path), f"line of {len(line)} characters is longer than {limits.max_line_chars}", n)
+
+
+def check_rows(path: str | Path, count: int, line: int | None, limits: Limits) -> None:
+    """Raise once ``count`` data rows exceed ``limits.max_rows``."""
+    if count > limits.max_rows:
+        raise InputError(str(path), f"more than {limits.max_rows} rows", line)
+
+
+def check_field(path: str | Path, name: str, value: str, line: int | None, limits: Limits) -> None:
+    if len(value) > limits.max_field_chars:
+        raise InputError(str(path), f"field {name!r}: {len(value)} characters is longer than {limits.max_field_chars}", line)
 
 
 def read_csv(
@@ -117,6 +174,8 @@ def read_csv(
         raise InputError(path, f"cannot read the CSV header: {exc}", reader.line_num or 1) from None
     if not first or not any(c.strip() for c in first):
         raise InputError(path, "empty file: no header row", 1)
+    if len(first) > limits.max_columns:
+        raise InputError(path, f"header has {len(first)} cells, more than {limits.max_columns} columns", reader.line_num)
     header = [h.strip().lower() if lower_header else h.strip() for h in first]
     return header, _csv_records(path, reader, header, limits)
 
@@ -134,8 +193,13 @@ def _csv_records(path: str, reader: Any, header: list[str], limits: Limits) -> I
         if not cells:
             continue
         count += 1
-        if count > limits.max_rows:
-            raise InputError(path, f"more than {limits.max_rows} rows", reader.line_num)
+        check_rows(path, count, reader.line_num, limits)
+        if len(cells) > limits.max_columns:
+            raise InputError(path, f"record has {len(cells)} cells, more than {limits.max_columns} columns", reader.line_num)
+        if sum(map(len, cells)) + len(cells) - 1 > limits.max_line_chars:
+            raise InputError(path, f"record is longer than {limits.max_line_chars} characters", reader.line_num)
+        for name, cell in zip(header, cells):
+            check_field(path, name, cell, reader.line_num, limits)
         problem = None
         if len(cells) > width:
             problem = f"more fields than the header: this row has {len(cells)} fields, header has {width}"
@@ -156,18 +220,47 @@ def jsonl_rows(path: str | Path, text: str, limits: Limits = DEFAULT_LIMITS) -> 
     for n, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
-        if len(line) > limits.max_line_chars:
-            raise InputError(path, f"line of {len(line)} characters is longer than {limits.max_line_chars}", n)
+        check_line(path, line, n, limits)
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(path, f"not a JSON object ({exc.msg} at column {exc.colno})", n) from None
+        except (RecursionError, ValueError) as exc:
+            raise InputError(path, _json_bound(exc), n) from None
         if not isinstance(row, dict):
             raise InputError(path, f"each line must be a JSON object, got {_json_type(row)}", n)
         count += 1
-        if count > limits.max_rows:
-            raise InputError(path, f"more than {limits.max_rows} rows", n)
+        check_rows(path, count, n, limits)
+        _check_fields(path, row, n, limits)
         yield Row(n, row)
+
+
+def parse_json(path: str | Path, text: str) -> Any:
+    """One JSON document; a syntax error names its line, and nesting or a number too big to read is an ``InputError`` too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
+    except (RecursionError, ValueError) as exc:
+        raise InputError(str(path), _json_bound(exc)) from None
+
+
+def read_json(path: str | Path, what: str = "file", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """``parse_json`` of ``read_text``: a whole-file JSON document (run.json, a vocabulary snapshot) within ``limits``."""
+    return parse_json(path, read_text(path, what, limits))
+
+
+def _json_bound(exc: Exception) -> str:
+    """The message for a JSON text that parses but costs too much: nesting past the stack, or a huge number."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return f"a JSON number with more than {sys.get_int_max_str_digits()} digits"
+
+
+def _check_fields(path: str, row: dict[str, Any], line: int, limits: Limits) -> None:
+    for name, value in row.items():
+        if isinstance(value, str):
+            check_field(path, name, value, line, limits)
 
 
 def json_array_rows(path: str | Path, text: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:
@@ -208,11 +301,13 @@ def json_array_rows(path: str | Path, text: str, limits: Limits = DEFAULT_LIMITS
             item, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise InputError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
+        except (RecursionError, ValueError) as exc:
+            raise fail(_json_bound(exc), i) from None
         if not isinstance(item, dict):
             raise fail(f"each entry must be a JSON object, got {_json_type(item)}", i)
         count += 1
-        if count > limits.max_rows:
-            raise fail(f"more than {limits.max_rows} rows", i)
+        check_rows(path, count, line_of(i), limits)
+        _check_fields(path, item, line_of(i), limits)
         yield Row(line_of(i), item)
         i = skip(end)
         if i < n and text[i] == ",":

@@ -16,13 +16,12 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from asr_eval.tabular import read_text, split_lines
+from asr_eval.tabular import DEFAULT_LIMITS, Limits, check_line, check_rows, read_text, split_lines
 from asr_eval.types import InputError
 
 _ID_BAD = re.compile(r"[\s()]")
 _SPK_BAD = re.compile(r"[\s()\-]")
 _TEXT_BAD = re.compile(r"[(){}]")  # id delimiters and sclite's alternation braces
-_LINE_RE = re.compile(r"^(.*?)\s*\(([^()\s]*)\)\s*$")
 
 
 def trn_id(speaker: str, utt_id: str) -> str:
@@ -42,16 +41,32 @@ def format_trn_line(text: str, speaker: str, utt_id: str) -> str:
     return f"{body} ({trn_id(speaker, utt_id)})" if body else f"({trn_id(speaker, utt_id)})"
 
 
-def parse_trn_lines(lines: Iterable[str], path: str = "<trn>") -> Iterator[tuple[int, str, str]]:
-    """Yield (line number, id, text); blank lines and ';;' comments are skipped."""
+def parse_trn_lines(lines: Iterable[str], path: str = "<trn>", limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[int, str, str]]:
+    """Yield (line number, id, text); blank lines and ';;' comments are skipped; ``limits`` bound lines and rows."""
+    count = 0
     for n, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
+        check_line(path, line, n, limits)  # before the regex, whose cost grows with the line
         if not line.strip() or line.lstrip().startswith(";;"):
             continue
-        m = _LINE_RE.match(line)
-        if not m or not m.group(2):
+        count += 1
+        check_rows(path, count, n, limits)
+        parsed = _split_trn_line(line)
+        if parsed is None:
             raise InputError(path, "a trn line must end with the utterance id in parentheses, e.g. 'hello world (spk-utt1)'", n)
-        yield n, m.group(2), " ".join(m.group(1).split())
+        yield n, parsed[0], " ".join(parsed[1].split())
+
+
+def _split_trn_line(line: str) -> tuple[str, str] | None:
+    """(id, text before it), or None; read from the end so that the cost is one pass (a regex backtracked per space)."""
+    body = line.rstrip()
+    if not body.endswith(")"):
+        return None
+    open_at = body.rfind("(")
+    ident = body[open_at + 1:-1]
+    if open_at < 0 or not ident or ")" in ident or any(c.isspace() for c in ident):
+        return None
+    return ident, body[:open_at]
 
 
 def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> int:
@@ -64,6 +79,6 @@ def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> int:
     return count
 
 
-def read_trn(path: str | Path) -> list[tuple[int, str, str]]:
-    """(line, id, text) for every utterance in a trn file (read like every other input: ``tabular``)."""
-    return list(parse_trn_lines(split_lines(read_text(path)), str(path)))
+def read_trn(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[tuple[int, str, str]]:
+    """(line, id, text) for every utterance in a trn file (read like every other input: ``tabular``, within ``limits``)."""
+    return list(parse_trn_lines(split_lines(read_text(path, "trn file", limits)), str(path), limits))

@@ -30,7 +30,7 @@ def test_text_is_utf8_with_or_without_bom(tmp_path):
     _raises(lambda: read_text(p), p, 3, "not UTF-8 text (byte 17)")
     _raises(lambda: read_text(tmp_path / "nope.csv", "manifest"), tmp_path / "nope.csv", None, "manifest not found")
     _raises(lambda: read_text(tmp_path), tmp_path, None, "is a folder")
-    _raises(lambda: read_text(p, limits=Limits(max_bytes=4)), p, None, "more than the 4")
+    _raises(lambda: read_text(p, limits=Limits(max_bytes=4)), p, None, "larger than 4 bytes")
 
 
 def test_lines_end_at_newlines_only():

@@ -145,3 +145,58 @@ def test_export_refuses_over_limit(cli, tmp_path):
     r = cli("export", d, "--format", "deepgram", "--out", out)
     assert r.exit_code == 1 and not out.exists() and "too-many" in r.output
     assert cli("export", d, "--format", "deepgram", "--out", out, "--force").exit_code == 0 and out.exists()
+
+
+def test_check_reports_every_malformed_row_among_the_findings(cli, tmp_path):
+    """A linter lists every problem in one pass: a malformed row is one finding, not the end of the check."""
+    bad = write(tmp_path / "bad.csv", "term,category,priority\nKlarvo,product,\n,product,\nQuorvi,product,high\nklarvo,product,\nTallyra™,product,\n")
+    r = cli("check", bad, "--engine", "aws", "--json")
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.stdout)
+    found = {(f["code"], f["line"]) for f in doc["findings"] if f["engine"] is None}
+    assert {("malformed", 3), ("malformed", 4), ("duplicate", 5), ("unspeakable", 6)} <= found
+    malformed = {f["line"]: f["message"] for f in doc["findings"] if f["code"] == "malformed"}
+    assert "empty term" in malformed[3] and "priority must be an integer" in malformed[4]
+    assert doc["terms"] == 3 and doc["errors"] >= 4  # Klarvo, klarvo, Tallyra™ loaded; two rows could not be
+    table = cli("check", bad, "--engine", "aws")
+    assert table.exit_code == 1 and "malformed" in table.output and "Traceback" not in table.output
+
+
+def test_check_json_is_printed_for_an_unreadable_file(cli, tmp_path):
+    p = tmp_path / "latin1.csv"
+    p.write_bytes(b"term\nKlarvo\nCaf\xe9\n")
+    r = cli("check", p, "--engine", "aws", "--json")
+    assert r.exit_code == 2
+    doc = json.loads(r.stdout)
+    assert [(f["code"], f["severity"], f["line"]) for f in doc["findings"]] == [("unreadable", "error", 3)]
+    assert "not UTF-8" in doc["findings"][0]["message"] and doc["errors"] == 1
+    assert " ".join(r.stderr.split()).startswith(f"error: {p}:3: not UTF-8")  # one message (the console wraps it)
+    missing = cli("check", tmp_path / "nope.csv", "--json")
+    assert missing.exit_code == 2 and json.loads(missing.stdout)["findings"][0]["code"] == "unreadable"
+
+
+def test_duplicate_names_the_first_spelling_and_its_line(cli, tmp_path):
+    d = write(tmp_path / "d.csv", "term\nKlarvo\nklarvo\n")
+    r = cli("check", d, "--engine", "aws", "--json")
+    (dup,) = [f for f in json.loads(r.stdout)["findings"] if f["code"] == "duplicate"]
+    assert (dup["line"], dup["term"]) == (3, "klarvo")
+    assert dup["message"] == f"duplicate of 'Klarvo' ({d}:2)"
+
+
+def test_check_counts_are_pluralised(cli, tmp_path):
+    two = write(tmp_path / "two.csv", "term\nKlarvo\nklarvo\n")
+    r = cli("check", two, "--engine", "aws")
+    assert "(2 terms; engines: aws)" in r.output and "FAIL: 1 error, 0 warnings in 2 terms" in r.output
+    one = write(tmp_path / "one.csv", "term\nKlarvo\n")
+    r = cli("check", one, "--engine", "aws")
+    assert r.exit_code == 0 and "(1 term; engines: aws)" in r.output and "OK: 0 errors, 0 warnings in 1 term" in r.output
+
+
+def test_check_still_reports_invisible_characters_that_a_run_removes(cli, tmp_path):
+    d = write(tmp_path / "d.csv", "term,aliases\nKlar\u200bvo,Klarvo App\nPay\u202eNimbus,\n")
+    r = cli("check", d, "--engine", "aws", "--json")
+    assert r.exit_code == 1
+    found = [f for f in json.loads(r.stdout)["findings"] if f["code"] == "unspeakable"]
+    assert [f["line"] for f in found] == [2, 3]
+    assert "ZERO WIDTH SPACE" in found[0]["message"] and "RIGHT-TO-LEFT OVERRIDE" in found[1]["message"]
+    assert [f["term"] for f in found] == ["Klarvo", "PayNimbus"]  # the terms as a run uses them

@@ -147,3 +147,33 @@ def test_cross_file_duplicate_and_directory_case(tmp_path):
 def test_acronym_alias_of_expansion_is_not_a_mismatch():
     v = Vocabulary("v", "v.csv", "dictionary", (Term("SLA", "acronym", "dictionary", aliases=("service level agreement",), line=2),))
     assert codes(lint([v]), "alias-mismatch") == []
+
+
+def test_similar_spelling_candidates_are_every_close_pair():
+    """The block-wise comparison finds exactly the pairs a loop over all pairs finds."""
+    import itertools
+    import random
+
+    from rapidfuzz import fuzz
+
+    from asr_eval.vocab.lint import SIMILAR_SPELLING, _similar_pairs
+
+    rng = random.Random(7)
+    keys = ["".join(rng.choice("abcde") for _ in range(rng.randint(3, 10))) for _ in range(500)]
+    keys += [k[:-1] + "x" for k in keys[:150]] + ["", ""]
+    every = [(i, j) for i, j in itertools.combinations(range(len(keys)), 2) if fuzz.ratio(keys[i], keys[j]) >= SIMILAR_SPELLING]
+    found = [(i, j) for i, j in _similar_pairs(keys, block=64) if fuzz.ratio(keys[i], keys[j]) >= SIMILAR_SPELLING]
+    assert found == every and every
+
+
+def test_lint_of_thousands_of_terms_takes_seconds_not_minutes():
+    import random
+    import string
+    import time
+
+    rng = random.Random(3)
+    names = dict.fromkeys("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 12))).title() for _ in range(4000))
+    vocab = Vocabulary("v", "v.csv", "dictionary", tuple(Term(n, "term", "dictionary", line=i) for i, n in enumerate(names, 2)))
+    start = time.perf_counter()
+    lint([vocab])
+    assert time.perf_counter() - start < 3.0  # a Python loop over the 8 million pairs took ~10 s

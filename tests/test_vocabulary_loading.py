@@ -36,7 +36,7 @@ def test_dictionary_txt_and_yaml(tmp_path):
     [
         ("display,category\n,product\n", "empty term", 2),
         ("term,priority\nKlarvo,high\n", "priority must be an integer", 2),
-        ("term\nKlarvo\nklarvo\n", "duplicate term 'klarvo' (first at line 2)", 3),
+        ("term\nKlarvo\nklarvo\n", "duplicate of 'Klarvo' (PATH:2)", 3),
         ("name\nKlarvo\n", "missing column 'term'", 1),
         ("term,category\nKlarvo,product,extra\n", "fields, header has 2", 2),
     ],
@@ -46,7 +46,7 @@ def test_dictionary_errors_name_file_and_line(tmp_path, content, message, line):
     p.write_text(content)
     with pytest.raises(InputError) as e:
         load_dictionary(p)
-    assert message in str(e.value)
+    assert message.replace("PATH", str(p)) in str(e.value)
     assert e.value.line == line and e.value.path == str(p)
 
 
@@ -96,3 +96,53 @@ def test_bom_and_crlf_and_bad_bytes(tmp_path):
     with pytest.raises(InputError) as e:
         load_dictionary(p)
     assert e.value.line == 3 and "not UTF-8" in e.value.problem
+
+
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\x07"
+
+
+def test_invisible_and_control_characters_are_removed_from_every_field_with_a_warning(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text(
+        "term,display,aliases,sounds_like,category,priority,owner\n"
+        f"Klar{INVISIBLE}vo,,Klarvo\u202e App|K\u200bV,clar\u200bvo,prod\u200buct,\u200b2,da\u200bta\n"
+        "Quorvi,,,,product,,\n",
+        encoding="utf-8",
+    )
+    problems = []
+    v = load_dictionary(p, on_problem=problems.append)
+    kl, qu = v.terms
+    assert (kl.display, kl.aliases, kl.sounds_like, kl.category, kl.priority, dict(kl.meta)) == (
+        "Klarvo", ("Klarvo App", "KV"), ("clarvo",), "product", 2, {"owner": "data"})
+    assert qu.display == "Quorvi"
+    assert problems and {(x.line, x.severity) for x in problems} == {(2, "warning")}
+    assert all(x.path == str(p) for x in problems)
+    assert any("ZERO WIDTH SPACE" in x.problem for x in problems)
+
+
+def test_tabs_and_line_separators_become_spaces(tmp_path):
+    y = tmp_path / "d.yaml"
+    y.write_text('- "Helpzy\\tDesk"\n- "Pay\\u2028Nimbus"\n- "\\u200bKlarvo\\u200b"\n', encoding="utf-8")
+    assert [t.display for t in load_dictionary(y).terms] == ["Helpzy Desk", "Pay Nimbus", "Klarvo"]
+
+
+def test_no_invisible_character_reaches_the_prompt(tmp_path):
+    from asr_eval.bias import bias_text, build_conditions
+    from asr_eval.evaluate import load_vocabularies
+
+    d = tmp_path / "d.csv"
+    d.write_text("term\nKlar\u200bvo\nPay\u202eNimbus\n", encoding="utf-8")
+    p = tmp_path / "p.csv"
+    p.write_text("first,last\nSiob\u200bhan,Ngu\u202eyen\n", encoding="utf-8")
+    dictionary, directory = load_vocabularies(d, p)
+    texts = [bias_text(c.terms) for c in build_conditions(dictionary, directory)]
+    assert any("Klarvo" in t and "PayNimbus" in t and "Siobhan Nguyen" in t for t in texts)
+    assert not any(ch in t for t in texts for ch in "\u200b\u202e")
+
+
+def test_same_rule_for_lint_and_load():
+    from asr_eval.vocab.text import invisible_characters, remove_invisible
+
+    assert invisible_characters(f"a{INVISIBLE}b\t") == sorted(set(INVISIBLE + "\t"))
+    assert remove_invisible(f"a{INVISIBLE}b") == "ab" and remove_invisible("a\tb\u2029c") == "a b c"
+    assert remove_invisible("Siobhán Ní Bhraonáin ™") == "Siobhán Ní Bhraonáin ™"  # only invisible ones

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..types import AsrEvalError, Vocabulary
+from ..types import AsrEvalError, InputError, Vocabulary
 from . import options
 from .errors import fail as _fail
 
@@ -58,6 +58,11 @@ def _write_csv(path: Path, rows: Sequence[dict]) -> None:
             w.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v) for k, v in r.items()})
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 term', '2 terms': every count this sub-app prints agrees with its noun."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 def _fmt(x: Any, digits: int = 2) -> str:
     if x is None:
         return "–"
@@ -91,26 +96,32 @@ def check(
     Exit code 1 when any finding is an error (use it to gate CI), 0 otherwise.
     """
     from ..vocab import engines as eng
-    from ..vocab.lint import lint, make_report
+    from ..vocab.lint import lint, make_report, unreadable_report, without_duplicates
     from ..vocab.sources import load_for_lint, load_limits, try_token_counter
 
     chosen = list(eng.ENGINES) if not engine or "all" in engine else engine
     unknown = [e for e in chosen if e not in eng.ENGINES]
     if unknown:
-        raise typer.BadParameter(f"unknown engine(s) {', '.join(unknown)}; choose from {', '.join(eng.ENGINES)} or all", param_hint="--engine")
+        raise typer.BadParameter(f"unknown {'engine' if len(unknown) == 1 else 'engines'} {', '.join(unknown)}; choose from {', '.join(eng.ENGINES)} or all", param_hint="--engine")
     if dictionary is None and directory is None:
         raise typer.BadParameter("give a dictionary and/or --directory")
+    files = [(path, kind) for path, kind in ((dictionary, "dictionary"), (directory, "directory")) if path is not None]
+    vocabs, findings = [], []
     try:
-        vocabs, findings = [], []
-        for path, kind in ((dictionary, "dictionary"), (directory, "directory")):
-            if path is not None:
-                v, f = load_for_lint(path, kind)
-                vocabs.append(v)
-                findings.extend(f)
+        for path, kind in files:
+            v, f = load_for_lint(path, kind)
+            vocabs.append(v)
+            findings.extend(f)
+    except InputError as exc:  # nothing to lint: the JSON document says why, like any other finding
+        report = unreadable_report(exc, [str(p) for p, _ in files], chosen)
+        if as_json or csv_path is not None:
+            _emit(report.to_dict(), [f.to_dict() for f in report.findings], as_json, csv_path, lambda c: None)
+        raise _fail(exc)
+    try:
         findings.extend(lint(vocabs))
         counter = try_token_counter(model) if {"whisper", "deepgram"} & set(chosen) else None
         limits = load_limits()
-        items = eng.located(vocabs)
+        items = eng.located([without_duplicates(v) for v in vocabs])  # what each engine would get once they are fixed
         for e in chosen:
             findings.extend(eng.plan(e, items, limits, counter).findings)
         report = make_report(vocabs, findings, chosen)
@@ -118,7 +129,8 @@ def check(
         raise _fail(exc)
 
     def show(c: Console) -> None:
-        t = Table(title=f"vocab check: {', '.join(report.files)} ({report.n_terms} terms; engines: {', '.join(report.engines)})")
+        title = f"vocab check: {', '.join(report.files)} ({_count(report.n_terms, 'term')}; engines: {', '.join(report.engines)})"
+        t = Table(title=title)
         for col in ("severity", "code", "where", "term", "message"):
             t.add_column(col, no_wrap=col in ("severity", "code", "where"), overflow="fold")
         for f in report.findings:
@@ -128,9 +140,9 @@ def check(
         if report.findings:
             c.print(t)
         else:
-            c.print(f"vocab check: {', '.join(report.files)} ({report.n_terms} terms; engines: {', '.join(report.engines)}): no findings")
+            c.print(f"{escape(title)}: no findings")
         verdict = "[red]FAIL[/]" if report.errors else "[green]OK[/]"
-        c.print(f"{verdict}: {report.errors} error(s), {report.warnings} warning(s) in {report.n_terms} terms")
+        c.print(f"{verdict}: {_count(report.errors, 'error')}, {_count(report.warnings, 'warning')} in {_count(report.n_terms, 'term')}")
 
     _emit(report.to_dict(), [f.to_dict() for f in report.findings], as_json, csv_path, show)
     raise typer.Exit(report.exit_code)
@@ -203,7 +215,7 @@ def coverage(
     def show(c: Console) -> None:
         groups = report.accent_groups
         wide = by_accent if by_accent is not None else len(groups) <= 6
-        t = Table(title=f"Term coverage in {report.n_utterances} reference transcripts, {len(groups)} accent groups (normaliser {report.normalizer})")
+        t = Table(title=f"Term coverage in {_count(report.n_utterances, 'reference transcript')}, {_count(len(groups), 'accent group')} (normaliser {report.normalizer})")
         cols = ("term", "source", "occurrences", "clips", "speakers", *(groups if wide else ("groups with it", "fewest in a group")))
         for col in cols:
             t.add_column(col, no_wrap=col == "term", overflow="fold")
@@ -262,7 +274,7 @@ def confusable(
 
     def show(c: Console) -> None:
         how = "espeak-ng IPA + Double Metaphone" if report.ipa else "Double Metaphone only (espeak-ng not found)"
-        t = Table(title=f"Confusable terms ({report.n_terms} terms, {report.common_words} common words; {how})")
+        t = Table(title=f"Confusable terms ({_count(report.n_terms, 'term')}, {_count(report.common_words, 'common word')}; {how})")
         for col in ("risk", "kind", "term", "sounds like", "IPA", "metaphone", "note"):
             t.add_column(col, overflow="fold")
         for p in report.pairs:
@@ -309,7 +321,7 @@ def history(
                       _fmt(r.recall_delta), str(tl.false_insertions), _fmt(r.fi_delta), str(tl.in_force), verdict)
         c.print(t)
         if report.skipped:
-            c.print(f"[yellow]{report.skipped} row(s) with an unknown outcome were skipped[/]")
+            c.print(f"[yellow]{_count(report.skipped, 'row')} with an unknown outcome {'was' if report.skipped == 1 else 'were'} skipped[/]")
 
     _emit(report.to_dict(), [r.to_dict() for r in report.rows], as_json, csv_path, show)
 
@@ -355,7 +367,7 @@ def probe(
     payload = {"manifest": str(path) if path else None, "terms": len(terms), "voices": voices, "clips": len(items) * len(voices), "items": rows}
 
     def show(c: Console) -> None:
-        t = Table(title=f"Probe sentences ({len(terms)} terms x {len(voices)} voices = {len(items) * len(voices)} clips)")
+        t = Table(title=f"Probe sentences ({_count(len(terms), 'term')} x {_count(len(voices), 'voice')} = {_count(len(items) * len(voices), 'clip')})")
         for col in ("id", "term", "reference", "spoken as"):
             t.add_column(col, overflow="fold")
         for r in rows:
@@ -408,7 +420,7 @@ def export(
         for f in plan.findings:
             c.print(f"[{'red' if f.severity == 'error' else 'yellow'}]{escape(str(f))}[/]")
         if written:
-            c.print(f"wrote {len(plan.entries)} {fmt} entries to {out}" + (f" ({len(plan.dropped)} terms dropped by the budget)" if plan.dropped else ""))
+            c.print(f"wrote {_count(len(plan.entries), f'{fmt} entry', f'{fmt} entries')} to {out}" + (f" ({_count(len(plan.dropped), 'term')} dropped by the budget)" if plan.dropped else ""))
         else:
             c.print(f"[red]not written[/]: {fmt} limits exceeded (fix the errors above, or --force)")
 

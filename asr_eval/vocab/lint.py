@@ -10,17 +10,17 @@ Engine-specific limits are checked in :mod:`engines`.
 
 from __future__ import annotations
 
-import itertools
 import unicodedata
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator, Sequence
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from ..fold import strip_accents
-from ..types import Term, Vocabulary
+from ..types import InputError, Term, Vocabulary
 from .findings import ERROR, WARNING, Finding, count, sort_findings
-from .text import is_acronym, spelling_key, words
+from .text import describe_characters, is_acronym, is_invisible, spelling_key, words
 
 MAX_WORDS = 6  # AssemblyAI's per-phrase cap; longer entries are sentences, not terms
 MAX_CHARS = 60
@@ -29,8 +29,9 @@ UNRELATED_ALIAS = 50.0  # below this ratio, with no shared word, an alias looks 
 
 # Characters engines spell out as words or never emit: '&' -> 'and', '@' -> 'at'.
 SPOKEN_SYMBOLS = set("@#$%^*+=<>/\\_~|{}[]&")
-# Unicode categories no engine outputs: symbols (emoji, ™, ©), controls, format, private use, unassigned.
-UNSPEAKABLE_CATEGORIES = {"So", "Sk", "Cc", "Cf", "Co", "Cn", "Zl", "Zp"}
+# Unicode categories no engine outputs: symbols (emoji, ™, ©), private use, unassigned; and the
+# invisible ones (controls, format, separators: ``text.is_invisible``), which the loaders remove.
+UNSPEAKABLE_CATEGORIES = {"So", "Sk", "Co", "Cn"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ def make_report(vocabularies: Sequence[Vocabulary], findings: Iterable[Finding],
     )
 
 
+def unreadable_report(error: InputError, files: Sequence[str], engines: Sequence[str]) -> LintReport:
+    """The report of a file that could not be read at all: that one error, so ``--json`` still says why."""
+    return LintReport((Finding(ERROR, "unreadable", error.problem, error.path, error.line),), 0, tuple(files), tuple(engines))
+
+
 def _f(severity: str, code: str, message: str, vocab: Vocabulary, term: Term) -> Finding:
     return Finding(severity, code, message, vocab.path, term.line, term.display)
 
@@ -85,10 +91,9 @@ def _entry_checks(vocab: Vocabulary, term: Term) -> list[Finding]:
         if not any(c.isalnum() for c in form):
             out.append(_f(ERROR, "empty", f"{role} has no letters or digits", vocab, term))
             continue
-        bad = sorted({c for c in form if unicodedata.category(c) in UNSPEAKABLE_CATEGORIES})
+        bad = sorted({c for c in form if is_invisible(c) or unicodedata.category(c) in UNSPEAKABLE_CATEGORIES})
         if bad:
-            names = ", ".join(f"{c!r} ({unicodedata.name(c, 'U+%04X' % ord(c))})" for c in bad)
-            out.append(_f(ERROR, "unspeakable", f"{role} contains {names}, which no speech engine outputs", vocab, term))
+            out.append(_f(ERROR, "unspeakable", f"{role} contains {describe_characters(bad)}, which no speech engine outputs", vocab, term))
         symbols = sorted({c for c in form if c in SPOKEN_SYMBOLS})
         if symbols:
             out.append(
@@ -139,9 +144,10 @@ def _abbreviates(a: str, b: str) -> bool:
     return False
 
 
-def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
+def duplicates(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
+    """Each entry whose display form repeats an earlier one, exactly up to case ("duplicate", which a run refuses)
+    or up to spacing, punctuation and diacritics ("near-duplicate"); the message names the first one and where it is."""
     out: list[Finding] = []
-    # exact and near duplicates of display forms
     by_case: dict[str, tuple[Vocabulary, Term]] = {}
     by_key: dict[str, tuple[Vocabulary, Term]] = {}
     for vocab, term in entries:
@@ -157,6 +163,22 @@ def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
         by_case.setdefault(case_key, (vocab, term))
         if key:
             by_key.setdefault(key, (vocab, term))
+    return out
+
+
+def without_duplicates(vocab: Vocabulary) -> Vocabulary:
+    """The vocabulary less each entry that repeats an earlier display form of the same file (a run refuses those)."""
+    seen: set[str] = set()
+    kept = []
+    for term in vocab.terms:
+        if term.display.casefold() not in seen:
+            seen.add(term.display.casefold())
+            kept.append(term)
+    return replace(vocab, terms=tuple(kept))
+
+
+def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
+    out = duplicates(entries)
     # a written form that belongs to two terms makes a hit ambiguous
     owner: dict[str, tuple[Vocabulary, Term, str]] = {}
     reported: set[tuple[int, int]] = set()
@@ -178,7 +200,8 @@ def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
             owner.setdefault(key, (vocab, term, form))
     # similar spellings of different terms: usually a typo or a variant that should be an alias
     keyed = [(v, t, spelling_key(t.display)) for v, t in entries]
-    for (v0, t0, k0), (v1, t1, k1) in itertools.combinations(keyed, 2):
+    for i, j in _similar_pairs([k for _, _, k in keyed]):
+        (v0, t0, k0), (v1, t1, k1) = keyed[i], keyed[j]
         if not k0 or not k1 or k0 == k1 or t0.display.casefold() == t1.display.casefold():
             continue
         if abs(len(k0) - len(k1)) > max(len(k0), len(k1)) * (1 - SIMILAR_SPELLING / 100) + 1:
@@ -189,6 +212,21 @@ def _cross_checks(entries: Sequence[tuple[Vocabulary, Term]]) -> list[Finding]:
                 _f(WARNING, "similar-spelling", f"spelled almost like {t0.display!r} ({_where(v0, t0)}; similarity {ratio:.0f}/100): a typo, or a variant that should be an alias?", v1, t1)
             )
     return out
+
+
+def _similar_pairs(keys: Sequence[str], block: int = 256) -> Iterator[tuple[int, int]]:
+    """Index pairs i < j, in order, whose keys may score ``SIMILAR_SPELLING`` or more.
+
+    Every pair is compared, so the cost grows with the square of the list:
+    rapidfuzz's ``cdist`` does it in C++, a block of rows at a time (memory
+    ``block`` x n bytes), where a Python loop over the pairs took minutes for
+    a few thousand terms. Candidates are confirmed by the caller.
+    """
+    for start in range(0, len(keys), block):
+        scores = process.cdist(keys[start:start + block], keys, scorer=fuzz.ratio, score_cutoff=SIMILAR_SPELLING, dtype=np.uint8)
+        for row, j in zip(*np.nonzero(scores)):
+            if start + row < j:
+                yield start + int(row), int(j)
 
 
 def _where(vocab: Vocabulary, term: Term) -> str:

@@ -5,21 +5,18 @@ Kept apart from the pure modules so those can be tested on hand-made values.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
 import shutil
 import subprocess
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..tabular import read_csv, read_text
 from ..types import InputError, ModelError, Term, Vocabulary
-from .load import load_dictionary, load_directory
-from .findings import ERROR, Finding
-
-_DUPLICATE = re.compile(r"duplicate term (.+) \(first at line (\d+)\)")
+from .findings import Finding
+from .load import load_dictionary, load_directory, read_dictionary, read_directory
 
 
 def load_vocabularies(dictionary: str | Path | None, directory: str | Path | None) -> list[Vocabulary]:
@@ -35,39 +32,14 @@ def load_vocabularies(dictionary: str | Path | None, directory: str | Path | Non
 
 
 def load_for_lint(path: str | Path, kind: str) -> tuple[Vocabulary, list[Finding]]:
-    """Load a vocabulary even when it has duplicate entries, reporting each as a finding.
+    """Every entry of the file, duplicates included, and what the loader found wrong with each.
 
-    ``asr_eval.vocab`` rejects a file at its first duplicate (right for a run);
-    a linter should list every duplicate, so each one's line is blanked in a
-    temporary copy and the file is loaded again (line numbers are unchanged).
+    A run stops at the first defect; a linter reads on, so each malformed entry,
+    and each field from which invisible characters were removed, is one finding.
+    Only a file that cannot be read at all raises ``InputError``.
     """
-    loader = load_dictionary if kind == "dictionary" else load_directory
-    path = Path(path)
-    try:
-        return loader(path), []
-    except InputError as exc:
-        if not _DUPLICATE.match(exc.problem) or exc.line is None:
-            raise
-    lines = path.read_text(encoding="utf-8-sig").split("\n")
-    findings: list[Finding] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / path.name
-        for _ in range(len(lines)):
-            m = None
-            try:
-                copy.write_text("\n".join(lines), encoding="utf-8")
-                vocab = loader(copy)
-            except InputError as exc:
-                m = _DUPLICATE.match(exc.problem)
-                if m is None or exc.line is None or not lines[exc.line - 1].strip():
-                    raise InputError(str(path), exc.problem, exc.line) from None
-                findings.append(
-                    Finding(ERROR, "duplicate", f"duplicate of {m.group(1)} (line {m.group(2)})", str(path), exc.line, m.group(1).strip("'\""))
-                )
-                lines[exc.line - 1] = ""
-                continue
-            return dataclasses.replace(vocab, path=str(path), name=path.stem), findings
-    raise InputError(str(path), "could not load after removing duplicates")
+    loaded = (read_dictionary if kind == "dictionary" else read_directory)(path)
+    return loaded.vocabulary, list(loaded.findings)
 
 
 def load_limits() -> dict:
@@ -149,22 +121,15 @@ def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], 
 
     Rows the manifest loader rejects are skipped and passed to ``on_problem``.
     """
-    try:
-        from ..manifest import load_manifest
-    except ImportError:
-        load_manifest = None
+    from ..manifest import load_manifest
+
     rows: list[RefRow] = []
     for p in paths:
-        if load_manifest is not None:
-            m = load_manifest(p, check_audio=False)
-            for problem in m.problems:
-                if on_problem is not None:
-                    on_problem(problem)
-            rows.extend(RefRow(u.id, u.text, u.speaker, u.accent_group, str(p)) for u in m.utterances)
-            continue
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            for i, row in enumerate(csv.DictReader(f), start=1):
-                rows.append(RefRow(row.get("id") or row.get("audio") or str(i), row["text"], row.get("speaker", ""), row.get("accent_group", ""), str(p)))
+        m = load_manifest(p, check_audio=False)
+        for problem in m.problems:
+            if on_problem is not None:
+                on_problem(problem)
+        rows.extend(RefRow(u.id, u.text, u.speaker, u.accent_group, str(p)) for u in m.utterances)
     return rows
 
 
@@ -200,16 +165,11 @@ def read_term_events(run_dir: str | Path) -> list[dict[str, str]]:
         path = path / "terms.csv"
     if not path.exists():
         raise InputError(str(path), "no terms.csv here: is this a run folder written by `asr-eval run`?")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            raise InputError(str(path), "empty file (no header row)", 1)
-        fields = [h.strip().lower() for h in reader.fieldnames]
-        missing = [c for c in ("term", "condition", "outcome") if c not in fields]
-        if missing:
-            raise InputError(str(path), f"missing column(s) {', '.join(missing)} (header is {fields})", 1)
-        reader.fieldnames = fields
-        return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    fields, records = read_csv(path, read_text(path, "terms.csv"), lower_header=True)
+    missing = [c for c in ("term", "condition", "outcome") if c not in fields]
+    if missing:
+        raise InputError(str(path), f"missing {'column' if len(missing) == 1 else 'columns'} {', '.join(missing)} (header is {fields})", 1)
+    return [{k: v.strip() for k, v in row.fields.items()} for row in records]
 
 
 def metaphone_encoder() -> Callable[[str], tuple[str, str]]:
