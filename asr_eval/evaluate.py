@@ -13,18 +13,17 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from .bias import build_conditions
+from .bias import build_conditions, make_plans
+from .cache import TranscriptStore
+from .files import RunLock, file_sha256
 from .manifest import Manifest, load_manifest
 from .provenance import base_provenance, vocab_info
-from .shard import in_shard, parse_shard
-from .bias import make_plans
-from .score_run import score_transcripts
 from .runfolder import Run, load_run, write_run_folder
+from .score_run import score_transcripts
+from .shard import in_shard, parse_shard
 from .transcribe import transcribe
-from .files import RunLock, file_sha256
-from .cache import TranscriptStore
 from .types import Condition, DecodeOptions, Problem, Term, Vocabulary
 from .vocab import load_dictionary, load_directory
 
@@ -79,8 +78,12 @@ class RunOutcome:
         return load_run(self.out_dir)
 
 
-def load_vocabularies(dictionary: str | Path | None, directory: str | Path | None) -> tuple[Vocabulary | None, Vocabulary | None]:
-    return (load_dictionary(dictionary) if dictionary else None, load_directory(directory) if directory else None)
+def load_vocabularies(dictionary: str | Path | None, directory: str | Path | None,
+                      on_problem: Callable[[Problem], None] | None = None,
+                      ) -> tuple[Vocabulary | None, Vocabulary | None]:
+    """Both vocabularies; characters the loaders removed (invisible, control) are reported to ``on_problem``."""
+    return (load_dictionary(dictionary, on_problem=on_problem) if dictionary else None,
+            load_directory(directory, on_problem=on_problem) if directory else None)
 
 
 def all_terms(dictionary: Vocabulary | None, directory: Vocabulary | None) -> tuple:
@@ -99,6 +102,7 @@ class Inputs:
     dictionary: Vocabulary | None = None
     directory: Vocabulary | None = None
     scoring_terms: tuple[Term, ...] | None = None
+    problems: tuple[Problem, ...] = ()  # warnings from loading the vocabularies (text the loaders cleaned)
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -109,9 +113,10 @@ def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
                 directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
                 allow_outside_paths: bool = False) -> Inputs:
     """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies."""
-    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    problems: list[Problem] = []
+    dict_v, dir_v = load_vocabularies(dictionary, directory, problems.append)
     manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
-    return Inputs(manifest, dict_v, dir_v)
+    return Inputs(manifest, dict_v, dir_v, problems=tuple(problems))
 
 
 def _rejected(manifest: Manifest) -> int:
@@ -230,7 +235,7 @@ def evaluate(
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=tstats.problems)
+                         problems=(*inputs.problems, *tstats.problems))
         reports: dict[str, Path] = {}
         if config.reports:
             from .report import write_reports
@@ -240,7 +245,7 @@ def evaluate(
         out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
-        wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *tstats.problems), reports=reports,
+        wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *inputs.problems, *tstats.problems), reports=reports,
         rejected=_rejected(manifest),
     )
 
@@ -294,7 +299,8 @@ def score_hypotheses(
     if baseline not in names:
         raise InputError(", ".join(map(str, hyp_paths)), f"baseline condition {baseline!r} not among {names}")
     names = [baseline] + [n for n in names if n != baseline]
-    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    vocab_problems: list[Problem] = []
+    dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
@@ -333,7 +339,7 @@ def score_hypotheses(
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=missing, baseline=baseline)
+                         problems=(*vocab_problems, *missing), baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:
             from .report import write_reports
@@ -341,7 +347,7 @@ def score_hypotheses(
             paths = write_reports(out, redact=redact, redact_names=redact_names)
     return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *summary), reports=paths,
+                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *summary), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
 
 

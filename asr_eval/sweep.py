@@ -292,7 +292,8 @@ def run_sweep(
 
     config = config or RunConfig()
     out = Path(out_dir)
-    dict_v, dir_v = load_vocabularies(dictionary, directory)
+    vocab_problems: list = []
+    dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)
     if not terms:
         raise AsrEvalError("a sweep needs a dictionary and/or a directory")
@@ -326,7 +327,7 @@ def run_sweep(
     scored_distractors = tuple(replace(d, source="dictionary") for d in distractors)
     scoring = (dict_v.terms if dict_v else ()) + scored_distractors + (dir_v.terms if dir_v else ())
     run_dir = out / "run"
-    outcome = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring), run_dir, config=config,
+    outcome = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring, problems=tuple(vocab_problems)), run_dir, config=config,
                        conditions=conditions, backend=backend, command=command)
     run = outcome.load()
 

@@ -121,3 +121,16 @@ def test_sweep_runs_in_memory_with_kinds_and_distractors_in_the_snapshot(tmp_pat
     assert run.vocabulary.scoring[: len(real)] == real
     assert len(run.vocabulary.offered["prompt+3"]) == len(real) + 3
     assert {r.sweep for r in result.rows} == {"baseline", "strength", "list-size"}
+
+
+def test_text_the_vocabulary_loader_cleaned_is_reported_by_the_run(tmp_path):
+    """A zero-width space in a term never reaches the prompt, and the run says it was removed."""
+    fx = make_fixture(tmp_path / "data", n=2)
+    fx["dictionary"].write_text("term\nZen\u200btrix\n", encoding="utf-8")
+    outcome = _run(fx, tmp_path / "out")
+    warnings = [p for p in outcome.problems if p.path == str(fx["dictionary"])]
+    assert len(warnings) == 1 and warnings[0].severity == "warning" and warnings[0].line == 2
+    assert "ZERO WIDTH SPACE" in warnings[0].problem
+    run = outcome.load()
+    assert "\u200b" not in (run.plan("dictionary").text or "") and "Zentrix" in run.plan("dictionary").text
+    assert "ZERO WIDTH SPACE" in (tmp_path / "out" / "skipped.csv").read_text(encoding="utf-8")
