@@ -10,12 +10,14 @@ jiwer convention) is offered too.
 
 The DP is compiled with numba when it is importable (it is installed with
 librosa); otherwise an equivalent pure-Python loop runs. Both return identical
-alignments (tests check this).
+alignments (tests check this). The compiled kernels are cached under the user
+cache (``<cache_root>/numba``), never inside the installed package.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
@@ -184,84 +186,135 @@ def _dp_ops_python(r: Sequence[int], h: Sequence[int], sub: int, ins: int, dele:
     return bytes(ops).decode("ascii")
 
 
+# The compiled DP. The kernels are module-level functions that ``_build_numba``
+# compiles on first use (so importing this module stays cheap), not closures
+# made inside it: numba hashes a closure's cells into its cache key, and a
+# compiled kernel held in a cell hashes differently in every process, so the
+# cache never hit and every command added a ~60 KB entry next to the code.
+# Their globals ``np`` and ``_nb_kernel`` are bound by ``_build_numba``.
+np = None
+_nb_kernel = None
+
+
+def _kernel_src(r, h, sub, ins, dele, out, end):  # pragma: no cover - compiled
+    """Align r and h; write the ops right-aligned ending at out[end]; return their start."""
+    n = r.shape[0]
+    m = h.shape[0]
+    w = m + 1
+    back = np.empty((n + 1) * w, np.uint8)
+    prev = np.empty(w, np.int64)
+    cur = np.empty(w, np.int64)
+    for j in range(w):
+        prev[j] = j * ins
+        back[j] = 73
+    for i in range(1, n + 1):
+        cur[0] = i * dele
+        row = i * w
+        back[row] = 68
+        ri = r[i - 1]
+        left = cur[0]
+        for j in range(1, w):
+            # branch-free form of: diagonal if no worse than both others, else
+            # deletion if strictly cheaper than insertion, else insertion
+            ne = ri != h[j - 1]
+            diag = prev[j - 1] + sub * ne
+            cd = prev[j] + dele
+            ci = left + ins
+            dl = cd < ci
+            keep = diag <= cd and diag <= ci
+            best = diag if keep else (cd if dl else ci)
+            cur[j] = best
+            left = best
+            back[row + j] = (67 + 16 * ne) if keep else (68 if dl else 73)
+        prev, cur = cur, prev
+    k = end
+    i = n
+    j = m
+    while i > 0 or j > 0:
+        op = back[i * w + j]
+        k -= 1
+        out[k] = op
+        if op == 67 or op == 83:
+            i -= 1
+            j -= 1
+        elif op == 68:
+            i -= 1
+        else:
+            j -= 1
+    return k
+
+
+def _single_src(r, h, sub, ins, dele):  # pragma: no cover - compiled
+    out = np.empty(r.shape[0] + h.shape[0], np.uint8)
+    k = _nb_kernel(r, h, sub, ins, dele, out, out.shape[0])
+    return out[k:]
+
+
+def _batch_src(r_all, r_off, h_all, h_off, sub, ins, dele, out, starts, counts):  # pragma: no cover - compiled
+    for u in range(r_off.shape[0] - 1):
+        end = r_off[u + 1] + h_off[u + 1]
+        k = _nb_kernel(r_all[r_off[u]:r_off[u + 1]], h_all[h_off[u]:h_off[u + 1]], sub, ins, dele, out, end)
+        starts[u] = k
+        for p in range(k, end):
+            op = out[p]
+            if op == 67:
+                counts[u, 0] += 1
+            elif op == 83:
+                counts[u, 1] += 1
+            elif op == 68:
+                counts[u, 2] += 1
+            else:
+                counts[u, 3] += 1
+
+
+@contextmanager
+def _jit_cache(numba):
+    """Point numba's cache at ``<cache_root>/numba`` while the kernels are decorated; yields ``cache=``.
+
+    numba fixes a function's cache folder when it is decorated, so the
+    setting is restored at once and other numba users in the process are not
+    moved. A user's own ``NUMBA_CACHE_DIR`` wins. Where the folder cannot be
+    made, the kernels compile uncached: numba's fallback would be to write
+    next to the installed package.
+    """
+    config = numba.config
+    previous = config.CACHE_DIR
+    if previous:
+        yield True
+        return
+    from . import cache_root
+
+    folder = cache_root() / "numba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        usable = os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        usable = False
+    if not usable:
+        yield False
+        return
+    config.CACHE_DIR = str(folder)
+    try:
+        yield True
+    finally:
+        config.CACHE_DIR = previous
+
+
 def _build_numba():
     """The same DP compiled with numba; None when numba is unavailable."""
+    global np, _nb_kernel
     try:
         import numba
-        import numpy as np
+        import numpy
     except Exception:  # numba is optional: librosa brings it, the pure loop is the fallback
         return None
 
-    @numba.njit(cache=True, nogil=True)
-    def kernel(r, h, sub, ins, dele, out, end):  # pragma: no cover - compiled
-        """Align r and h; write the ops right-aligned ending at out[end]; return their start."""
-        n = r.shape[0]
-        m = h.shape[0]
-        w = m + 1
-        back = np.empty((n + 1) * w, np.uint8)
-        prev = np.empty(w, np.int64)
-        cur = np.empty(w, np.int64)
-        for j in range(w):
-            prev[j] = j * ins
-            back[j] = 73
-        for i in range(1, n + 1):
-            cur[0] = i * dele
-            row = i * w
-            back[row] = 68
-            ri = r[i - 1]
-            left = cur[0]
-            for j in range(1, w):
-                # branch-free form of: diagonal if no worse than both others, else
-                # deletion if strictly cheaper than insertion, else insertion
-                ne = ri != h[j - 1]
-                diag = prev[j - 1] + sub * ne
-                cd = prev[j] + dele
-                ci = left + ins
-                dl = cd < ci
-                keep = diag <= cd and diag <= ci
-                best = diag if keep else (cd if dl else ci)
-                cur[j] = best
-                left = best
-                back[row + j] = (67 + 16 * ne) if keep else (68 if dl else 73)
-            prev, cur = cur, prev
-        k = end
-        i = n
-        j = m
-        while i > 0 or j > 0:
-            op = back[i * w + j]
-            k -= 1
-            out[k] = op
-            if op == 67 or op == 83:
-                i -= 1
-                j -= 1
-            elif op == 68:
-                i -= 1
-            else:
-                j -= 1
-        return k
-
-    @numba.njit(cache=True, nogil=True)
-    def single(r, h, sub, ins, dele):  # pragma: no cover - compiled
-        out = np.empty(r.shape[0] + h.shape[0], np.uint8)
-        k = kernel(r, h, sub, ins, dele, out, out.shape[0])
-        return out[k:]
-
-    @numba.njit(cache=True, nogil=True)
-    def batch(r_all, r_off, h_all, h_off, sub, ins, dele, out, starts, counts):  # pragma: no cover - compiled
-        for u in range(r_off.shape[0] - 1):
-            end = r_off[u + 1] + h_off[u + 1]
-            k = kernel(r_all[r_off[u]:r_off[u + 1]], h_all[h_off[u]:h_off[u + 1]], sub, ins, dele, out, end)
-            starts[u] = k
-            for p in range(k, end):
-                op = out[p]
-                if op == 67:
-                    counts[u, 0] += 1
-                elif op == 83:
-                    counts[u, 1] += 1
-                elif op == 68:
-                    counts[u, 2] += 1
-                else:
-                    counts[u, 3] += 1
+    np = numpy
+    with _jit_cache(numba) as cache:
+        jit = numba.njit(cache=cache, nogil=True)
+        _nb_kernel = jit(_kernel_src)
+        single = jit(_single_src)
+        batch = jit(_batch_src)
 
     def run(r: Sequence[int], h: Sequence[int], sub: int, ins: int, dele: int) -> str:
         if not r or not h:  # trivial: no numpy round trip

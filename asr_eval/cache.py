@@ -4,7 +4,8 @@ Each decoded transcript is appended to ``cache/transcripts.jsonl`` as one line
 and flushed + fsynced before the next clip starts, so a run killed at any
 moment (even ``kill -9``) loses at most the clip in flight. On reopening, a
 torn last line is ignored (and truncated away), duplicates resolve to the first
-record, and the run decodes only what is missing.
+record, and the run decodes only what is missing. Lines skipped that way are
+reported in one warning (how many, and where), since each costs a decode.
 
 The cache key is a hash of everything that can change a transcript: the audio
 *content* hash, the backend's description (model weights hash, compute type,
@@ -23,6 +24,8 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from .files import os_errors
 
 STORE_FORMAT = 1
 
@@ -54,18 +57,30 @@ class TranscriptStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, dict[str, Any]] = {}
-        self._fh = open(self.path, "ab", buffering=0)
+        with os_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "ab", buffering=0)
         self._locking = True
-        with self._locked():
-            self._load()
+        try:
+            with os_errors(self.path), self._locked():
+                self._load()
+        except BaseException:
+            self._fh.close()
+            raise
+        damaged = self.skipped_lines + self.cut_tail
+        if damaged:
+            warnings.warn(f"{self.path}: skipped {damaged} damaged line{'s' if damaged > 1 else ''} "
+                          "(a write cut short by a crash, or edited by hand); those clips will be decoded again",
+                          stacklevel=2)
 
     def _load(self) -> None:
         """Index every complete record; only a torn *last* line is cut away.
 
         A damaged line in the middle (it ends in a newline, so a later write
         followed it) is skipped, never used as a reason to drop what follows.
+        ``skipped_lines`` counts the first kind, ``cut_tail`` says whether
+        there was the second; the warning counts both.
         """
         with open(self.path, "rb") as f:
             data = f.read()
@@ -80,6 +95,7 @@ class TranscriptStore:
                 self.skipped_lines += 1
                 continue
             self._index.setdefault(key, record)
+        self.cut_tail = bool(tail)
         if tail:
             with open(self.path, "r+b") as f:
                 f.truncate(len(data) - len(tail))
@@ -98,7 +114,7 @@ class TranscriptStore:
             return
         line = (json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n").encode("utf-8")
         fd = self._fh.fileno()
-        with self._locked():
+        with os_errors(self.path), self._locked():
             start = os.fstat(fd).st_size
             try:
                 view = memoryview(line)

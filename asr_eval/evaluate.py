@@ -50,6 +50,7 @@ class RunConfig:
     executor: str = "local"          # 'local' | 'ray'
     ray_address: str | None = None   # existing Ray cluster; None starts a local one
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
+    force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def evaluate(
                           for c in conditions]
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
-    with RunLock(out), ExitStack() as stack:
+    with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
         if executor is None and config.executor == "ray":
@@ -263,6 +264,7 @@ def score_hypotheses(
     redact_names: bool = False,
     reports: bool = True,
     command: Sequence[str] | None = None,
+    force: bool = False,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -323,7 +325,7 @@ def score_hypotheses(
                     decode_seconds=0.0, extra={"missing_hypothesis": True})
     normalizer = make_normalizer(terms)
     scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
-    with RunLock(out):
+    with RunLock(out, force=force):
         provenance = base_provenance(command)
         provenance.update({
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),

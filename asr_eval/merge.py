@@ -143,8 +143,12 @@ def merge_runs(
     redact: bool = False,
     redact_names: bool = False,
     command: Sequence[str] | None = None,
+    force: bool = False,
 ) -> MergeOutcome:
-    """Check the shards belong together, then score and write them as one run folder."""
+    """Check the shards belong together, then score and write them as one run folder.
+
+    ``force`` writes into a non-empty folder that is not an asr-eval run folder.
+    """
     from .provenance import base_provenance
     from .shard import in_shard
     from .runfolder import mentions, write_run_folder
@@ -247,7 +251,7 @@ def merge_runs(
         },
     })
     written: dict[str, Path] = {}
-    with RunLock(out):
+    with RunLock(out, force=force):
         write_run_folder(out, manifest=man, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
                          problems=problems)

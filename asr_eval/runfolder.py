@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .manifest import Manifest
 from .counts import COUNT_COLUMNS
-from .files import write_atomic
+from .files import listed_outputs, os_errors, record_outputs, replace_atomic, write_atomic
 from .tabular import jsonl_rows, read_csv, read_json, read_text
 from .score_run import ScoredRun
 from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
@@ -61,21 +60,28 @@ def write_run_folder(
     problems: Sequence[Problem] = (),
     baseline: str | None = None,
 ) -> None:
-    """Write every output file of a run (each one atomically).
+    """Write every output file of a run (each one atomically) and list them in the folder's index.
 
     ``vocabulary`` is the list of terms the run was scored against; it is
     snapshotted (with every condition's offered terms) in vocabulary.json so
     that reports, merge and sweeps never go back to the source files, which
     may have changed or moved since.
+
+    A condition of an earlier run into this folder leaves transcripts/ and
+    trn/ files behind; they are removed only if the folder's index lists
+    them, so a file asr-eval did not write is never deleted.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with os_errors(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
     names = [c.name for c in conditions]
     by_id = {u.id: u for u in utterances}
-    tdir = out_dir / "transcripts"
-    keep = {f"{_safe_name(n)}.jsonl" for n in names} | {f"{_safe_name(n)}.trn" for n in names} | {"ref.trn"}
-    for stale in [*tdir.glob("*.jsonl"), *(out_dir / "trn").glob("*.trn")]:
-        if stale.name not in keep:  # a condition of an earlier run into this folder
-            stale.unlink()
+    previous = listed_outputs(out_dir)
+    written: list[str] = []
+
+    def put(rel: str, text: str) -> None:
+        write_atomic(out_dir / rel, text)
+        written.append(rel)
+
     for name in names:
         lines = []
         for u in utterances:
@@ -85,24 +91,23 @@ def write_run_folder(
             row = t.to_dict()
             row.update(speaker=u.speaker, accent_group=u.accent_group, ref=u.text)
             lines.append(json.dumps(row, ensure_ascii=False))
-        write_atomic(tdir / f"{_safe_name(name)}.jsonl", "".join(l + "\n" for l in lines))
-    write_atomic(out_dir / "utterances.csv", _csv_text(scored.utterance_rows, UTTERANCE_COLUMNS))
-    write_atomic(out_dir / "timing.csv", _csv_text(scored.utterance_rows, TIMING_COLUMNS))
-    write_atomic(out_dir / "terms.csv", _csv_text(scored.term_rows, TERM_COLUMNS))
+        put(f"transcripts/{_safe_name(name)}.jsonl", "".join(l + "\n" for l in lines))
+    put("utterances.csv", _csv_text(scored.utterance_rows, UTTERANCE_COLUMNS))
+    put("timing.csv", _csv_text(scored.utterance_rows, TIMING_COLUMNS))
+    put("terms.csv", _csv_text(scored.term_rows, TERM_COLUMNS))
     write_parquet(to_frame(scored.utterance_rows, UTTERANCE_COLUMNS), out_dir / "utterances.parquet")
     write_parquet(to_frame(scored.term_rows, TERM_COLUMNS), out_dir / "terms.parquet")
-    write_atomic(out_dir / "alignments.jsonl",
-                 "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))
+    written += ["utterances.parquet", "terms.parquet"]
+    put("alignments.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))
     skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
                for p in (*manifest.problems, *problems)]
     for uid in scored.excluded:
         if not any(mentions(uid).search(s["problem"]) for s in skipped):
             skipped.append({"path": by_id[uid].audio, "line": by_id[uid].line, "severity": "error",
                             "problem": f"clip {uid} has no transcript in every condition; excluded"})
-    write_atomic(out_dir / "skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
-    _write_trn(out_dir / "trn", scored.utterance_rows, names)
-    write_atomic(out_dir / VOCABULARY_FILE, VocabularySnapshot(
-        tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
+    put("skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
+    written += _write_trn(out_dir, scored.utterance_rows, names)
+    put(VOCABULARY_FILE, VocabularySnapshot(tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
     run = dict(provenance)
     run["conditions"] = [
         {"name": c.name, "method": c.method, "kind": condition_kind(c), "strength": c.strength, "correct": c.correct,
@@ -112,7 +117,24 @@ def write_run_folder(
     run["baseline"] = baseline or (BASELINE if BASELINE in names else names[0])
     run["counts"] = {"utterances": len(utterances), "scored": len(utterances) - len(scored.excluded),
                      "excluded": len(scored.excluded), "skipped_rows": len(skipped)}
-    write_atomic(out_dir / "run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
+    put("run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
+    if (out_dir / CACHE_FILE).is_file():  # the transcript cache, when it lives in this folder, is the run's too
+        written.append(CACHE_FILE)
+    stale = sorted(rel for rel in previous - set(written) if _is_condition_file(rel))
+    for rel in stale:
+        with os_errors(out_dir / rel):
+            (out_dir / rel).unlink(missing_ok=True)
+    record_outputs(out_dir, written, removed=stale)
+
+
+CACHE_FILE = "cache/transcripts.jsonl"
+
+
+def _is_condition_file(rel: str) -> bool:
+    """A per-condition output (transcripts/<c>.jsonl, trn/<c>.trn): the files a rerun with other conditions makes stale."""
+    parts = Path(rel).parts
+    return len(parts) == 2 and ((parts[0] == "transcripts" and parts[1].endswith(".jsonl"))
+                                or (parts[0] == "trn" and parts[1].endswith(".trn")))
 
 
 # --------------------------------------------------------------------------- vocabulary snapshot
@@ -192,7 +214,7 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "+-_." else "_" for ch in name)
 
 
-def _write_trn(folder: Path, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> None:
+def _write_trn(out_dir: Path, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
     """Normalised reference/hypothesis trn files, so sclite can re-score exactly what asr-eval scored."""
     from .trn import format_trn_line
 
@@ -201,9 +223,11 @@ def _write_trn(folder: Path, rows: Sequence[Mapping[str, Any]], names: Sequence[
     for r in rows:
         refs.setdefault(r["utt_id"], format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
         hyps[r["condition"]].append(format_trn_line(r["hyp_norm"], r["speaker"], r["utt_id"]) + "\n")
-    write_atomic(folder / "ref.trn", "".join(refs.values()))
-    for name in names:
-        write_atomic(folder / f"{_safe_name(name)}.trn", "".join(hyps[name]))
+    files = {"trn/ref.trn": "".join(refs.values())}
+    files.update({f"trn/{_safe_name(name)}.trn": "".join(hyps[name]) for name in names})
+    for rel, text in files.items():
+        write_atomic(out_dir / rel, text)
+    return list(files)
 
 
 # --------------------------------------------------------------------------- reading
@@ -420,9 +444,7 @@ def to_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.Da
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Parquet via a temporary file and rename, like every other output."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    frame.to_parquet(tmp, engine="pyarrow", index=False)
-    os.replace(tmp, path)
+    replace_atomic(path, lambda tmp: frame.to_parquet(tmp, engine="pyarrow", index=False))
 
 
 def read_frames(run_dir: str | Path) -> dict[str, pd.DataFrame]:

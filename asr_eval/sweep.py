@@ -288,6 +288,7 @@ def run_sweep(
     """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
     from .backends import load_backend
     from .evaluate import Inputs, RunConfig, all_terms, evaluate, load_vocabularies
+    from .files import claim_folder
     from .manifest import load_manifest
 
     config = config or RunConfig()
@@ -310,6 +311,8 @@ def run_sweep(
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise AsrEvalError(f"duplicate sweep points: {names}")
+
+    claim_folder(out, kind="sweep", force=config.force)  # refused before a model is loaded or anything written
 
     if backend is None:
         # boost exists only in openai-whisper; the Ray workers build their engine from the config,
@@ -367,22 +370,24 @@ SWEEP_COLUMNS = ("sweep", "condition", "method", "strength", "correct", "distrac
 
 def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Recommendation],
                         settings: Mapping[str, Any]) -> dict[str, Path]:
+    """sweep.csv, sweep.json and the plots, under the folder's lock, listed in its index."""
     import io
 
-    from .files import write_atomic
+    from .files import RunLock, record_outputs, write_atomic
 
-    out.mkdir(parents=True, exist_ok=True)
     s = io.StringIO()
     w = csv.DictWriter(s, fieldnames=list(SWEEP_COLUMNS), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({k: ("" if v is None else v) for k, v in r.to_dict().items()})
-    write_atomic(out / "sweep.csv", s.getvalue())
     doc = {"settings": dict(settings), "recommendations": [asdict(r) for r in recs],
            "rows": [r.to_dict() for r in rows]}
-    write_atomic(out / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
-    files = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
-    files.update(plot_sweep(out, rows))
+    with RunLock(out, force=True, kind="sweep"):  # claimed (or refused) when the sweep started
+        write_atomic(out / "sweep.csv", s.getvalue())
+        write_atomic(out / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+        files = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
+        files.update(plot_sweep(out, rows))
+        record_outputs(out, [p.name for p in files.values()], kind="sweep")
     return files
 
 
@@ -451,8 +456,12 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
         lines2 = ax2.get_legend_handles_labels()
         ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7)
     fig.tight_layout()
+    from .files import replace_atomic
+
     files = {"png": out / "sweep.png", "svg": out / "sweep.svg"}
-    fig.savefig(files["png"], dpi=120)
-    fig.savefig(files["svg"])
-    plt.close(fig)
+    try:
+        replace_atomic(files["png"], lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+        replace_atomic(files["svg"], lambda tmp: fig.savefig(tmp, format="svg"))
+    finally:
+        plt.close(fig)
     return files

@@ -50,6 +50,25 @@ class RunLockedError(AsrEvalError):
     exit_code = 4
 
 
+class OutputError(AsrEvalError, OSError):
+    """The operating system refused a file or folder asr-eval writes (read-only, disk full, not a folder).
+
+    Also an ``OSError`` with the original ``errno``, so callers that already
+    handle OS errors keep working; the path is the file the user would look
+    for (the output, not its temporary twin), since a write that fails in
+    ``write()`` or ``fsync()`` names no path of its own.
+    """
+
+    exit_code = 6
+
+    def __init__(self, path: str, exc: OSError):
+        super().__init__(exc.errno, exc.strerror or str(exc), str(path))
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.strerror}"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation finding; ``severity`` is 'error' (item skipped) or 'warning'."""

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -46,7 +47,7 @@ def test_torn_last_line_is_dropped_and_truncated(tmp_path):
     whole = path.read_bytes()
     with open(path, "ab") as f:
         f.write(b'{"key": "k3", "record": {"te')  # killed mid-write
-    with TranscriptStore(path) as s:
+    with pytest.warns(UserWarning, match="skipped 1 damaged line"), TranscriptStore(path) as s:
         assert len(s) == 2 and "k3" not in s
         s.put("k3", {"text": "three"})
     assert path.read_bytes().startswith(whole)
@@ -72,8 +73,13 @@ def test_any_truncation_loses_at_most_the_torn_record(tmp_path_factory, puts, cu
             s.put(k, {"text": v})
     data = path.read_bytes()
     path.write_bytes(data[: min(cut, len(data))])
-    with TranscriptStore(path) as s:
-        kept = dict(s.items())
+    torn = not path.read_bytes().endswith(b"\n") and path.stat().st_size > 0
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with TranscriptStore(path) as s:
+            kept = dict(s.items())
+    assert [str(w.message) for w in said] == ([f"{path}: skipped 1 damaged line (a write cut short by a crash, "
+                                               "or edited by hand); those clips will be decoded again"] if torn else [])
     expected: dict[str, dict] = {}
     for k, v in puts:
         expected.setdefault(k, {"text": v})
@@ -147,8 +153,8 @@ def test_a_damaged_middle_line_is_skipped_not_a_reason_to_drop_the_rest(tmp_path
     lines = [_json.dumps({"key": f"k{i}", "record": {"text": str(i)}}) for i in range(5)]
     lines[1] = lines[1][:10]  # damaged, yet followed by good records
     path.write_text("\n".join(lines) + "\n" + '{"key": "torn", "rec')
-    with TranscriptStore(path) as store:
-        assert len(store) == 4 and store.get("k4") == {"text": "4"} and store.skipped_lines == 1
+    with pytest.warns(UserWarning, match="skipped 2 damaged lines"), TranscriptStore(path) as store:
+        assert len(store) == 4 and store.get("k4") == {"text": "4"} and store.skipped_lines == 1 and store.cut_tail
     assert path.read_text().endswith(lines[4] + "\n")  # only the torn tail was cut
 
 

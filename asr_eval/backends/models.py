@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import cache_root  # the one definition; imported here too by convert and the CLI
 from ..files import file_sha256
 from ..types import ModelError
 
@@ -40,10 +41,6 @@ class ModelSpec:
     @property
     def model_id(self) -> str:
         return f"{self.name}@{self.weights_sha256[:12]}"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("ASR_EVAL_CACHE", Path.home() / ".cache" / "asr-eval"))
 
 
 def _weights_hash(folder: Path) -> str:

@@ -6,7 +6,8 @@ else happens here. Options that several commands share are declared once in
 ``options.py``, so a flag cannot mean one thing in ``run`` and another in ``sweep``.
 
 Exit codes: 0 ok; 1 asr-eval error; 2 bad input (file:line: problem);
-3 model problem; 4 output folder locked; 5 the run finished but some clips failed.
+3 model problem; 4 output folder locked; 5 the run finished but some clips failed;
+6 an operating-system error on a path (read-only, disk full, not a folder).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import typer
 
 from . import merge, models, report, run, score, sweep, vocab
+from .errors import Guarded
 
 app = typer.Typer(
     name="asr-eval",
@@ -21,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Guarded,  # OS errors of every command, vocab and models included: one line, exit 6
 )
 
 # Mounted in the order `asr-eval --help` lists them.

@@ -24,6 +24,7 @@ console = Console(stderr=True)
 def merge(
     shard_dirs: List[Path] = typer.Argument(..., help="Run folders written by 'asr-eval run --shard i/n' (all n of them)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged run (scored and reported as one run)."),
+    force: options.Force = False,
     manifest: Optional[Path] = typer.Option(None, help="The manifest, if it moved since the shards ran (its sha256 must match)."),
     reports: bool = typer.Option(True, help="Write the reports after merging."),
     redaction: options.Redaction = options.Redaction(),
@@ -33,7 +34,7 @@ def merge(
 
     try:
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, **redaction.kwargs(),
-                             command=sys.argv)
+                             command=sys.argv, force=force)
     except AsrEvalError as exc:
         raise _fail(exc)
     console.print(

@@ -36,6 +36,9 @@ Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="
 # no short flag: '-d' is --dictionary in every command
 Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
+                    "(files asr-eval did not write are never removed).")]
 
 
 # --------------------------------------------------------------------------- groups

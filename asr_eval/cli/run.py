@@ -29,6 +29,7 @@ DEMO_DIRECTORY = "dictionaries/demo-directory.csv"
 def run(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL): audio,text,speaker,accent_group[,id,...]."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; reruns resume from its cache)."),
+    force: options.Force = False,
     vocab: options.VocabFiles = options.VocabFiles(),
     audio: options.AudioAccess = options.AudioAccess(),
     method: str = typer.Option("prompt", help="Biasing method: prompt | hotwords | boost (openai-whisper)."),
@@ -48,7 +49,8 @@ def run(
     try:
         config = RunConfig(**engine.run_config(), **execution.run_config(), **redaction.kwargs(),
                            method=method, conditions=tuple(condition), shard=shard, correct=correct,
-                           strength=strength, cache_dir=str(cache) if cache else None, progress=progress)
+                           strength=strength, cache_dir=str(cache) if cache else None, progress=progress,
+                           force=force)
     except ValueError as exc:
         raise _fail(exc)
     _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio)
@@ -120,10 +122,11 @@ def _fmt(v: str) -> str:
 
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", "-o", help="Output folder."),
+    force: options.Force = False,
     progress: options.Progress = True,
 ) -> None:
     """The bundled demo: audio_fixtures/demo with the demo dictionary and directory, default model."""
     from ..evaluate import RunConfig
 
     root = Path.cwd()
-    _evaluate(root / DEMO_MANIFEST, out, root / DEMO_DICTIONARY, root / DEMO_DIRECTORY, RunConfig(progress=progress))
+    _evaluate(root / DEMO_MANIFEST, out, root / DEMO_DICTIONARY, root / DEMO_DIRECTORY, RunConfig(progress=progress, force=force))

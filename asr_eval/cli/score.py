@@ -19,6 +19,7 @@ def score(
     manifest: Path = typer.Argument(..., help="Manifest with the references (same format as for 'run')."),
     hyp: List[Path] = typer.Option(..., "--hyp", help="Transcripts made elsewhere: JSONL (id,text[,condition]), CSV, or sclite trn. Repeatable; the condition is the 'condition' column or the file name."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    force: options.Force = False,
     vocab: options.VocabFiles = options.VocabFiles(),
     baseline: Optional[str] = typer.Option(None, help="Condition to compare the others against (default 'baseline' or the first)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct non-baseline hypotheses towards the vocabulary at this threshold (0-1)."),
@@ -35,7 +36,8 @@ def score(
 
     try:
         outcome = score_hypotheses(manifest, hyp, out, dictionary=vocab.dictionary, directory=vocab.directory,
-                                   baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv)
+                                   baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv,
+                                   force=force)
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)

@@ -42,6 +42,7 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 def sweep(
     manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL) of the clips to sweep over."),
     out: Path = typer.Option(..., "--out", "-o", help="Sweep folder: sweep.csv, sweep.json, sweep.png/svg and run/."),
+    force: options.Force = False,
     vocab: options.VocabFiles = options.VocabFiles(),
     method: str = typer.Option("boost", help="Strength sweep method: boost (decoder bonus, openai-whisper) | correct (post-correction threshold)."),
     strengths: str = typer.Option("0,1,2,4", help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip."),
@@ -61,7 +62,8 @@ def sweep(
     from ..sweep import ALL_GROUPS, run_sweep
 
     try:
-        config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False)
+        config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False,
+                           force=force)
         result = run_sweep(
             manifest, out, dictionary=vocab.dictionary, directory=vocab.directory, method=method,
             strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),

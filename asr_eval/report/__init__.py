@@ -9,10 +9,11 @@ format carries the same numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
-from ..files import write_atomic
-from ..runfolder import RunData, load_run
+from ..files import RunLock, record_outputs, write_atomic
+from ..runfolder import RunData, load_run, read_run_info
 from .model import build_report
 from .tables import comparison_csv, summary_csv
 
@@ -37,32 +38,42 @@ def write_reports(
     excerpt; ``redact_names`` also masks the directory's names (and implies
     ``redact``). Metrics are unaffected. summary.csv and comparison.csv are
     always written; ``formats`` picks among md, html, json.
+
+    The folder is locked while the reports are written (unless this process
+    holds it already), and the files are added to its index.
     """
     run_dir = Path(run_dir)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report formats {unknown}; choose from {list(FORMATS)}")
-    run = load_run(run_dir)
-    model = build_report(run, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
-    written: dict[str, Path] = {}
+    if RunLock.held(run_dir):  # inside a run, merge or score, which hold the folder already
+        lock = nullcontext()
+    else:
+        read_run_info(run_dir)  # a folder without run.json is refused before the lock would create it
+        lock = RunLock(run_dir, force=True)  # a folder with run.json is a run folder, index or not
+    with lock:
+        run = load_run(run_dir)
+        model = build_report(run, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+        written: dict[str, Path] = {}
 
-    def put(name: str, text: str) -> None:
-        path = run_dir / name
-        write_atomic(path, text)
-        written[name] = path
+        def put(name: str, text: str) -> None:
+            path = run_dir / name
+            write_atomic(path, text)
+            written[name] = path
 
-    put("summary.csv", summary_csv(model))
-    put("comparison.csv", comparison_csv(model))
-    if "md" in formats:
-        from .markdown import render_markdown
+        put("summary.csv", summary_csv(model))
+        put("comparison.csv", comparison_csv(model))
+        if "md" in formats:
+            from .markdown import render_markdown
 
-        put("report.md", render_markdown(model))
-    if "json" in formats:
-        from .jsonout import render_json
+            put("report.md", render_markdown(model))
+        if "json" in formats:
+            from .jsonout import render_json
 
-        put("report.json", render_json(model))
-    if "html" in formats:
-        from .html import render_html
+            put("report.json", render_json(model))
+        if "html" in formats:
+            from .html import render_html
 
-        put("report.html", render_html(model))
+            put("report.html", render_html(model))
+        record_outputs(run_dir, written)
     return written
