@@ -393,11 +393,9 @@ def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Reco
 
 def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
     """Recall vs false insertions per strength (one line per accent group) and metrics vs list size."""
-    import matplotlib
+    from .report.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     strength = [r for r in rows if r.sweep == "strength"]
     listsize = [r for r in rows if r.sweep == "list-size" and r.group == ALL_GROUPS]
     panels = int(bool(strength)) + int(bool(listsize))

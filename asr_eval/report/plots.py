@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from matplotlib import rc_context
-from matplotlib.figure import Figure
+from .. import cache_root
+
+# matplotlib writes a font cache on first import; keep it in asr-eval's documented cache folder
+# (unless the user chose a place) rather than in the home folder.
+os.environ.setdefault("MPLCONFIGDIR", str(cache_root() / "matplotlib"))
+
+from matplotlib import rc_context  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, its cache in asr-eval's folder (for figures saved as files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 # Figures are made with the object API (no pyplot): no global backend switch, no
 # figure registry to leak, safe to call from any process or thread.
