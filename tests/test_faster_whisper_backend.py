@@ -13,7 +13,8 @@ import pytest
 pytest.importorskip("faster_whisper")
 
 from asr_eval.audio import load_audio
-from asr_eval.backends.faster_whisper import FasterWhisperBackend, cgroup_cpu_quota, cpu_threads_for, resolve_device
+from asr_eval.backends.faster_whisper import FasterWhisperBackend
+from asr_eval.backends.host import cgroup_cpu_quota, cpu_threads_for, resolve_device
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
 
 from test_resume import real_clips

@@ -12,6 +12,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..types import BiasPlan, DecodeResult
+from .whisper_rules import check_prompt_fits
 
 
 @runtime_checkable
@@ -48,3 +49,10 @@ class WhisperPromptTokens:
 
     def count_tokens(self, text: str) -> int:
         return len(self.encode_text(text))
+
+    def plan_tokens(self, plan: BiasPlan) -> tuple[list[int], list[int]]:
+        """(prompt tokens, hotwords tokens) of a plan, re-applied in every window; at most one is non-empty."""
+        bias = self.encode_text(plan.text) if plan.text and plan.method == "prompt" else []
+        check_prompt_fits(plan.condition, len(bias))
+        hotwords = self.encode_text(plan.text) if plan.text and plan.method == "hotwords" else []
+        return bias, hotwords
