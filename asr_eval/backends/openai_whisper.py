@@ -149,7 +149,6 @@ class OpenAIWhisperBackend(WhisperPromptTokens):
         return BOOST_BUDGET if method == "boost" else PROMPT_BUDGET
 
     def describe(self) -> dict[str, Any]:
-        described = self.options.describe()
         return {
             "backend": self.name,
             "model": self.spec.name,
@@ -157,7 +156,7 @@ class OpenAIWhisperBackend(WhisperPromptTokens):
             "weights_sha256": self.spec.weights_sha256,
             "checkpoint": str(self.checkpoint),
             "multilingual": self.spec.multilingual,
-            **described,
+            **self.options.describe(),
             "without_timestamps": True,
             "window_seconds": WINDOW_SECONDS,
             "decoder_version": DECODER_VERSION,
