@@ -2,8 +2,8 @@
 
 Whisper's decoding rules are written once (``whisper_rules``) and the host's
 threads and devices once (``host``), so the engine modules hold only what
-differs between engines. Engines are imported on demand: a run that never
-decodes (a fully cached rerun) never pays for torch or CTranslate2.
+differs between engines. An engine module is imported only when
+``load_backend`` asks for it, so nothing else pays for torch or CTranslate2.
 """
 
 from __future__ import annotations
