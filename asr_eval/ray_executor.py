@@ -50,8 +50,7 @@ class _Worker:
 
     def __init__(self, spec: BackendSpec):
         self.backend = spec.build()
-        if hasattr(self.backend, "load"):
-            self.backend.load()  # load failures surface when the actor starts, not mid-run
+        self.backend.load()  # load failures surface when the actor starts, not mid-run
 
     def describe(self) -> dict[str, Any]:
         return self.backend.describe()
@@ -75,12 +74,14 @@ class RayBackendProxy:
     The driver needs ``count_tokens``/``prompt_budget`` (token budgets) and
     ``describe()`` (cache keys, run.json) but no model of its own; asking an
     actor keeps the description exactly the one the decoding engine reports
-    (device included).
+    (device included). It is a whole ``Transcriber`` so the driver can hold it
+    where it would hold a local backend, but decoding happens only in actors.
     """
 
-    def __init__(self, ray: Any, actor: Any):
+    def __init__(self, ray: Any, actor: Any, batch_size: int = 1):
         self._ray = ray
         self._actor = actor
+        self.batch_size = batch_size
         info = ray.get(actor.info.remote())
         self.name = info["name"]
         self.model_id = info["model_id"]
@@ -98,7 +99,13 @@ class RayBackendProxy:
     def describe(self) -> dict[str, Any]:
         return dict(self._describe)
 
+    def load(self) -> None:
+        """Nothing to load in the driver: each actor loaded its model when it started."""
+
     def transcribe(self, audio: Any, plans: Any) -> Any:
+        raise AsrEvalError("the Ray proxy backend does not decode in the driver; use RayExecutor.run")
+
+    def transcribe_batch(self, audios: Any, plans: Any) -> Any:
         raise AsrEvalError("the Ray proxy backend does not decode in the driver; use RayExecutor.run")
 
 
@@ -159,7 +166,7 @@ class RayExecutor:
         remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus)(_Worker)
         try:
             self.actors = [remote.remote(spec) for _ in range(actors)]
-            self.backend = RayBackendProxy(ray, self.actors[0])
+            self.backend = RayBackendProxy(ray, self.actors[0], self.batch_size)
         except Exception as exc:
             self.shutdown()
             raise ModelError(f"Ray actors could not load the backend: {_cause(exc)}") from None

@@ -68,7 +68,7 @@ def _failure(job: Job, exc: BaseException) -> JobResult:
 
 
 def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
-    """Decode a batch of jobs with one backend call when it can batch, else clip by clip.
+    """Decode a batch of jobs with one ``transcribe_batch`` call; clip by clip only to isolate a failure.
 
     A clip whose audio cannot be read fails alone; if a batched call fails,
     its clips are retried one by one so one bad clip never costs the others.
@@ -83,7 +83,7 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
             loaded.append((job, load_audio(job.utt.audio)))
         except Exception as exc:
             out.append(_failure(job, exc))
-    if len(loaded) > 1 and hasattr(backend, "transcribe_batch"):
+    if len(loaded) > 1:
         t0 = time.perf_counter()
         try:
             batch = backend.transcribe_batch([a for _, a in loaded], [list(j.plans) for j, _ in loaded])
@@ -146,7 +146,7 @@ def transcribe(
     corrections = {c.name: c for c in conditions if c.correct is not None}
     plan_dicts = {name: p.to_dict() for name, p in plans.items()}
     if executor is None:
-        executor = LocalExecutor(backend, batch_size if batch_size is not None else getattr(backend, "batch_size", 1))
+        executor = LocalExecutor(backend, batch_size if batch_size is not None else backend.batch_size)
     keys: dict[str, dict[str, str]] = {}
     jobs: list[Job] = []
     bar = _Progress(utterances, enabled=progress)

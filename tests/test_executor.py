@@ -26,9 +26,13 @@ WORDS = ("please", "call", "stella", "zentrix", "cloud", "klarvo", "invoice", "t
 
 
 class FakeTranscriber:
-    """Deterministic Transcriber: words picked by hashing the audio and the plan text."""
+    """Deterministic Transcriber: words picked by hashing the audio and the plan text.
+
+    It shares no work between clips: ``transcribe_batch`` decodes them one by one.
+    """
 
     name = "fake"
+    batch_size = 1
 
     def __init__(self, beam_size: int = 5, model: str = "fake-1", delay: float = 0.0, fail_on: str | None = None):
         self.beam_size = beam_size
@@ -40,6 +44,9 @@ class FakeTranscriber:
     @property
     def model_id(self) -> str:
         return self.model
+
+    def load(self) -> None:
+        pass
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -64,9 +71,12 @@ class FakeTranscriber:
         time.sleep(self.delay * len(plans))
         return [DecodeResult(self._text(audio, p), {"beam": self.beam_size}) for p in plans]
 
+    def transcribe_batch(self, audios: Sequence[np.ndarray], plans: Sequence[Sequence[BiasPlan]]) -> list[list[DecodeResult]]:
+        return [self.transcribe(a, ps) for a, ps in zip(audios, plans)]
+
 
 class BatchingFake(FakeTranscriber):
-    """Adds ``transcribe_batch`` so the executor's batched path is exercised."""
+    """Decodes a whole batch in one call (as faster-whisper does), so ``calls`` shows how clips were grouped."""
 
     def transcribe_batch(self, audios: Sequence[np.ndarray], plans: Sequence[Sequence[BiasPlan]]) -> list[list[DecodeResult]]:
         self.calls.append(len(audios))

@@ -13,7 +13,8 @@ import pytest
 pytest.importorskip("faster_whisper")
 
 from asr_eval.audio import load_audio
-from asr_eval.backends.faster_whisper import FasterWhisperBackend, cgroup_cpu_quota, cpu_threads_for, resolve_device
+from asr_eval.backends.faster_whisper import FasterWhisperBackend
+from asr_eval.backends.host import cgroup_cpu_quota, cpu_threads_for, resolve_device
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
 
 from test_resume import real_clips
@@ -137,3 +138,22 @@ def test_container_cpu_quota_is_read_from_cgroup_v2_and_v1(tmp_path):
     assert cgroup_cpu_quota(v1.parent) == 4
     (v1 / "cpu.cfs_quota_us").write_text("-1\n")
     assert cgroup_cpu_quota(v1.parent) is None and cgroup_cpu_quota(tmp_path / "none") is None
+
+
+def test_description_is_pinned_key_for_key(backend):
+    """describe() is in every cache key: a changed key, value or order would re-decode every user's cache."""
+    import ctranslate2
+    import faster_whisper
+
+    d = backend.describe()
+    assert list(d) == ["backend", "model", "model_path", "weights_sha256", "multilingual", "device", "compute_type",
+                       "decode", "without_timestamps", "window_seconds", "decoder_version", "faster_whisper", "ctranslate2"]
+    assert {k: v for k, v in d.items() if k not in ("model_path", "weights_sha256")} == {
+        "backend": "faster-whisper", "model": "tiny.en", "multilingual": False, "device": "cpu", "compute_type": "int8",
+        "decode": {"beam_size": 5, "temperatures": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "compression_ratio_threshold": 2.4,
+                   "log_prob_threshold": -1.0, "no_speech_threshold": 0.6, "condition_on_previous_text": True,
+                   "language": "en", "seed": 0},
+        "without_timestamps": True, "window_seconds": 30, "decoder_version": 3,
+        "faster_whisper": faster_whisper.__version__, "ctranslate2": ctranslate2.__version__,
+    }
+    assert list(d["decode"]) == list(DecodeOptions().to_dict())

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from asr_eval.audio import load_audio
-from asr_eval.backends.faster_whisper import PROMPT_BUDGET, FasterWhisperBackend, split_windows
+from asr_eval.backends.faster_whisper import FasterWhisperBackend
+from asr_eval.backends.whisper_rules import PROMPT_BUDGET, split_windows
 from asr_eval.bias import plan_for
 from asr_eval.types import Condition
 from asr_eval.vocab import load_dictionary, load_directory

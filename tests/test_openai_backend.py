@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import DEMO, SAA
 
+from asr_eval.backends.whisper_rules import PROMPT_BUDGET, Stream
 from asr_eval.types import BiasPlan, DecodeOptions, ModelError
 
 pytest.importorskip("whisper")
@@ -32,7 +33,25 @@ def engines():
 def test_prompts_are_built_exactly_as_faster_whisper_builds_them(engines, plan, previous):
     fw, ow = engines
     bias = fw.encode_text(plan.text) if plan.method == "prompt" else []
-    assert ow._prompt(plan, bias, previous) == fw._prompt(plan, bias, previous)
+    assert _prompt(ow, plan, previous) == _prompt(fw, plan, previous) == _get_prompt(fw, plan, bias, previous)
+
+
+def _prompt(engine, plan, previous):
+    """The prompt an engine decodes a window with, after ``previous`` was carried."""
+    return Stream(*engine.plan_tokens(plan), previous=list(previous)).prompt(engine.tokenizer)
+
+
+def _get_prompt(fw, plan, bias, previous):
+    """faster-whisper's own ``get_prompt``, given the bias and the carried text that fits beside it."""
+    if plan.method == "hotwords":
+        room = PROMPT_BUDGET - (fw.count_tokens(plan.text) if plan.text else 0)
+        carried = previous[-room:] if room > 0 and previous else []
+        return fw.model.get_prompt(fw.tokenizer, carried, without_timestamps=True, hotwords=plan.text)
+    if plan.method == "prompt" and bias:
+        room = PROMPT_BUDGET - len(bias)
+        carried = previous[-room:] if room > 0 and previous else []
+        return fw.model.get_prompt(fw.tokenizer, bias + carried, without_timestamps=True)
+    return fw.model.get_prompt(fw.tokenizer, previous, without_timestamps=True)
 
 
 @pytest.mark.parametrize("text", [TERMS, "Saoirse Ní Bhraonáin, Çağla Yıldız, Jiří Dvořák", "x"])
@@ -48,6 +67,12 @@ def test_describe_and_unknown_method(engines):
     assert d["backend"] == "openai-whisper" and d["compute_type"] == "float32" and d["checkpoint"].endswith(".pt")
     with pytest.raises(ModelError, match="cannot apply"):
         ow.transcribe(__import__("numpy").zeros(16000, dtype="float32"), [BiasPlan("x", "telepathy", "a")])
+
+
+def test_both_engines_are_whole_transcribers(engines):
+    from asr_eval.backends.base import Transcriber
+
+    assert all(isinstance(e, Transcriber) for e in engines)
 
 
 def _fixture_clips() -> list[str]:

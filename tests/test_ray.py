@@ -57,6 +57,15 @@ def test_ray_fake_equals_local_and_shares_the_store(local_ray, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_driver_side_proxy_is_a_whole_transcriber(local_ray):
+    from asr_eval.backends.base import Transcriber
+
+    spec = BackendSpec(factory="test_executor:FakeTranscriber", args=(), kwargs={})
+    with RayExecutor(spec, actors=1, batch_size=3) as ex:
+        assert isinstance(ex.backend, Transcriber) and ex.backend.batch_size == 3
+
+
+@pytest.mark.slow
 def test_ray_reports_actor_load_failures_as_model_errors(local_ray):
     from asr_eval.types import ModelError
 

@@ -1,4 +1,10 @@
-"""ASR engines behind one small protocol (see ``base.Transcriber``)."""
+"""ASR engines behind one small protocol (see ``base.Transcriber``).
+
+Whisper's decoding rules are written once (``whisper_rules``) and the host's
+threads and devices once (``host``), so the engine modules hold only what
+differs between engines. An engine module is imported only when
+``load_backend`` asks for it, so nothing else pays for torch or CTranslate2.
+"""
 
 from __future__ import annotations
 

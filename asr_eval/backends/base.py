@@ -1,8 +1,10 @@
-"""The contract every ASR engine implements.
+"""The contract every ASR engine implements, so callers never ask a backend what it can do.
 
 A backend decodes one clip under *several* bias plans at once, so an engine
 that can share work between conditions (the Whisper encoder pass is the same
-for every prompt) does it inside the backend, invisibly to the pipeline.
+for every prompt) does it inside the backend, invisibly to the pipeline; and
+``transcribe_batch`` lets one that can also share work between clips do so.
+An engine that cannot simply decodes clip by clip there.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..types import BiasPlan, DecodeResult
+from .whisper_rules import check_prompt_fits
 
 
 @runtime_checkable
 class Transcriber(Protocol):
     name: str          # backend name, e.g. 'faster-whisper'
     model_id: str      # resolved model identity (name + weights hash prefix)
+    batch_size: int    # clips per transcribe_batch call when the caller does not choose
+
+    def load(self) -> None:
+        """Load the model now if it is not loaded yet (a no-op for a backend that loads when built)."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs in the decoder prompt, with the model's own tokenizer."""
@@ -27,6 +34,9 @@ class Transcriber(Protocol):
 
     def transcribe(self, audio: np.ndarray, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
         """Decode one 16 kHz mono float32 clip once per plan (same order as ``plans``)."""
+
+    def transcribe_batch(self, audios: Sequence[np.ndarray], plans: Sequence[Sequence[BiasPlan]]) -> list[list[DecodeResult]]:
+        """Decode several clips, clip i under ``plans[i]``; each result exactly what ``transcribe`` gives."""
 
     def describe(self) -> dict[str, Any]:
         """Everything about the engine that can change a transcript (for run.json and cache keys)."""
@@ -48,3 +58,10 @@ class WhisperPromptTokens:
 
     def count_tokens(self, text: str) -> int:
         return len(self.encode_text(text))
+
+    def plan_tokens(self, plan: BiasPlan) -> tuple[list[int], list[int]]:
+        """(prompt tokens, hotwords tokens) of a plan, re-applied in every window; at most one is non-empty."""
+        bias = self.encode_text(plan.text) if plan.text and plan.method == "prompt" else []
+        check_prompt_fits(plan.condition, len(bias))
+        hotwords = self.encode_text(plan.text) if plan.text and plan.method == "hotwords" else []
+        return bias, hotwords
