@@ -192,8 +192,7 @@ def evaluate(
         elif config.executor not in ("local", "ray"):
             raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
         if backend is None:
-            backend = executor.backend if executor is not None and hasattr(executor, "backend") else load_backend(
-                config.backend, **backend_kwargs)
+            backend = executor.backend if executor is not None else load_backend(config.backend, **backend_kwargs)
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         with TranscriptStore(cache_path) as store:

@@ -2,7 +2,7 @@
 
 Only decoding moves to the cluster. Plans, cache keys and the transcript store
 stay in the driver, and each actor runs the very function the local executor
-runs (``executor.decode_jobs``), so a Ray run resumes from, and writes to, the
+runs (``transcribe.decode_jobs``), so a Ray run resumes from, and writes to, the
 same store as a local one and produces the same transcripts.
 
 Workers read audio from the paths in the manifest, so on a multi-node cluster

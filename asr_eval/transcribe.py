@@ -57,7 +57,14 @@ class JobResult:
 
 
 class Executor(Protocol):
-    """Turns jobs into results, in any order; the driver stores them as they arrive."""
+    """Turns jobs into results, in any order; the driver stores them as they arrive.
+
+    ``backend`` is the driver's view of the engine (for Ray, a proxy that
+    tokenizes and describes but never decodes), so plans and cache keys are
+    made the same way whichever executor decodes.
+    """
+
+    backend: Any
 
     def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]: ...
 

@@ -72,7 +72,7 @@ def try_token_counter(model: str = "tiny.en") -> Callable[[str], int] | None:
 
 
 def prompt_budget() -> int:
-    from ..backends.faster_whisper import PROMPT_BUDGET
+    from ..backends.whisper_rules import PROMPT_BUDGET
 
     return PROMPT_BUDGET
 
