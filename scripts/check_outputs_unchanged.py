@@ -91,6 +91,11 @@ def _differs(a: Path, b: Path) -> str | None:
         if ma == mb:
             return None
         ba, bb = (json.dumps(m, indent=1, sort_keys=True).encode() for m in (ma, mb))  # report what differs
+    if a.suffix == ".jsonl":  # transcripts carry each clip's wall-clock decode time
+        ba, bb = ("\n".join(json.dumps(_mask(json.loads(line)), sort_keys=True, ensure_ascii=False)
+                             for line in x.decode().splitlines()).encode() for x in (ba, bb))
+        if ba == bb:
+            return None
     if a.name == "report.md":
         ba, bb = (VOLATILE_MD.sub("<masked>", x.decode()).encode() for x in (ba, bb))
         if ba == bb:
