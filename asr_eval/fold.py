@@ -85,14 +85,15 @@ def fold_with_origins(text: str) -> tuple[str, list[int]]:
     """
     if text.isascii():
         return text.lower(), list(range(len(text) + 1))
-    pieces: list[str] = []
+    pieces = [_fold_char(c) for c in text]
+    folded = "".join(pieces)
+    if len(folded) == len(text) and all(len(f) == 1 for f in pieces):  # one for one: origins are positions
+        return folded, list(range(len(text) + 1))
     origins: list[int] = []
-    for i, c in enumerate(text):
-        f = c.lower() if c.isascii() else _fold_char(c)
-        pieces.append(f)
+    for i, f in enumerate(pieces):
         origins.extend([i] * len(f))
     origins.append(len(text))
-    return "".join(pieces), origins
+    return folded, origins
 
 
 def strip_accents(text: str) -> str:

@@ -575,19 +575,22 @@ class Protector:
         """Character spans (start, end, light tokens) of protected runs in ``text``."""
         if not self.forms:
             return []
-        words = _WORD_RE.findall(_light(text))
-        if not self.index.could_match(words):
-            return []
-        found = self.index.find(words)
+        found = self.index.find(_WORD_RE.findall(_light(text)))
         if not found:
             return []
-        folded, origin = fold_with_origins(text)
-        folded = _QUOTE_RE.sub("'", folded)  # as in _light; one character for one
-        bounds = [(m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
+        if text.isascii():  # the common case: folding is lower(), one character for one
+            matches = list(_WORD_RE.finditer(text.lower()))
+            origin = None
+        else:
+            folded, origin = fold_with_origins(text)
+            matches = list(_WORD_RE.finditer(_QUOTE_RE.sub("'", folded)))  # as in _light; one character for one
+        if origin is None:
+            return [(matches[i].start(), matches[e - 1].end(), toks) for i, e, toks in found]
         out = []
+        n = len(origin) - 1
         for i, e, toks in found:
-            a, b = bounds[i][0], bounds[e - 1][1]
-            if (a > 0 and origin[a - 1] == origin[a]) or (b < len(folded) and origin[b - 1] == origin[b]):
+            a, b = matches[i].start(), matches[e - 1].end()
+            if (a > 0 and origin[a - 1] == origin[a]) or (b < n and origin[b - 1] == origin[b]):
                 continue  # starts or ends inside the fold of one raw character
             out.append((origin[a], origin[b], toks))
         return out
