@@ -108,14 +108,16 @@ def _under(path: str, root: Path) -> bool:
 def cli(tmp: Path, args: Sequence[object], *, out: Path | None = None, home: Path | None = None,
         cache: Path | None = None, timeout: float = 300, env: dict | None = None, columns: int | None = 10_000,
         drop_root: bool = False, pythonpath: Path | None = None, cwd: Path = ROOT,
-        measure_rss: bool = False) -> Result:
+        measure_rss: bool = False, fsize: int | None = None) -> Result:
     """``python -m asr_eval.cli ARGS`` as a service would run it; ``out`` is the --out folder (for the write check).
 
     ``columns`` sets COLUMNS so the console does not wrap at 80 (wrapping has its
     own test); None leaves it unset. ``drop_root`` runs without CAP_DAC_OVERRIDE,
     so that file modes bind root as well (read-only folders). ``measure_rss``
     runs the command under a small wrapper that reports its peak resident set
-    (``ru_maxrss`` of the wrapper's children) in ``Result.peak_rss``.
+    (``ru_maxrss`` of the wrapper's children) in ``Result.peak_rss``. ``fsize``
+    caps the size of any file the command writes (RLIMIT_FSIZE): a full disk,
+    as the command sees it (EFBIG instead of ENOSPC).
     """
     home = home or tmp / "home"
     cache = cache or tmp / "asr-cache"
@@ -134,6 +136,8 @@ def cli(tmp: Path, args: Sequence[object], *, out: Path | None = None, home: Pat
         e.pop("PYTHONPATH", None)
     e.update(env or {})
     argv = [sys.executable, "-m", "asr_eval.cli", *map(str, args)]
+    if fsize is not None:
+        argv = [sys.executable, "-c", _FSIZE_WRAPPER, str(fsize), *argv]
     if measure_rss:
         argv = [sys.executable, "-c", _RSS_WRAPPER, *argv]
     if drop_root and os.geteuid() == 0:
@@ -157,6 +161,8 @@ def cli(tmp: Path, args: Sequence[object], *, out: Path | None = None, home: Pat
     return Result([str(a) for a in args], rc, so, se, seconds, out, cache, home, tmpdir, diff(before, after), peak)
 
 
+_FSIZE_WRAPPER = ("import os, resource, sys; n = int(sys.argv[1]); "
+                  "resource.setrlimit(resource.RLIMIT_FSIZE, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
 _RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
                 "print('__PEAK_RSS_KB__', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
                 "sys.exit(r.returncode)")
