@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-import corpus as C
-from harness import ROOT, cli, common_checks
+from . import corpus as C
+from .harness import ROOT, cli, common_checks
 
 MB = 1024 * 1024
 RSS_RATIO, RSS_MARGIN_MB = 1.25, 150

@@ -34,8 +34,8 @@ from typing import Callable, Sequence
 
 import pytest
 
-import corpus as C
-from harness import PKG, Result, cli, common_checks
+from . import corpus as C
+from .harness import PKG, Result, cli, common_checks
 
 # --------------------------------------------------------------------------- helpers
 

@@ -1,0 +1,1 @@
+"""The fault suite of issue 12 (see docs/security.md, "Fault suite")."""
