@@ -121,9 +121,12 @@ def score_args(manifest: Path, hyp: Path | Sequence[Path], out: Path, *extra: ob
 
 
 def score_case(extra_rows: Sequence[dict] = (), extra_hyps: Sequence[dict] = (), lines=(), scored=GOOD, check=None,
-               **kw) -> Callable[[Path], Spec]:
+               drop_hyps: Sequence[str] = (), **kw) -> Callable[[Path], Spec]:
     def build(tmp: Path) -> Spec:
         m, h = C.score_inputs(tmp, extra_rows, extra_hyps)
+        if drop_hyps:
+            kept = [ln for ln in h.read_text(encoding="utf-8").splitlines() if json.loads(ln)["id"] not in drop_hyps]
+            h.write_text("".join(ln + "\n" for ln in kept), encoding="utf-8")
         out = tmp / "out"
         return Spec(score_args(m, h, out), out, [pat(m, h) if callable(pat) else pat for pat in lines], scored,
                     check, **kw)
@@ -276,7 +279,8 @@ def _injection(tmp: Path) -> Spec:
 def _markup_paths_warning(tmp: Path) -> Spec:
     folder = tmp / "[bold]in["  # with the file name below the path reads '.../[bold]in[/] m.jsonl'
     folder.mkdir()
-    m, h = C.score_inputs(folder, [C.row("warn1", "hello there", speaker="")], manifest_name="] m.jsonl")
+    m, h = C.score_inputs(folder, [C.row("warn1", "hello there", speaker="")],
+                          [{"id": "warn1", "text": "hello there", "condition": "baseline"}], manifest_name="] m.jsonl")
     out = tmp / "[red]out[" / "]"
 
     def check(res: Result) -> None:
@@ -415,6 +419,11 @@ def _yaml_python_tag(tmp: Path) -> Path:
     return p
 
 
+def _python_tag_check(res: Result) -> None:
+    assert not any(p.endswith("/pwned") for p in res.changed), "a YAML tag ran a command"
+    assert re.search(r"tag\.yaml:2\b", res.output), f"line 2 (the tag) not named\n{res.describe()}"
+
+
 def _vocab_not_utf8(tmp: Path) -> Path:
     p = tmp / "latin1.csv"
     p.write_bytes(b"term,category\nKlarvo,product\nCaf\xe9 Zentrix,product\n")
@@ -481,17 +490,18 @@ CASES: list[Case] = [
     Case("jsonl_wrong_value_types", score_case([r for _, _, r in WRONG_TYPES.values()],
                                                lines=[(lambda ln, f: lambda m, h: names(m, ln, f))(ln, f)
                                                       for ln, (_, f, _) in WRONG_TYPES.items()],
-                                               check=_wrong_types_check), 5, (pending(P_ROWS),),
+                                               check=_wrong_types_check), 5,
          what='"text": 12345, "text": [..], "speaker": {..}'),
     Case("punctuation_only_reference", score_case([C.row("bad1", "?! ... —")], [{"id": "bad1", "text": "hello", "condition": "baseline"}],
-                                                  lines=[lambda m, h: names(m, 4)]), 5, (pending(P_ROWS),)),
+                                                  lines=[lambda m, h: names(m, 4)]), 5),
     Case("rejected_row_with_hypothesis", score_case([C.row("bad1", "   ")], [{"id": "bad1", "text": "hello", "condition": "baseline"}],
                                                     lines=[lambda m, h: names(m, 4, "empty")], check=_rejected_row_check),
-         5, (pending(P_ROWS),)),
+         5),
     Case("duplicate_id", score_case([C.row("ok1", "a second ok1")], lines=[lambda m, h: names(m, 4, "duplicate")]),
-         5, (pending(P_ROWS),)),
-    Case("missing_hypotheses", score_case(extra_hyps=(), lines=[lambda m, h: names(h, None, "ok3")], check=_missing_hyp_check),
-         5, (pending(P_MISSING),)),
+         5),
+    Case("missing_hypotheses", score_case(drop_hyps=("ok3",), lines=[lambda m, h: names(h, None, "ok3")],
+                                          check=_missing_hyp_check),
+         5),
     Case("manifest_not_utf8", _manifest_not_utf8, 2),
     Case("manifest_nul_byte", _manifest_nul, (2, 5), (finding(F_NUL),)),
     Case("manifest_jsonl_line_too_long", _jsonl_long_line("manifest"), 2),
@@ -499,7 +509,7 @@ CASES: list[Case] = [
     Case("manifest_file_too_large", _sparse_manifest, 2),
     # hypotheses
     Case("hyp_jsonl_line_too_long", _jsonl_long_line("hyp"), 2),
-    Case("hyp_trn_line_too_long", _trn_long_line, 2, (pending(P_PARSE),)),
+    Case("hyp_trn_line_too_long", _trn_long_line, 2),
     Case("hyp_text_number", _hyp_text_number, 2),
     # injection and markup
     Case("html_markup_formula_payloads", _injection, 0),
@@ -519,22 +529,18 @@ CASES: list[Case] = [
          what="a rerun where utterances.csv has become a folder: the rename fails"),
     # vocabularies
     Case("yaml_bomb_terms", _vocab(_bomb_terms, lambda f: [names(f, None)], max_seconds=10, timeout=30), 2),
-    Case("yaml_bomb_aliases", _vocab(_bomb_aliases, lambda f: [names(f, None)], max_seconds=10, timeout=30), 2,
-         (pending(P_PARSE),)),
+    Case("yaml_bomb_aliases", _vocab(_bomb_aliases, lambda f: [names(f, None)], max_seconds=10, timeout=30), 2),
     Case("yaml_scalar_too_long", _vocab(_yaml_huge_scalar, lambda f: [names(f, None, "long|limit|large|characters")], timeout=60),
-         2, (pending(P_PARSE),)),
+         2),
     Case("vocab_csv_field_too_long", _vocab(_vocab_csv_huge_field, lambda f: [names(f, 3, "field|limit|larger|long")]), 2),
-    Case("yaml_python_tag", _vocab(_yaml_python_tag, lambda f: [names(f, None)], one_line=False,
-                                   check=lambda res: None if not any(p.endswith("/pwned") for p in res.changed)
-                                   else pytest.fail("a YAML tag ran a command")), 2),
-    Case("yaml_syntax_error_one_line", _vocab(_yaml_syntax_error, lambda f: [names(f, None)]), 2, (finding(F_YAML_LINES),)),
+    Case("yaml_python_tag", _vocab(_yaml_python_tag, lambda f: (), check=_python_tag_check), (1, 2),
+         what="exit 2 (unreadable file) or 1 (a finding on line 2): either way nothing runs"),
+    Case("yaml_syntax_error_one_line", _vocab(_yaml_syntax_error, lambda f: [names(f, None)]), 2),
     Case("vocab_not_utf8", _vocab(_vocab_not_utf8, lambda f: [names(f, 3, "UTF-8")]), 2),
     Case("vocab_invisible_reported", _vocab(_invisible, lambda f: (), "--json", check=_invisible_check), (0, 1)),
-    Case("vocab_invisible_stripped", _invisible_stripped, 0, (pending(P_VOCAB),)),
-    Case("vocab_malformed_rows_all_reported", _vocab(_malformed_rows, lambda f: (), check=_malformed_check), (1, 2),
-         (pending(P_VOCAB),)),
-    Case("vocab_malformed_rows_json", _vocab(_malformed_rows, lambda f: (), "--json", check=_malformed_json_check), (1, 2),
-         (pending(P_VOCAB),)),
+    Case("vocab_invisible_stripped", _invisible_stripped, 0),
+    Case("vocab_malformed_rows_all_reported", _vocab(_malformed_rows, lambda f: (), check=_malformed_check), (1, 2)),
+    Case("vocab_malformed_rows_json", _vocab(_malformed_rows, lambda f: (), "--json", check=_malformed_json_check), (1, 2)),
 ]
 
 
@@ -650,7 +656,7 @@ def _audio_params():
     for i, c in enumerate(AUDIO):
         marks = [pytest.mark.model, pytest.mark.slow]
         if c.pending:
-            marks.append(pending(P_CONFINE))
+            marks.append(pending(c.pending))
         out.append(pytest.param(c, i + 2, id=c.id, marks=marks))
     return out
 
@@ -674,7 +680,6 @@ def test_audio_clip(audio_run, clip: C.AudioCase, line: int) -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
-@pending(P_CONFINE)
 def test_outside_paths_cannot_probe(audio_run) -> None:
     """A path outside the set is refused with the same words whether or not its target exists."""
     manifest, res = audio_run
@@ -703,7 +708,6 @@ def _outside_run(tmp: Path, mpl_home: Path, *flags: str):
 
 @pytest.mark.model
 @pytest.mark.slow
-@pending(P_CONFINE)
 @pytest.mark.parametrize("flags", [("--allow-outside-paths",), ("--audio-root", "{secret}")], ids=["allow_outside_paths", "audio_root"])
 def test_outside_paths_allowed(tmp_path, mpl_home, flags) -> None:
     """``--allow-outside-paths`` accepts every outside path; ``--audio-root DIR`` adds DIR to the allowed folders."""
@@ -776,13 +780,28 @@ def test_nothing_under_home(tmp_path) -> None:
     assert not leaked, f"written under $HOME: {leaked[:5]}"
 
 
-@finding(F_WRAP)
-def test_error_not_wrapped_without_a_terminal(tmp_path) -> None:
-    """With stderr a pipe (a service's log) and no COLUMNS, a long error still stands on one line."""
-    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "manifest.jsonl"
-    deep.parent.mkdir(parents=True)
-    deep.write_text("{not json\n")
-    res = cli(tmp_path, ["score", deep, "--hyp", deep, "--out", tmp_path / "out"], out=tmp_path / "out", columns=None)
-    assert res.rc == 2, res.describe()
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and f"{deep}:1: " in lines[0], res.describe()
+def _long_folder(tmp: Path) -> Path:
+    folder = tmp / ("a-rather-long-folder-name-" * 3)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.mark.parametrize("kind", [pytest.param("fatal_error", marks=finding(F_WRAP)), "row_problem"])
+def test_messages_not_wrapped_without_a_terminal(tmp_path, mpl_home, kind) -> None:
+    """With stderr a pipe (a service's log) and no COLUMNS, each long message still stands on one line."""
+    folder = _long_folder(tmp_path)
+    home = tmp_path / "home"
+    shutil.copytree(mpl_home, home, symlinks=True)
+    out = tmp_path / "out"
+    if kind == "fatal_error":
+        m = folder / "manifest.jsonl"
+        m.write_text("{not json\n")
+        res = cli(tmp_path, ["score", m, "--hyp", m, "--out", out], out=out, home=home, columns=None)
+        assert res.rc == 2, res.describe()
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and f"{m}:1: " in lines[0], res.describe()
+    else:
+        m, h = C.score_inputs(folder, [C.row("ok1", "a second ok1 with a long reference " * 3)])
+        res = cli(tmp_path, score_args(m, h, out), out=out, home=home, columns=None)
+        assert res.rc == 5, res.describe()
+        assert [ln for ln in res.stderr.splitlines() if f"{m}:4: error: duplicate id" in ln], res.describe()
