@@ -8,18 +8,18 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def mpl_home(tmp_path_factory) -> Path:
-    """A HOME where matplotlib has already built its font cache, copied into each case's own HOME.
+def warm_cache(tmp_path_factory) -> Path:
+    """An asr-eval cache folder holding numba's compiled kernels and matplotlib's font cache.
 
-    Cases then see only real leaks; ``test_nothing_under_home`` checks a fresh HOME.
+    Each case copies it into its own empty cache folder (``harness.cli(cache_seed=...)``),
+    so it does not compile and scan fonts again; ``test_no_jit_cache_under_the_package``
+    and ``test_nothing_under_home`` start from an empty one.
     """
-    import os
-    import subprocess
-    import sys
+    from . import corpus as C
+    from .harness import cli
 
-    home = tmp_path_factory.mktemp("mpl-home")
-    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")}
-    env["HOME"] = str(home)
-    subprocess.run([sys.executable, "-c", "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"],
-                   env=env, check=True, capture_output=True, timeout=300)
-    return home
+    tmp = tmp_path_factory.mktemp("warm-cache")
+    m, h = C.score_inputs(tmp)
+    res = cli(tmp, ["score", m, "--hyp", h, "--out", tmp / "out"], out=tmp / "out", cache=tmp / "cache")
+    assert res.rc == 0, res.describe()
+    return tmp / "cache"

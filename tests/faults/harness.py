@@ -24,9 +24,6 @@ from typing import Iterable, Sequence
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "asr_eval"
 
-# Known leaks that have their own test in test_faults.py (test_nothing_written_outside_*),
-# so every other case can still check the rest of the tree.
-KNOWN_HOME_LEAKS = (".cache/matplotlib", ".config/matplotlib")
 NUMBA_CACHE = re.compile(r"\.nb[ic]$")
 
 
@@ -75,19 +72,15 @@ class Result:
     def output(self) -> str:
         return self.stdout + self.stderr
 
-    def written_outside(self, allow: Iterable[Path] = (), known_leaks: bool = True) -> list[str]:
+    def written_outside(self, allow: Iterable[Path] = ()) -> list[str]:
         """Paths changed by the command that lie outside --out, the cache and ``allow``."""
         roots = [p for p in (self.out, self.cache, *allow) if p is not None]
-        leaks = [self.home / k for k in KNOWN_HOME_LEAKS] if known_leaks else []
         bad = []
         for p in self.changed:
             if any(_under(p, r) for r in roots):
                 continue
-            if any(_under(str(r), Path(p)) for r in (*roots, *leaks)):
-                continue  # a folder made on the way to --out, the cache or a known leak
-            if known_leaks and (any(_under(p, self.home / k) for k in KNOWN_HOME_LEAKS)
-                                or (_under(p, PKG) and (NUMBA_CACHE.search(p) or p.endswith("__pycache__")))):
-                continue
+            if any(_under(str(r), Path(p)) for r in roots):
+                continue  # a folder made on the way to --out or the cache
             bad.append(p)
         return bad
 
@@ -108,7 +101,7 @@ def _under(path: str, root: Path) -> bool:
 def cli(tmp: Path, args: Sequence[object], *, out: Path | None = None, home: Path | None = None,
         cache: Path | None = None, timeout: float = 300, env: dict | None = None, columns: int | None = 10_000,
         drop_root: bool = False, pythonpath: Path | None = None, cwd: Path = ROOT,
-        measure_rss: bool = False, fsize: int | None = None) -> Result:
+        measure_rss: bool = False, fsize: int | None = None, cache_seed: Path | None = None) -> Result:
     """``python -m asr_eval.cli ARGS`` as a service would run it; ``out`` is the --out folder (for the write check).
 
     ``columns`` sets COLUMNS so the console does not wrap at 80 (wrapping has its
@@ -117,11 +110,15 @@ def cli(tmp: Path, args: Sequence[object], *, out: Path | None = None, home: Pat
     runs the command under a small wrapper that reports its peak resident set
     (``ru_maxrss`` of the wrapper's children) in ``Result.peak_rss``. ``fsize``
     caps the size of any file the command writes (RLIMIT_FSIZE): a full disk,
-    as the command sees it (EFBIG instead of ENOSPC).
+    as the command sees it (EFBIG instead of ENOSPC). ``cache_seed`` is copied
+    into a cache folder that does not exist yet (compiled numba kernels and
+    matplotlib's font cache, so each case does not build them again).
     """
     home = home or tmp / "home"
     cache = cache or tmp / "asr-cache"
     tmpdir = tmp / "tmpdir"
+    if cache_seed is not None and not cache.exists():
+        shutil.copytree(cache_seed, cache, symlinks=True)
     for d in (home, cache, tmpdir):
         d.mkdir(parents=True, exist_ok=True)
     e = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NUMBA_CACHE_DIR", "MPLCONFIGDIR",

@@ -14,7 +14,6 @@ attached as test properties (``--junitxml``) and recorded in docs/security.md.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -30,25 +29,22 @@ MANIFEST_ROWS = 100_000
 LOAD_BOUND_S = 20.0      # load_manifest on 100k rows, in process (measured ~4.5 s on 2 shared cores)
 SCORE_BOUND_S = 300.0    # `asr-eval score` end to end on 100k rows (measured ~65 s on 2 shared cores)
 
-def peak_rss_run(tmp: Path, mpl_home: Path, seconds: float):
+def peak_rss_run(tmp: Path, warm_cache: Path, seconds: float):
     """``asr-eval run`` on one clip of quiet noise lasting ``seconds``; the result carries its peak RSS."""
     name = f"clip{int(seconds)}"
     C.long_clip(tmp / f"{name}.wav", seconds)
     manifest = C.write_csv(tmp / f"{name}.csv", ("id", "audio", "text", "speaker", "accent_group"),
                            [(name, f"{name}.wav", "hello there", "s1", "g1")])
     out = tmp / f"out-{name}"
-    home = tmp / "home"
-    if not home.exists():
-        shutil.copytree(mpl_home, home, symlinks=True)
-    return cli(tmp, ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress"], out=out, home=home,
+    return cli(tmp, ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress"], out=out, cache_seed=warm_cache,
                timeout=900, measure_rss=True)
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_peak_memory_flat_in_clip_length(tmp_path, mpl_home, record_property) -> None:
-    res1 = peak_rss_run(tmp_path, mpl_home, 60)
-    res20 = peak_rss_run(tmp_path, mpl_home, 20 * 60)
+def test_peak_memory_flat_in_clip_length(tmp_path, warm_cache, record_property) -> None:
+    res1 = peak_rss_run(tmp_path, warm_cache, 60)
+    res20 = peak_rss_run(tmp_path, warm_cache, 20 * 60)
     for res in (res1, res20):
         assert res.rc == 0 and res.peak_rss, res.describe()
         common_checks(res)
@@ -94,12 +90,10 @@ def test_100k_manifest_loads_in_seconds(big_manifest, record_property) -> None:
 
 
 @pytest.mark.slow
-def test_100k_manifest_scores_end_to_end(big_manifest, tmp_path, mpl_home, record_property) -> None:
+def test_100k_manifest_scores_end_to_end(big_manifest, tmp_path, warm_cache, record_property) -> None:
     manifest, hyps = big_manifest
-    home = tmp_path / "home"
-    shutil.copytree(mpl_home, home, symlinks=True)
     out = tmp_path / "out"
-    res = cli(tmp_path, ["score", manifest, "--hyp", hyps, "--out", out], out=out, home=home, timeout=900)
+    res = cli(tmp_path, ["score", manifest, "--hyp", hyps, "--out", out], out=out, cache_seed=warm_cache, timeout=900)
     figures = f"asr-eval score: {MANIFEST_ROWS} rows end to end in {res.seconds:.1f} s; bound {SCORE_BOUND_S} s"
     print(figures)
     record_property("manifest_100k_score_s", round(res.seconds, 1))

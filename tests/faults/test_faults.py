@@ -11,8 +11,9 @@ problem; 4 output folder locked; 5 finished but some rows were rejected, clips
 failed or lacked a hypothesis (skipped.csv lists each); 6 an operating-system
 error on a path.
 
-Cases whose fix is still pending carry ``xfail(strict=True)``: when the fix
-lands they XPASS, the suite fails, and the marker comes off.
+Cases waiting for a fix carry ``xfail(strict=True)`` (``pending``: an issue-12
+fix not yet merged; ``finding``: a failure nobody owns yet): when the fix lands
+they XPASS, the suite fails, and the marker comes off.
 
 Manifest, hypothesis and output-folder faults use ``score`` (no model), vocabulary
 faults ``vocab check``, and audio faults one ``run`` of the bundled tiny.en model
@@ -35,36 +36,27 @@ from typing import Callable, Sequence
 import pytest
 
 from . import corpus as C
-from .harness import PKG, Result, cli, common_checks
+from .harness import NUMBA_CACHE, PKG, Result, cli, common_checks
 
 # --------------------------------------------------------------------------- helpers
 
 
 def pending(item: str):
-    """A case that needs a fix of issue 12 not yet merged."""
+    """A case waiting for an issue-12 fix not yet on main: it XPASSes, and fails the suite, the day the fix lands.
+
+    None is pending today (every fix of the issue is merged); the table of
+    docs/security.md says which cases were xfail before the merges.
+    """
     return pytest.mark.xfail(strict=True, reason=f"issue 12: {item} pending")
 
 
-P_PARSE = "parse limits (YAML anchors/aliases, oversized fields/lines/files)"
-P_OUT = "--out refuses a foreign non-empty folder unless --force"
-P_CONFINE = "manifest audio paths confined to the manifest's folder (--allow-outside-paths, --audio-root)"
-P_OSERR = "OS errors on a path -> exit 6, one line"
-P_WRITES = "nothing written outside --out and the cache"
-P_ROWS = "manifest row validation (JSON types, punctuation-only references, rejected rows -> exit 5)"
-P_MISSING = "missing hypotheses scored as empty hypotheses, exit 5"
-P_VOCAB = "vocabulary invisible characters stripped and vocab check reporting every malformed row"
-P_CACHE = "damaged transcript cache recovers with one warning"
-
-
 def finding(what: str):
-    """A failure on main that no pending fix of issue 12 covers (reported to the lead; no owner yet)."""
+    """A failure on main that no fix of issue 12 covers: reported to the lead, no owner yet."""
     return pytest.mark.xfail(strict=True, reason=f"new finding, no owner yet: {what}")
 
 
 F_MARKUP = "rich markup in an accent group or condition name is interpreted by the summary table ('[/]' crashes it)"
 F_NUL = "NUL bytes in a reference are accepted and written to utterances.csv and trn files"
-F_YAML_LINES = "YAML parser errors span several lines"
-F_WRAP = "stderr is wrapped at 80 columns when it is not a terminal, splitting one error over lines"
 
 
 def names(path: Path, line: int | None = None, *words: str) -> str:
@@ -519,13 +511,13 @@ CASES: list[Case] = [
     # output folder
     Case("out_previous_run", _out_previous_run(False), 0),
     Case("out_locked", _out_previous_run(True), 4),
-    Case("out_foreign_folder", _out_foreign(False), None, (pending(P_OUT),)),
-    Case("out_foreign_folder_force", _out_foreign(True), 0, (pending(P_OUT),)),
-    Case("out_is_a_file", _out_is_file, 6, (pending(P_OSERR),)),
-    Case("out_parent_is_a_file", _out_parent_is_file, 6, (pending(P_OSERR),)),
-    Case("out_read_only", _out_readonly, 6, (pending(P_OSERR),)),
-    Case("out_disk_full", _out_disk_full, 6, (pending(P_OSERR),), what="RLIMIT_FSIZE: a write fails with EFBIG"),
-    Case("out_output_name_is_a_folder", _out_file_is_folder, 6, (pending(P_OSERR),),
+    Case("out_foreign_folder", _out_foreign(False), None),
+    Case("out_foreign_folder_force", _out_foreign(True), 0),
+    Case("out_is_a_file", _out_is_file, 6),
+    Case("out_parent_is_a_file", _out_parent_is_file, 6),
+    Case("out_read_only", _out_readonly, 6),
+    Case("out_disk_full", _out_disk_full, 6, what="RLIMIT_FSIZE: a write fails with EFBIG"),
+    Case("out_output_name_is_a_folder", _out_file_is_folder, 6,
          what="a rerun where utterances.csv has become a folder: the rename fails"),
     # vocabularies
     Case("yaml_bomb_terms", _vocab(_bomb_terms, lambda f: [names(f, None)], max_seconds=10, timeout=30), 2),
@@ -551,18 +543,16 @@ CASES: list[Case] = [
 WORKERS = int(os.environ.get("ASR_EVAL_FAULT_WORKERS", "2"))
 
 
-def _run_case(case: Case, tmp: Path, mpl_home: Path):
+def _run_case(case: Case, tmp: Path, warm_cache: Path):
     """Build the case's inputs and run its command; returns (spec, result) or the exception building raised."""
     try:
         spec = case.build(tmp)
-        home = tmp / "home"
-        shutil.copytree(mpl_home, home, symlinks=True)  # a warm matplotlib cache: only real leaks show
         lock = None
         if spec.hold_lock:
             lock = open(spec.out / ".asr-eval.lock", "a+")
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
-            res = cli(tmp, spec.args, out=spec.out, home=home, drop_root=spec.drop_root, timeout=spec.timeout,
+            res = cli(tmp, spec.args, out=spec.out, cache_seed=warm_cache, drop_root=spec.drop_root, timeout=spec.timeout,
                       env=spec.env, fsize=spec.fsize)
         finally:
             if lock is not None:
@@ -573,7 +563,7 @@ def _run_case(case: Case, tmp: Path, mpl_home: Path):
 
 
 @pytest.fixture(scope="module")
-def table_results(request, tmp_path_factory, mpl_home) -> dict[str, object]:
+def table_results(request, tmp_path_factory, warm_cache) -> dict[str, object]:
     """Every selected case of the table, run up front ``WORKERS`` at a time (each is one short subprocess)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -581,7 +571,7 @@ def table_results(request, tmp_path_factory, mpl_home) -> dict[str, object]:
               if getattr(item, "originalname", "") == "test_fault" and hasattr(item, "callspec")]
     tmps = {c.id: tmp_path_factory.mktemp(c.id[:40]) for c in chosen}
     with ThreadPoolExecutor(max(1, WORKERS)) as pool:
-        done = pool.map(lambda c: (c.id, _run_case(c, tmps[c.id], mpl_home)), chosen)
+        done = pool.map(lambda c: (c.id, _run_case(c, tmps[c.id], warm_cache)), chosen)
         return dict(done)
 
 
@@ -626,14 +616,12 @@ AUDIO = C.AUDIO_CASES
 
 
 @pytest.fixture(scope="module")
-def audio_run(tmp_path_factory, mpl_home):
+def audio_run(tmp_path_factory, warm_cache):
     """``asr-eval run`` with the bundled tiny.en over every clip of the audio corpus (the model loads once)."""
     tmp = tmp_path_factory.mktemp("audio")
     manifest = C.write_audio_corpus(tmp)
-    home = tmp / "home"
-    shutil.copytree(mpl_home, home, symlinks=True)
     out = tmp / "out"
-    res = cli(tmp, ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress"], out=out, home=home,
+    res = cli(tmp, ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress"], out=out, cache_seed=warm_cache,
               timeout=900)
     return manifest, res
 
@@ -695,23 +683,21 @@ def test_outside_paths_cannot_probe(audio_run) -> None:
     assert masked("outside_absolute") == masked("outside_absolute_missing")
 
 
-def _outside_run(tmp: Path, mpl_home: Path, *flags: str):
+def _outside_run(tmp: Path, warm_cache: Path, *flags: str):
     manifest = C.write_audio_corpus(tmp, [c for c in AUDIO if c.id in ("tenth_second", "outside_dotdot",
                                                                          "outside_absolute", "outside_symlink")])
-    home = tmp / "home"
-    shutil.copytree(mpl_home, home, symlinks=True)
     out = tmp / "out"
     flags = tuple(f.replace("{secret}", str(tmp / "secret")) for f in flags)
     return cli(tmp, ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress", *flags],
-               out=out, home=home, timeout=600)
+               out=out, cache_seed=warm_cache, timeout=600)
 
 
 @pytest.mark.model
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [("--allow-outside-paths",), ("--audio-root", "{secret}")], ids=["allow_outside_paths", "audio_root"])
-def test_outside_paths_allowed(tmp_path, mpl_home, flags) -> None:
+def test_outside_paths_allowed(tmp_path, warm_cache, flags) -> None:
     """``--allow-outside-paths`` accepts every outside path; ``--audio-root DIR`` adds DIR to the allowed folders."""
-    res = _outside_run(tmp_path, mpl_home, *flags)
+    res = _outside_run(tmp_path, warm_cache, *flags)
     assert res.rc == 0, res.describe()
     common_checks(res)
     assert {"tenth_second", "outside_dotdot", "outside_absolute", "outside_symlink"} <= set(utterance_ids(res.out))
@@ -722,14 +708,11 @@ def test_outside_paths_allowed(tmp_path, mpl_home, flags) -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
-@pending(P_CACHE)
-def test_damaged_cache_recovers_with_one_warning(tmp_path, mpl_home) -> None:
+def test_damaged_cache_recovers_with_one_warning(tmp_path, warm_cache) -> None:
     manifest = C.write_audio_corpus(tmp_path, [c for c in AUDIO if c.id in ("tenth_second", "silence")])
-    home = tmp_path / "home"
-    shutil.copytree(mpl_home, home, symlinks=True)
     out = tmp_path / "out"
     args = ["run", manifest, "--out", out, "--condition", "baseline", "--no-progress"]
-    first = cli(tmp_path, args, out=out, home=home, timeout=600)
+    first = cli(tmp_path, args, out=out, cache_seed=warm_cache, timeout=600)
     assert first.rc == 0, first.describe()
     store = out / "cache" / "transcripts.jsonl"
     good = store.read_bytes().splitlines(keepends=True)
@@ -737,7 +720,7 @@ def test_damaged_cache_recovers_with_one_warning(tmp_path, mpl_home) -> None:
     damaged = (b"not json at all\n" + good[0] + good[1][: len(good[1]) // 2] + b"\n"
                + b"\x00\xff\xfe garbage\n" + b"".join(good[1:]) + b'{"key": "torn')
     store.write_bytes(damaged)
-    res = cli(tmp_path, args, out=out, home=home, timeout=600)
+    res = cli(tmp_path, args, out=out, cache_seed=warm_cache, timeout=600)
     assert res.rc == 0, res.describe()
     common_checks(res)
     assert {"tenth_second", "silence"} <= set(utterance_ids(out))
@@ -749,35 +732,34 @@ def test_damaged_cache_recovers_with_one_warning(tmp_path, mpl_home) -> None:
 # --------------------------------------------------------------------------- nothing written outside --out and the cache
 
 
-def _quick_score(tmp: Path) -> tuple[list, Path]:
+@pytest.fixture(scope="module")
+def fresh_install(tmp_path_factory):
+    """``score`` from a copy of the package with no compiled caches, an empty HOME and an empty asr-eval cache."""
+    tmp = tmp_path_factory.mktemp("fresh-install")
+    copy = tmp / "install"
+    shutil.copytree(PKG, copy / "asr_eval", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"))
     m, h = C.score_inputs(tmp)
-    return score_args(m, h, tmp / "out"), tmp / "out"
-
-
-@pending(P_WRITES)
-def test_no_numba_cache_under_the_package(tmp_path) -> None:
-    """numba's ``*.nbi``/``*.nbc`` never land in the package folder (a shared install may be read-only)."""
-    copy = tmp_path / "install"
-    shutil.copytree(PKG, copy / "asr_eval", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    args, out = _quick_score(tmp_path)
-    res = cli(tmp_path, args, out=out, cwd=copy, pythonpath=copy)
+    out = tmp / "out"
+    res = cli(tmp, score_args(m, h, out), out=out, cwd=copy, pythonpath=copy)
     assert res.rc == 0, res.describe()
-    written = sorted(str(p.relative_to(copy)) for p in (copy / "asr_eval").rglob("*") if C_NUMBA.search(p.name))
+    return copy, res
+
+
+def test_no_jit_cache_under_the_package(fresh_install) -> None:
+    """numba's ``*.nbi``/``*.nbc`` go to the asr-eval cache, never into the package (a shared install may be read-only)."""
+    copy, res = fresh_install
+    written = sorted(str(p.relative_to(copy)) for p in copy.rglob("*") if NUMBA_CACHE.search(p.name))
     assert not written, f"numba cache files written into the package: {written[:5]}"
+    assert any(NUMBA_CACHE.search(p.name) for p in res.cache.rglob("*")), "the kernels were not cached in the cache folder"
+    assert not res.written_outside(), res.written_outside()
 
 
-C_NUMBA = re.compile(r"\.nb[ic]$")
-
-
-@pending(P_WRITES)
-def test_nothing_under_home(tmp_path) -> None:
-    """A run writes nothing under $HOME (matplotlib's font cache and config included) but the asr-eval cache."""
-    args, out = _quick_score(tmp_path)
-    home = tmp_path / "fresh-home"
-    res = cli(tmp_path, args, out=out, home=home)
-    assert res.rc == 0, res.describe()
-    leaked = [p for p in res.written_outside(known_leaks=False) if p.startswith(str(home))]
+def test_nothing_under_home(fresh_install) -> None:
+    """Nothing is written under $HOME (matplotlib's font cache included): only --out and ASR_EVAL_CACHE."""
+    _, res = fresh_install
+    leaked = [p for p in res.changed if p.startswith(str(res.home) + "/")]
     assert not leaked, f"written under $HOME: {leaked[:5]}"
+    assert (res.cache / "matplotlib").is_dir(), sorted(p.name for p in res.cache.iterdir())
 
 
 def _long_folder(tmp: Path) -> Path:
@@ -786,22 +768,20 @@ def _long_folder(tmp: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("kind", [pytest.param("fatal_error", marks=finding(F_WRAP)), "row_problem"])
-def test_messages_not_wrapped_without_a_terminal(tmp_path, mpl_home, kind) -> None:
+@pytest.mark.parametrize("kind", ["fatal_error", "row_problem"])
+def test_messages_not_wrapped_without_a_terminal(tmp_path, warm_cache, kind) -> None:
     """With stderr a pipe (a service's log) and no COLUMNS, each long message still stands on one line."""
     folder = _long_folder(tmp_path)
-    home = tmp_path / "home"
-    shutil.copytree(mpl_home, home, symlinks=True)
     out = tmp_path / "out"
     if kind == "fatal_error":
         m = folder / "manifest.jsonl"
         m.write_text("{not json\n")
-        res = cli(tmp_path, ["score", m, "--hyp", m, "--out", out], out=out, home=home, columns=None)
+        res = cli(tmp_path, ["score", m, "--hyp", m, "--out", out], out=out, cache_seed=warm_cache, columns=None)
         assert res.rc == 2, res.describe()
         lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and f"{m}:1: " in lines[0], res.describe()
     else:
         m, h = C.score_inputs(folder, [C.row("ok1", "a second ok1 with a long reference " * 3)])
-        res = cli(tmp_path, score_args(m, h, out), out=out, home=home, columns=None)
+        res = cli(tmp_path, score_args(m, h, out), out=out, cache_seed=warm_cache, columns=None)
         assert res.rc == 5, res.describe()
         assert [ln for ln in res.stderr.splitlines() if f"{m}:4: error: duplicate id" in ln], res.describe()
