@@ -93,10 +93,13 @@ def test_100k_manifest_loads_in_seconds(big_manifest, record_property) -> None:
 def test_100k_manifest_scores_end_to_end(big_manifest, tmp_path, warm_cache, record_property) -> None:
     manifest, hyps = big_manifest
     out = tmp_path / "out"
-    res = cli(tmp_path, ["score", manifest, "--hyp", hyps, "--out", out], out=out, cache_seed=warm_cache, timeout=900)
-    figures = f"asr-eval score: {MANIFEST_ROWS} rows end to end in {res.seconds:.1f} s; bound {SCORE_BOUND_S} s"
+    res = cli(tmp_path, ["score", manifest, "--hyp", hyps, "--out", out], out=out, cache_seed=warm_cache, timeout=900,
+              measure_rss=True)
+    figures = (f"asr-eval score: {MANIFEST_ROWS} rows end to end in {res.seconds:.1f} s (peak RSS "
+               f"{(res.peak_rss or 0) / MB:.0f} MB); bound {SCORE_BOUND_S} s")
     print(figures)
     record_property("manifest_100k_score_s", round(res.seconds, 1))
+    record_property("manifest_100k_score_peak_rss_mb", round((res.peak_rss or 0) / MB))
     assert res.rc == 0, res.describe()
     common_checks(res)
     run = json.loads((out / "run.json").read_text())

@@ -246,7 +246,7 @@ def _hyp_text_number(tmp: Path) -> Spec:
 
 
 def _injection(tmp: Path) -> Spec:
-    rows = [C.row("inj_html", f"{C.SCRIPT} please reset {C.IMG} now", speaker="spk9", group="g2"),
+    rows = [C.row("inj_html", f"{C.SCRIPT} please reset {C.IMG} now", speaker="<i>spk9</i>", group="<b>grp</b>"),
             C.row("inj_rich", f"{C.RICH} hello there", speaker="[bold]spk[/]", group="[red]grp[/]"),
             C.row("@SUM(1+1)", f"{C.FORMULAS[0]} call me back", speaker=C.FORMULAS[1], group=C.FORMULAS[3])]
     hyps = [{"id": "inj_html", "text": f"{C.SCRIPT} please reset now", "condition": "baseline"},
@@ -259,9 +259,10 @@ def _injection(tmp: Path) -> Spec:
     out = tmp / "out"
 
     def check(res: Result) -> None:
-        html = (out / "report.html").read_text(encoding="utf-8")
-        for payload in (C.SCRIPT, C.IMG, "<b>cat</b>"):
-            assert payload not in html, f"unescaped {payload!r} in report.html"
+        for report in ("report.html", "report.md"):
+            text = (out / report).read_text(encoding="utf-8")
+            for payload in (C.SCRIPT, C.IMG, "<b>cat</b>", "<b>grp</b>", "<i>spk9</i>"):
+                assert payload not in text, f"unescaped {payload!r} in {report}"
         ids = utterance_ids(out)
         assert {"inj_html", "inj_rich", "@SUM(1+1)"} <= set(ids), sorted(ids)
 
