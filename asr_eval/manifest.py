@@ -242,6 +242,10 @@ def load_manifest(
         if "\x00" in audio:  # no file has such a name; the path functions would raise
             bad("audio path contains a NUL character")
             continue
+        nul = next((f for f in ("text", "speaker", "accent_group", "id") if "\x00" in str(clean.get(f, ""))), None)
+        if nul:  # no transcript holds one: a NUL in a reference is a damaged file, not speech
+            bad(f"field {nul!r} contains a NUL character")
+            continue
         if not text:
             bad(f"empty reference text for {audio}")
             continue

@@ -104,11 +104,11 @@ def _print_summary(path: Path) -> None:
     columns = {"accent_group": "group", "condition": "condition", "clips": "clips", "speakers": "spk",
                "words": "words", "wer": "WER", "term_recall": "term recall", "false_ins_per_100": "false ins/100"}
     wanted = [c for c in columns if c in rows[0]]
-    table = Table(title=str(path))
+    table = Table(title=escape(str(path)))
     for c in wanted:
         table.add_column(columns[c], overflow="fold", justify="left" if c in ("accent_group", "condition") else "right")
     for r in rows:
-        table.add_row(*[_fmt(r[c]) for c in wanted])
+        table.add_row(*[escape(_fmt(r[c])) for c in wanted])  # group and condition names are user text
     Console().print(table)
 
 
