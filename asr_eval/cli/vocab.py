@@ -77,6 +77,22 @@ def _load(dictionary: Optional[Path], directory: Optional[Path]) -> list[Vocabul
     return load_vocabularies(dictionary, directory)
 
 
+def _terms(dictionary: Optional[Path], directory: Optional[Path]) -> list:
+    """Every term of both files, dictionary first, as a run offers them."""
+    return [t for v in _load(dictionary, directory) for t in v.terms]
+
+
+def _coverage(terms: list, manifests: List[Path], min_missing: int = 2, on_problem=None):
+    """How often each term occurs in the manifests' references, normalised as the scorer does."""
+    from ..vocab.coverage import coverage
+    from ..vocab.sources import load_references, make_words, word_frequency
+
+    words, version = make_words(terms)
+    refs = load_references(manifests, on_problem=on_problem)
+    return coverage(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency,
+                    version, min_missing)
+
+
 # --------------------------------------------------------------------------- check
 
 
@@ -200,15 +216,10 @@ def coverage(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """How often each term occurs in the reference transcripts, per accent group; untested terms; names missing from the vocabulary."""
-    from ..vocab.coverage import coverage as compute
-    from ..vocab.sources import load_references, make_words, word_frequency
-
     try:
-        vocabs = _load(dictionary, directory)
-        terms = [t for v in vocabs for t in v.terms]
-        words, version = make_words(terms)
-        refs = load_references(manifests, on_problem=lambda p: print(f"warning: {p}", file=sys.stderr))
-        report = compute(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency, version, min_missing)
+        terms = _terms(dictionary, directory)
+        report = _coverage(terms, manifests, min_missing,
+                           on_problem=lambda p: print(f"warning: {p}", file=sys.stderr))
     except AsrEvalError as exc:
         raise _fail(exc)
 
@@ -265,8 +276,7 @@ def confusable(
     )
 
     try:
-        vocabs = _load(dictionary, directory)
-        terms = [t for v in vocabs for t in v.terms]
+        terms = _terms(dictionary, directory)
         phon = espeak_phonemes if ipa and espeak_available() else None
         report = compute(terms, metaphone_encoder(), common_words(words), word_frequency, phon, threshold, threshold)
     except AsrEvalError as exc:
@@ -343,18 +353,12 @@ def probe(
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
     """Synthesize carrier sentences for untested terms in several voices and write a manifest `asr-eval run` accepts."""
-    from ..vocab.coverage import coverage as compute
     from ..vocab.probe import DEFAULT_VOICES, carrier_items, write_probe_set
-    from ..vocab.sources import load_references, make_words, word_frequency
 
     try:
-        vocabs = _load(dictionary, directory)
-        terms = [t for v in vocabs for t in v.terms]
+        terms = _terms(dictionary, directory)
         if manifest and not all_terms:
-            words, version = make_words(terms)
-            refs = load_references(manifest)
-            cov = compute(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency, version)
-            untested = {c.display for c in cov.untested}
+            untested = {c.display for c in _coverage(terms, manifest).untested}
             terms = [t for t in terms if t.display in untested]
         if limit is not None:
             terms = terms[:limit]
