@@ -26,6 +26,14 @@ LOCK_FILE = ".asr-eval.lock"
 RUN_INDEX = ".asr-eval-run.json"
 INDEX_FORMAT = 1
 _TEMP = re.compile(r"^\.(?P<name>.+)\.tmp(?P<pid>\d+)$")
+# what asr-eval writes into a run or sweep folder ends in one of these
+_OUTPUT_SUFFIXES = (".csv", ".jsonl", ".json", ".trn", ".parquet", ".md", ".html", ".png", ".svg")
+
+
+def _inside(rel: str) -> bool:
+    """A relative path that stays inside its folder (no root, no '..')."""
+    p = Path(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts
 
 
 def file_sha256(path: str | Path) -> str:
@@ -131,7 +139,8 @@ def read_index(folder: str | Path) -> dict | None:
         raise OutputError(str(path), exc) from exc
     try:
         doc = json.loads(text)
-        files = [str(f) for f in doc.get("files") or []]
+        # only plain relative paths inside the folder: an index is a file someone could have edited
+        files = [str(f) for f in doc.get("files") or [] if _inside(str(f))]
         return {"format": doc.get("format"), "kind": str(doc.get("kind") or "run"), "files": files}
     except (ValueError, AttributeError, TypeError):
         return {"format": None, "kind": "run", "files": []}
@@ -195,7 +204,8 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
     folder itself and the subfolders asr-eval writes into are looked at, never
     the whole tree of a folder that was once written into with --force.
     """
-    rel_dirs = {Path(f).parent for f in listed_outputs(folder)} | {Path("."), Path("transcripts"), Path("trn")}
+    listed = listed_outputs(folder)
+    rel_dirs = {Path(f).parent for f in listed} | {Path("."), Path("transcripts"), Path("trn")}
     removed = []
     for rel in sorted(rel_dirs):
         try:
@@ -203,7 +213,10 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
         except OSError:
             continue
         for p in entries:
-            if _TEMP.match(p.name) and p.is_file() and not p.is_symlink():
+            m = _TEMP.match(p.name)
+            if not m or not (str(rel / m["name"]) in listed or m["name"].endswith(_OUTPUT_SUFFIXES)):
+                continue  # not the temporary file of something asr-eval writes: not ours to remove
+            if p.is_file() and not p.is_symlink():
                 _unlink_quietly(p)
                 removed.append(p)
     return removed

@@ -444,3 +444,25 @@ def test_the_cli_prints_a_warning_as_one_line(tmp_path):
 
     r = CliRunner().invoke(demo, ["go"])
     assert r.exit_code == 0 and r.output.strip() == "warning: /x/cache.jsonl: skipped 2 damaged lines"
+
+
+def test_a_crafted_index_never_makes_a_run_remove_files_asr_eval_did_not_write(tmp_path):
+    """Review finding: temp-file cleanup followed index entries out of the folder and removed any '.x.tmpN'."""
+    import json
+
+    from asr_eval.files import RUN_INDEX, RunLock
+
+    run = tmp_path / "run"
+    outside = tmp_path / "outside"
+    run.mkdir()
+    outside.mkdir()
+    (run / RUN_INDEX).write_text(json.dumps({"format": 1, "kind": "run", "files": ["../outside/x", "/etc/x"]}))
+    precious = [outside / ".precious.tmp42", run / ".notes.txt.tmp7"]
+    for p in precious:
+        p.write_text("mine")
+    ours = run / ".utterances.csv.tmp12345"
+    ours.write_text("half a file")
+    with RunLock(run):
+        pass
+    assert all(p.exists() for p in precious)
+    assert not ours.exists()
