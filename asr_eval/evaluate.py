@@ -20,7 +20,7 @@ from .cache import TranscriptStore
 from .files import RunLock, file_sha256
 from .manifest import Manifest, load_manifest
 from .provenance import base_provenance, vocab_info
-from .runfolder import Run, load_run, write_run_folder
+from .runfolder import Run, check_condition_names, load_run, write_run_folder
 from .score_run import score_transcripts
 from .shard import in_shard, parse_shard
 from .transcribe import transcribe
@@ -300,6 +300,7 @@ def score_hypotheses(
     if baseline not in names:
         raise InputError(", ".join(map(str, hyp_paths)), f"baseline condition {baseline!r} not among {names}")
     names = [baseline] + [n for n in names if n != baseline]
+    check_condition_names(names, ", ".join(map(str, hyp_paths)))  # before any scoring: the files must not collide
     vocab_problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BASELINE = "baseline"
+REF_TRN_STEM = "ref"  # trn/ref.trn holds the references; no condition may take its name
 UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds",
                      "ref", "hyp", "ref_norm", "hyp_norm", *COUNT_COLUMNS)
 # Wall-clock figures differ between any two runs; kept apart so scored outputs are reproducible.
@@ -71,9 +72,10 @@ def write_run_folder(
     trn/ files behind; they are removed only if the folder's index lists
     them, so a file asr-eval did not write is never deleted.
     """
+    names = [c.name for c in conditions]
+    check_condition_names(names)
     with os_errors(out_dir):
         out_dir.mkdir(parents=True, exist_ok=True)
-    names = [c.name for c in conditions]
     by_id = {u.id: u for u in utterances}
     previous = listed_outputs(out_dir)
     written: list[str] = []
@@ -208,6 +210,17 @@ class VocabularySnapshot:
 def mentions(utt_id: str) -> re.Pattern[str]:
     """Matches ``utt_id`` as a whole id inside a problem message ('u1' not inside 'u10')."""
     return re.compile(r"(?<![\w./-])" + re.escape(utt_id) + r"(?![\w./-])")
+
+
+def check_condition_names(names: Sequence[str], where: str = "conditions") -> None:
+    """Refuse condition names whose files would overwrite each other (or the references' trn/ref.trn)."""
+    seen: dict[str, str] = {REF_TRN_STEM: "the references (trn/ref.trn)"}
+    for name in names:
+        stem = _safe_name(name)
+        if stem in seen:
+            raise InputError(where, f"condition {name!r} would be written to the same file as {seen[stem]} "
+                                    f"({stem!r}); rename it")
+        seen[stem] = f"condition {name!r}"
 
 
 def _safe_name(name: str) -> str:

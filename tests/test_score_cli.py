@@ -155,3 +155,33 @@ def test_a_rejected_row_alone_gives_exit_5_in_score(tmp_path):
     r = _score(tmp_path, tmp_path / "hyps.jsonl")
     assert r.exit_code == 5, r.output
     assert f"{m}:5: error: reference has no words after normalisation: '...'" in r.output.splitlines()
+
+
+def test_conditions_whose_files_would_collide_are_refused_before_anything_is_written(tmp_path):
+    """Review finding: a condition named 'ref' overwrote trn/ref.trn, and 'a/b' and 'a_b' shared one file."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from asr_eval.cli import app
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,audio,text,speaker,accent_group\nu1,a.wav,hello there,s1,g\n", encoding="utf-8")
+    for stem in ("base", "ref"):
+        (tmp_path / f"{stem}.jsonl").write_text(json.dumps({"id": "u1", "text": "hello"}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["score", str(manifest), "--hyp", str(tmp_path / "base.jsonl"),
+                                      "--hyp", str(tmp_path / "ref.jsonl"), "--baseline", "base", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "condition 'ref' would be written to the same file as the references" in " ".join(result.output.split())
+    assert not (out / "trn").exists()
+
+
+def test_two_condition_names_with_one_file_name_are_refused():
+    import pytest
+
+    from asr_eval.runfolder import check_condition_names
+    from asr_eval.types import InputError
+
+    with pytest.raises(InputError, match=r"condition 'a_b' would be written to the same file as condition 'a/b'"):
+        check_condition_names(["baseline", "a/b", "a_b"])
