@@ -235,7 +235,11 @@ def load_manifest(
         text = clean.get("text", "").strip()
         uid = clean.get("id", "").strip()
         if not uid and audio:
-            uid = str(Path(audio).with_suffix("")).replace("\\", "/")
+            try:
+                uid = str(Path(audio).with_suffix("")).replace("\\", "/")
+            except ValueError:  # '/', '.', '..': a path that names no file
+                bad(f"audio path {audio!r} names no file")
+                continue
         if not audio:
             bad("empty 'audio' path")
             continue

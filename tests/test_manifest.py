@@ -194,3 +194,16 @@ def test_a_nul_in_an_audio_path_is_a_row_error_not_a_crash(tmp_path):
     for check in (True, False):
         (p,) = load_manifest(m, check_audio=check).problems
         assert str(p) == f"{m}:2: error: audio path contains a NUL character"
+
+
+def test_an_audio_path_that_names_no_file_is_a_row_error(tmp_path):
+    """Review finding: '/' or '.' as audio crashed the whole load (ValueError from with_suffix)."""
+    from asr_eval.manifest import load_manifest
+
+    m = tmp_path / "m.csv"
+    m.write_text("audio,text,speaker,accent_group\n/,hello world,s,g\n.,hello world,s,g\nok.wav,hello world,s,g\n",
+                 encoding="utf-8")
+    man = load_manifest(m, check_audio=False)
+    assert [u.id for u in man.utterances] == ["ok"]
+    assert [p.line for p in man.problems] == [2, 3]
+    assert all("names no file" in p.problem for p in man.problems)
