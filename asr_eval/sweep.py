@@ -263,6 +263,7 @@ class SweepResult:
     rows: tuple[SweepRow, ...]
     recommendations: tuple[Recommendation, ...]
     files: dict[str, Path]
+    outcome: Any = None  # the evaluation's RunOutcome: rejected rows, failed clips, problems
 
 
 def run_sweep(
@@ -356,7 +357,7 @@ def run_sweep(
         "max_wer_increase": max_wer_increase,
         "engine": run.run.get("engine"), "run_dir": str(run_dir),
     })
-    return SweepResult(out, run_dir, tuple(rows), recs, files)
+    return SweepResult(out, run_dir, tuple(rows), recs, files, outcome)
 
 
 # --------------------------------------------------------------------------- outputs

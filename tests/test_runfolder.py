@@ -134,3 +134,18 @@ def test_text_the_vocabulary_loader_cleaned_is_reported_by_the_run(tmp_path):
     run = outcome.load()
     assert "\u200b" not in (run.plan("dictionary").text or "") and "Zentrix" in run.plan("dictionary").text
     assert "ZERO WIDTH SPACE" in (tmp_path / "out" / "skipped.csv").read_text(encoding="utf-8")
+
+
+def test_a_sweep_reports_rows_it_rejected(tmp_path):
+    """Review finding: a sweep dropped rejected rows silently (the CLI now prints them and exits 5)."""
+    fx = make_fixture(tmp_path / "data", n=3)
+    with open(fx["manifest"], encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    row = {h: "" for h in header} | {"audio": "gone.wav", "text": "please call stella", "speaker": "s9",
+                                     "accent_group": "g"}
+    with open(fx["manifest"], "a", encoding="utf-8") as f:
+        f.write(",".join(row[h] for h in header) + "\n")
+    result = run_sweep(fx["manifest"], tmp_path / "sweep", dictionary=fx["dictionary"], method="correct",
+                       strengths=(0.8,), config=RunConfig(progress=False, reports=False), backend=FakeTranscriber())
+    assert result.outcome.rejected == 1 and not result.outcome.complete
+    assert any("gone.wav" in str(p) for p in result.outcome.problems)

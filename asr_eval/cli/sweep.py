@@ -11,11 +11,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..types import AsrEvalError
 from . import options
 from .errors import fail as _fail
+from .run import exit_if_incomplete
 
 console = Console(stderr=True)
 
@@ -79,10 +81,14 @@ def sweep(
     for r in result.rows:
         if r.group != ALL_GROUPS:
             continue
-        table.add_row(r.condition, str(r.distractors), str(r.terms_in_force), str(r.terms_dropped), str(r.utterances),
-                      _fmt(r.wer), _fmt(r.recall), _fmt(r.false_ins_per_100, 2), _fmt(r.f1))
+        table.add_row(escape(r.condition), str(r.distractors), str(r.terms_in_force), str(r.terms_dropped),
+                      str(r.utterances), _fmt(r.wer), _fmt(r.recall), _fmt(r.false_ins_per_100, 2), _fmt(r.f1))
     Console(width=max(Console().width, 120)).print(table)
-    for rec in result.recommendations:
-        console.print(f"[bold]{rec.group}[/]: {rec.condition or 'none'} - {rec.reason} ({rec.criterion})", highlight=False)
-    console.print(f"[green]wrote[/] {', '.join(str(p) for p in result.files.values())}; run folder {result.run_dir}",
-                  highlight=False)
+    for rec in result.recommendations:  # group, point and reason are user text (names from the manifest)
+        console.print(f"[bold]{escape(rec.group)}[/]: {escape(rec.condition or 'none')} - {escape(rec.reason)} "
+                      f"({escape(rec.criterion)})", highlight=False)
+    for p in result.outcome.problems:  # rejected rows and failed clips, one line each, as 'run' prints them
+        console.print(f"[yellow]{escape(str(p))}[/]", highlight=False, soft_wrap=True)
+    console.print(f"[green]wrote[/] {escape(', '.join(str(p) for p in result.files.values()))}; "
+                  f"run folder {escape(str(result.run_dir))}", highlight=False)
+    exit_if_incomplete(result.outcome)
