@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from .bias import build_conditions, make_plans
 from .cache import TranscriptStore
-from .files import RunLock, file_sha256
+from .files import RunLock, claim_folder, file_sha256
 from .manifest import Manifest, load_manifest
 from .provenance import base_provenance, vocab_info
 from .runfolder import Run, check_condition_names, load_run, write_run_folder
@@ -177,6 +177,8 @@ def evaluate(
                           for c in conditions]
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
+    if config.executor not in ("local", "ray"):  # before the output folder is claimed
+        raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -189,8 +191,6 @@ def evaluate(
                 # an actor reserves the CPUs its backend will use (--cpu-threads; Ray's OMP_NUM_THREADS otherwise)
                 cpus_per_actor=float(config.cpu_threads or 1),
             ))
-        elif config.executor not in ("local", "ray"):
-            raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
         if backend is None:
             backend = executor.backend if executor is not None else load_backend(config.backend, **backend_kwargs)
         plans = make_plans(conditions, backend)
@@ -285,6 +285,7 @@ def score_hypotheses(
 
     t_start = time.perf_counter()
     out = Path(out_dir)
+    claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False)  # scoring imported text needs no audio
     ids = [u.id for u in manifest.utterances]
     per_file = [(str(p), _without(load_hypotheses(p, known_ids=[*ids, *manifest.rejected]), manifest.rejected))
