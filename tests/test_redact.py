@@ -150,13 +150,14 @@ def test_names_come_from_the_run_snapshot_even_after_the_directory_file_changed(
     assert {"Chidi", "Okonkwo", "Priya", "Raman"} <= set(names) and "Somebody" not in names
 
 
-def test_an_old_run_folder_whose_directory_changed_masks_only_names_seen(tmp_path: Path) -> None:
+def test_an_old_run_folder_without_a_snapshot_masks_only_names_seen_and_says_so(tmp_path: Path) -> None:
+    """A report reads its run folder only: no directory file named in run.json is opened."""
     from asr_eval.report.model import directory_names
-    from asr_eval.runfolder import load_run
+    from asr_eval.runfolder import VOCABULARY_FILE, load_run
 
     people = tmp_path / "people.csv"
     people.write_text("first,last\nChidi,Okonkwo\n", encoding="utf-8")
     d = make_run(tmp_path / "r", extra_text="ask Chidi Okonkwo", directory=str(people))
-    people.write_text("first,last\nSomebody,Else\n", encoding="utf-8")
+    (d / VOCABULARY_FILE).unlink()  # as written before snapshots existed
     names, problem = directory_names(load_run(d))
-    assert "Somebody" not in names and problem and "changed since the run" in problem
+    assert "Chidi" not in names and problem and "no vocabulary snapshot" in problem

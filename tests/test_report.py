@@ -168,6 +168,12 @@ def make_run(root: Path, *, groups=("group-a", "group-b", "group-c"), speakers_p
         "shard": None,
     }
     (root / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    if directory:  # what a run writes: the snapshot of the directory it used (written by the one writer)
+        from asr_eval.runfolder import VOCABULARY_FILE, VocabularySnapshot
+        from asr_eval.vocab import load_directory
+
+        people = load_directory(directory).terms
+        (root / VOCABULARY_FILE).write_text(VocabularySnapshot(people, {}).to_json(), encoding="utf-8")
     return root
 
 

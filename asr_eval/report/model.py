@@ -10,9 +10,7 @@ modules to every excerpt that leaves them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .. import stats as st
@@ -32,33 +30,20 @@ def directory_names(run: RunData) -> tuple[list[str], str | None]:
     """Name phrases to mask: every directory person of the run's vocabulary snapshot, plus directory terms seen.
 
     The snapshot (vocabulary.json) is what the run used, so the names masked are
-    the run's own even if the directory file has changed or moved since. Folders
-    written before snapshots existed fall back to the directory file named in
-    run.json, used only if its SHA-256 still matches. Returns (names, problem);
-    ``problem`` says why only names seen as terms could be masked.
+    the run's own even if the directory file has changed or moved since. A
+    report reads its run folder only: a folder written before snapshots existed
+    masks the names seen as terms and says so (``problem``), rather than open
+    whatever path its run.json names.
     """
     names = {t["term"] for t in run.terms if t.get("source") == "directory"}
     if run.vocabulary is not None:
         people = [t for t in run.vocabulary.scoring if t.source == "directory"]
         return sorted(names | _name_forms(people)), None
-    d = run.run.get("directory")
-    path = d.get("path") if isinstance(d, Mapping) else None
-    if not path:
-        return sorted(names), None
-    from ..files import file_sha256
-    from ..types import InputError
-    from ..vocab import load_directory
-
-    p = Path(path)
-    if not p.is_absolute() and not p.exists():
-        p = run.path / p
-    try:
-        if d.get("sha256") and file_sha256(p) != d["sha256"]:
-            return sorted(names), (f"directory {path} changed since the run (SHA-256 differs); "
-                                   "only names seen as terms in this run were masked")
-        return sorted(names | _name_forms(load_directory(p).terms)), None
-    except (InputError, OSError) as e:
-        return sorted(names), f"directory {path} could not be read ({e}); only names seen as terms in this run were masked"
+    if run.run.get("directory"):
+        return sorted(names), ("this run folder has no vocabulary snapshot (vocabulary.json; older asr-eval "
+                               "did not write one): only names seen as terms in this run were masked; "
+                               "rerun it to mask the whole directory")
+    return sorted(names), None
 
 
 def _name_forms(people) -> set[str]:
