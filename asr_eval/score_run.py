@@ -48,14 +48,16 @@ def score_transcripts(
             continue
         jobs.extend((utt, cond, t) for cond, t in zip(conditions, ts))
     scores = score_many([(u.text, t.text) for u, _, t in jobs], terms, normalizer, [u.entities for u, _, _ in jobs])
+    plan_sets: dict[str, tuple[set[str], set[str]]] = {}  # a condition has one plan (transcribe and merge ensure it)
     for (utt, cond, t), s in zip(jobs, scores):
         base = {"utt_id": utt.id, "condition": cond, "speaker": utt.speaker, "accent_group": utt.accent_group}
         urows.append({
             **base, "audio_seconds": round(t.audio_seconds, 3), "decode_seconds": round(t.decode_seconds, 4),
             "ref": utt.text, "hyp": t.text, "ref_norm": s.ref_norm, "hyp_norm": s.hyp_norm, **s.counts_row(),
         })
-        in_force = set(t.plan.terms_in_force)
-        dropped = set(t.plan.terms_dropped)
+        if cond not in plan_sets:
+            plan_sets[cond] = (set(t.plan.terms_in_force), set(t.plan.terms_dropped))
+        in_force, dropped = plan_sets[cond]
         for ev in s.terms:
             trows.append({
                 **base, "term": ev.term, "category": ev.category, "source": ev.source, "outcome": ev.outcome,

@@ -91,9 +91,6 @@ def list_size_conditions(method: str, terms: Sequence[Term], distractors: Sequen
     return out
 
 
-# --------------------------------------------------------------------------- plan de-duplication
-
-
 # --------------------------------------------------------------------------- aggregation (pure)
 
 
@@ -244,13 +241,6 @@ def recommend(rows: Sequence[SweepRow], group: str = ALL_GROUPS,
               f"false insertions {best.false_ins_per_100:.2f}/100 utts, F1 {best.f1 or 0.0:.3f}, "
               f"WER {best.wer if best.wer is not None else float('nan'):.3f}")
     return Recommendation(group, best.condition, v, criterion, reason)
-
-
-def load_sweep(path: str | Path) -> tuple[list[SweepRow], dict[str, Any]]:
-    """Rows and settings of a written sweep.json (for reports, or re-deciding with other limits)."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    names = set(SweepRow.__dataclass_fields__)
-    return [SweepRow(**{k: v for k, v in r.items() if k in names}) for r in doc["rows"]], doc.get("settings", {})
 
 
 # --------------------------------------------------------------------------- running
