@@ -59,7 +59,11 @@ def _read_shard(folder: Path) -> _Shard:
         raise MergeError(f"{folder}: not a run folder (no run.json)")
     try:
         run = read_run_info(folder)
-        transcripts = read_transcripts(folder, [c["name"] for c in run.get("conditions") or []])
+        manifest = run.get("manifest")
+        if not isinstance(manifest, dict) or not manifest.get("sha256") or not all(
+                isinstance(c, dict) and "name" in c for c in run.get("conditions") or []) or not run.get("conditions"):
+            raise InputError(str(folder / "run.json"), "lacks the manifest's sha256 or the conditions a merge needs")
+        transcripts = read_transcripts(folder, [c["name"] for c in run["conditions"]])
         snapshot = folder / VOCABULARY_FILE
         vocabulary = VocabularySnapshot.read(snapshot) if snapshot.is_file() else None
     except InputError as exc:  # a damaged shard is a reason not to merge, reported as such

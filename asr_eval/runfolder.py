@@ -320,8 +320,8 @@ def _utterances(path: Path) -> list[dict[str, Any]]:
         for f in COUNT_COLUMNS:
             raw = (row.get(f) or "").strip()
             try:
-                rec[f] = int(float(raw)) if raw else 0
-            except ValueError:
+                rec[f] = _whole(raw, 0)
+            except (ValueError, OverflowError):
                 raise InputError(str(path), f"column {f!r}: expected a count, got {raw!r}", line) from None
         for f in ("audio_seconds", "decode_seconds"):
             raw = (row.get(f) or "").strip()
@@ -347,8 +347,8 @@ def _terms(path: Path) -> list[dict[str, Any]]:
         for col in ("ref_start", "hyp_start"):
             raw = (row.get(col) or "").strip()
             try:
-                rec[col] = int(float(raw)) if raw else None
-            except ValueError:
+                rec[col] = _whole(raw, None)
+            except (ValueError, OverflowError):
                 raise InputError(str(path), f"column {col!r}: expected a word index, got {raw!r}", line) from None
         if rec.get("outcome") not in ("hit", "partial", "miss", "false_insertion"):
             raise InputError(str(path), f"column 'outcome': unknown value {rec.get('outcome')!r}", line)
@@ -408,7 +408,7 @@ def load_run(run_dir: str | Path) -> Run:
 def _condition_records(path: Path, run: Mapping[str, Any]) -> tuple[ConditionRecord, ...]:
     try:
         return tuple(ConditionRecord.from_dict(c) for c in run.get("conditions") or [])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
         raise InputError(str(path), f"malformed condition entry ({exc})") from None
 
 
@@ -417,7 +417,20 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise InputError(str(path), "not found: is this a run folder written by `asr-eval run`?")
-    return read_json(path, "run.json")
+    info = read_json(path, "run.json")
+    if not isinstance(info, dict) or not isinstance(info.get("conditions", []), list):
+        raise InputError(str(path), "not a run description (expected a JSON object with a list of conditions)")
+    return info
+
+
+def _whole(raw: str, empty: Any) -> Any:
+    """A count or index as written: a whole number ('3', '3.0'), never '2.5', 'inf' or 'nan'."""
+    if not raw:
+        return empty
+    value = float(raw)
+    if not value.is_integer():
+        raise ValueError(raw)
+    return int(value)
 
 
 def read_transcripts(run_dir: str | Path, conditions: Sequence[str]) -> dict[tuple[str, str], Transcript]:

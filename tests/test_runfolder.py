@@ -149,3 +149,24 @@ def test_a_sweep_reports_rows_it_rejected(tmp_path):
                        strengths=(0.8,), config=RunConfig(progress=False, reports=False), backend=FakeTranscriber())
     assert result.outcome.rejected == 1 and not result.outcome.complete
     assert any("gone.wav" in str(p) for p in result.outcome.problems)
+
+
+@pytest.mark.parametrize("damage", ["count_inf", "count_fraction", "run_json_list", "conditions_not_list"])
+def test_a_damaged_run_folder_is_an_input_error_not_a_traceback(tmp_path, damage):
+    """Review finding: 'inf' counts and a run.json that is not an object gave tracebacks."""
+    fx = make_fixture(tmp_path / "data", n=2)
+    out = tmp_path / "out"
+    _run(fx, out)
+    if damage.startswith("count"):
+        text = (out / "utterances.csv").read_text(encoding="utf-8").splitlines()
+        header = text[0].split(",")
+        cells = text[1].split(",")
+        cells[header.index("ref_words")] = "inf" if damage == "count_inf" else "2.5"
+        (out / "utterances.csv").write_text("\n".join([text[0], ",".join(cells), *text[2:]]) + "\n", encoding="utf-8")
+    else:
+        (out / "run.json").write_text("[1, 2]" if damage == "run_json_list" else '{"conditions": 3}', encoding="utf-8")
+    with pytest.raises(InputError):
+        load_run(out)
+    if not damage.startswith("count"):
+        with pytest.raises(MergeError):
+            merge_runs([out], tmp_path / "m", reports=False)
