@@ -60,9 +60,13 @@ def capture(dest: Path, reuse_cache: Path | None, only: list[str]) -> int:
         out = dest / name
         if out.exists():
             shutil.rmtree(out)
-        if reuse_cache is not None and (reuse_cache / name / "cache").is_dir():
-            shutil.copytree(reuse_cache / name / "cache", out / "cache")
         cmd = [sys.executable, "-m", "asr_eval.cli", "run", *args, "--out", str(out), "--no-progress"]
+        if reuse_cache is not None and (reuse_cache / name / "cache").is_dir():
+            cache = dest / f"{name}-cache"  # a copy beside the run folder, so the earlier capture stays as it was
+            if cache.exists():
+                shutil.rmtree(cache)
+            shutil.copytree(reuse_cache / name / "cache", cache)
+            cmd += ["--cache", str(cache)]
         print("+", " ".join(cmd), file=sys.stderr, flush=True)
         rc = subprocess.call(cmd, cwd=ROOT)
         if rc not in (0, 5):
