@@ -6,6 +6,13 @@
 and ``probe``; the typer commands are in ``asr_eval.cli.vocab``.
 """
 
-from .load import load_dictionary, load_directory
-
 __all__ = ["load_dictionary", "load_directory"]
+
+
+def __getattr__(name: str):
+    """The loaders, imported on first use: the pure analyses beside them must not pull file I/O in with them."""
+    if name in __all__:
+        from . import load
+
+        return getattr(load, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
