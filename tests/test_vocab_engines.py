@@ -157,3 +157,13 @@ def test_whisper_term_longer_than_budget_is_an_error(counter):
     plan = run("whisper", vocab(term(huge), term("Klarvo", 3)), counter)
     assert "term-over-budget" in codes(plan) and not plan.ok
     assert plan.text == "Klarvo"
+
+
+def test_google_limits_follow_the_documented_phrase_set_figures():
+    """Issue 13 §5: one PhraseSet holds at most 1,200 phrases (5,000 is per request); boost must be > 0 and <= 20."""
+    assert LIMITS["google"]["max_terms"] == 1200 and LIMITS["google"]["boost_max"] == 20
+    assert run("google", many(1200)).ok
+    assert "too-many" in codes(run("google", many(1201)))
+    assert "boost" in codes(run("google", vocab(term("Klarvo")), boost=0))
+    assert "boost" in codes(run("google", vocab(term("Klarvo", meta={"boost": "0"}))))
+    assert run("google", vocab(term("Klarvo")), boost=0.5).ok

@@ -172,11 +172,11 @@ def azure(items: Sequence[Located], limits: Mapping[str, Any], count_tokens: Cou
 def google(
     items: Sequence[Located], limits: Mapping[str, Any], count_tokens: CountTokens | None, boost: float | None = None
 ) -> EnginePlan:
-    lo, hi = limits["boost_min"], limits["boost_max"]
+    lo, hi = limits["boost_min_exclusive"], limits["boost_max"]  # 0 < boost <= 20: a zero boost does nothing
     findings: list[Finding] = []
     path = _first_path(items)
-    if boost is not None and not lo <= boost <= hi:
-        findings.append(_finding("google", ERROR, "boost", f"phrase-set boost {boost} outside {lo}-{hi}", path=path))
+    if boost is not None and not lo < boost <= hi:
+        findings.append(_finding("google", ERROR, "boost", f"phrase-set boost {boost:g} outside ({lo}, {hi}]", path=path))
     phrases: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in items:
@@ -192,8 +192,8 @@ def google(
             except (TypeError, ValueError):
                 findings.append(_finding("google", ERROR, "boost", f"boost {raw!r} is not a number", item))
             else:
-                if not lo <= b <= hi:
-                    findings.append(_finding("google", ERROR, "boost", f"boost {b:g} outside {lo}-{hi}", item))
+                if not lo < b <= hi:
+                    findings.append(_finding("google", ERROR, "boost", f"boost {b:g} outside ({lo}, {hi}]", item))
                 phrase["boost"] = b
         if len(value) > limits["max_chars_per_term"]:
             findings.append(_finding("google", ERROR, "too-long", f"{len(value)} characters > {limits['max_chars_per_term']}", item))
