@@ -110,9 +110,17 @@ class Utterance:
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     entities: tuple[EntitySpan, ...] = ()
     line: int | None = None  # line in the manifest, for error messages
+    # A segment of ``audio`` in seconds (NeMo offset/duration, Kaldi segments,
+    # lhotse supervisions, stm); None means from the start / to the end.
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "meta", _frozen(self.meta))
+
+    @property
+    def is_segment(self) -> bool:
+        return self.start is not None or self.end is not None
 
 
 @dataclass(frozen=True)
