@@ -86,9 +86,16 @@ def test_assemblyai_words_per_phrase_and_formatting():
     assert [f.line for f in plan.findings if f.code == "digits"] == [6]
 
 
-def test_assemblyai_phrase_count():
-    plan = run("assemblyai", many(LIMITS["assemblyai"]["max_terms"] + 1))
+def test_assemblyai_limit_counts_words_not_phrases():
+    limit = LIMITS["assemblyai"]["max_words"]
+    assert run("assemblyai", many(limit)).ok
+    assert "too-many" in codes(run("assemblyai", many(limit + 1)))
+    # 400 two-word phrases are 800 words: fine; 501 of them are 1,002 words: over, though only 501 entries
+    two = lambda n: vocab(*(term(f"Zorb{letters(i)} Quux", line=i + 2) for i in range(n)))
+    assert run("assemblyai", two(400)).ok
+    plan = run("assemblyai", two(limit // 2 + 1))
     assert "too-many" in codes(plan)
+    assert f"{2 * (limit // 2 + 1)} words" in next(f.message for f in plan.findings if f.code == "too-many")
 
 
 def test_azure_phrase_count():

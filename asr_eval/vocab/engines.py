@@ -149,8 +149,11 @@ def assemblyai(items: Sequence[Located], limits: Mapping[str, Any], count_tokens
             findings.append(_finding("assemblyai", WARNING, "digits", "write numbers in spoken form ('iphone seven', not 'iphone 7')", item))
         if form not in entries:
             entries.append(form)
-    if len(entries) > limits["max_terms"]:
-        findings.append(_finding("assemblyai", ERROR, "too-many", f"{len(entries)} phrases > {limits['max_terms']}", path=_first_path(items)))
+    words = sum(len(e.split()) for e in entries)  # AssemblyAI counts every word of a phrase against the limit
+    if words > limits["max_words"]:
+        findings.append(_finding("assemblyai", ERROR, "too-many",
+                                 f"{words} words in {len(entries)} phrases > {limits['max_words']} "
+                                 "(each word of a multi-word phrase counts)", path=_first_path(items)))
     text = json.dumps({"word_boost": entries, "boost_param": "default"}, ensure_ascii=False, indent=2) + "\n"
     return EnginePlan("assemblyai", tuple(entries), text, tuple(findings))
 
