@@ -253,12 +253,14 @@ def test_decision_rule() -> None:
     assert st.deciding_test(3, 3) == st.SPEAKER_T
     assert st.deciding_test(12, 5) == st.SPEAKER_T  # 5 changed speakers: Wilcoxon's p cannot go below 0.0625
     assert st.deciding_test(6, 6) == st.WILCOXON
-    d = st.decide([(2, 2, 0.5, 0.001), (6, 6, 0.01, 0.9), (4, 4, 0.9, 0.02), (12, 12, math.nan, math.nan)])
+    # In a Holm family of 5 the first step needs p < 0.01: 2/2**6 cannot, 2/2**8 can.
+    assert st.deciding_test(6, 6, family=5) == st.SPEAKER_T and st.deciding_test(8, 8, family=5) == st.WILCOXON
+    d = st.decide([(2, 2, 0.5, 0.001), (8, 8, 0.01, 0.9), (4, 4, 0.9, 0.02), (12, 12, math.nan, math.nan)])
     # Each row is decided by its own test's p, never by the other test's (0.9) or by a test it did not get (0.001).
     assert [x.verdict for x in d] == [st.TOO_FEW_SPEAKERS, st.SIGNIFICANT, st.SIGNIFICANT, st.NOT_SIGNIFICANT]
     assert [x.test for x in d] == [None, st.WILCOXON, st.SPEAKER_T, st.WILCOXON]
     # Holm over the three tested rows only: 0.01 * 3, 0.02 * 2, 1.0.
-    assert [x.family for x in d] == [3, 3, 3, 3]
+    assert [x.family for x in d] == [3, 3, 3, 3] and d[0].wilcoxon_needs == 7
     assert d[1].p_holm == pytest.approx(0.03) and d[2].p_holm == pytest.approx(0.04)
     assert math.isnan(d[0].p) and d[3].p == 1.0
-    assert st.decide([(6, 6, 0.03, 0.01), (6, 6, 0.03, 0.01)])[0].verdict == st.NOT_SIGNIFICANT  # 0.06 after Holm
+    assert st.decide([(8, 8, 0.03, 0.01), (8, 8, 0.03, 0.01)])[0].verdict == st.NOT_SIGNIFICANT  # 0.06 after Holm

@@ -101,10 +101,10 @@ def build_report(
                                  "(for ALL: within each accent group when every group has 2+ speakers)",
                      "min_speakers": st.MIN_SPEAKERS, "min_words": st.MIN_WORDS,
                      "verdict_rule": ("no interval and no verdict below min_speakers; otherwise the Wilcoxon "
-                                      "signed-rank test over speakers decides when at least "
-                                      f"{st.WILCOXON_MIN_DIFFER} speakers changed, the paired t-test over "
-                                      "speakers when fewer did; Holm within the overall and within the "
-                                      "per-group comparisons; MAPSSWE is reported, never decides")},
+                                      "signed-rank test over speakers decides when enough speakers changed for "
+                                      "its smallest p (2/2^n) to pass the first Holm step (alpha / family), the "
+                                      "paired t-test over speakers when fewer did; Holm within the overall and "
+                                      "within the per-group comparisons; MAPSSWE is reported, never decides")},
         "baseline": run.baseline,
         "conditions": list(run.conditions),
         "groups": groups,

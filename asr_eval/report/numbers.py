@@ -198,6 +198,7 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
             r["decision_p"] = json_float(d.p)
             r["holm_decision"] = json_float(d.p_holm)
             r["holm_family"] = d.family
+            r["wilcoxon_needs"] = d.wilcoxon_needs
     return rows
 
 

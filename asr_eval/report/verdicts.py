@@ -46,8 +46,9 @@ def decision_reason(r: Mapping[str, Any]) -> str:
     if k > 1:
         text += f", {_p(r['holm_decision']).removeprefix('p ').removeprefix('= ')} after Holm correction across {k} comparisons"
     if test == st.SPEAKER_T:
+        needs = r.get("wilcoxon_needs") or st.WILCOXON_MIN_DIFFER
         text += (f"; the t-test decides because only {r['n_differ']} of the speakers changed, and the Wilcoxon test"
-                 f" cannot reach p < {ALPHA} with fewer than {st.WILCOXON_MIN_DIFFER}")
+                 f" needs {needs} to reach p < {ALPHA}" + (f" after Holm across {k}" if k > 1 else ""))
     p, ph = r["decision_p"], r["holm_decision"]
     if r["significance"] == st.NOT_SIGNIFICANT and r["ci_excludes_zero"]:
         if p is not None and p < ALPHA <= (ph if ph is not None else 1.0):

@@ -46,6 +46,7 @@ from .significance import (
     sign_test,
     speaker_t_test,
     speaker_tests,
+    wilcoxon_min_differ,
     wilcoxon_rows,
     wilcoxon_test,
 )
@@ -54,7 +55,7 @@ __all__ = [
     "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
     "PAIRED_METRICS", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
     "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult", "SpeakerTests",
-    "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_rows",
+    "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
     "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
     "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
     "studentized_interval", "summarize", "wilcoxon_test",

@@ -9,8 +9,9 @@ p-values; ``decide`` turns a family of comparisons into verdicts.
 Which test decides, and why (``decide``): the speaker is the independent unit,
 so only a speaker-level test may decide. Fewer than ``MIN_SPEAKERS`` speakers:
 no verdict at all. Otherwise the Wilcoxon signed-rank test over speakers, when
-enough speakers differ for it to reach p < alpha (6: its smallest p is 2/2**n);
-with fewer, the paired t-test over speakers (``speaker_t_test``), which can.
+enough speakers differ for it to pass the Holm correction at all (its smallest
+p is 2/2**n: 6 changed speakers for one comparison, 8 for five); with fewer,
+the paired t-test over speakers (``speaker_t_test``), which can.
 MAPSSWE is reported for sclite users but never decides: it treats segments of
 one speaker as independent, and when speakers respond differently to a
 condition it claims a difference where there is none (about 15 % of null runs
@@ -319,7 +320,17 @@ NOT_SIGNIFICANT = "not significant"
 TOO_FEW_SPEAKERS = "too few speakers"
 WILCOXON = "wilcoxon"
 SPEAKER_T = "speaker_t"
-#: Non-zero speaker differences the exact Wilcoxon test needs before its smallest p (2/2**n) is below 0.05.
+
+
+def wilcoxon_min_differ(level: float) -> int:
+    """Changed speakers the exact Wilcoxon test needs before its smallest p (2/2**n) is below ``level``."""
+    n = 1
+    while min_wilcoxon_p(n) >= level:
+        n += 1
+    return n
+
+
+#: ``wilcoxon_min_differ(0.05)``: with fewer changed speakers a single Wilcoxon test can never say yes.
 WILCOXON_MIN_DIFFER = 6
 
 
@@ -332,20 +343,23 @@ class Decision:
     p: float
     p_holm: float
     family: int  # comparisons in the Holm family that got a test
+    wilcoxon_needs: int = WILCOXON_MIN_DIFFER  # changed speakers the Wilcoxon test needed to be chosen here
 
 
-def deciding_test(n_speakers: int, n_differ: int, alpha: float = 0.05) -> str | None:
+def deciding_test(n_speakers: int, n_differ: int, alpha: float = 0.05, family: int = 1) -> str | None:
     """The test that decides a comparison over ``n_speakers`` speakers, ``n_differ`` of whom changed.
 
     None below ``MIN_SPEAKERS``: a difference between two speakers has no
     usable spread, so neither an interval nor a verdict is given. The Wilcoxon
-    test when it can reach ``alpha`` with this many changed speakers; the
-    paired t-test over speakers otherwise (it can, with 3 or more). The choice
-    depends only on counts, never on which test would say yes.
+    test when its smallest possible p can pass the first step of a Holm
+    correction over ``family`` comparisons (below alpha / family: 6 changed
+    speakers for one comparison, 8 for five); the paired t-test over speakers
+    otherwise (it can, with 3 or more). The choice depends only on counts,
+    never on which test would say yes, so each test keeps its own level.
     """
     if n_speakers < MIN_SPEAKERS:
         return None
-    return WILCOXON if min_wilcoxon_p(n_differ) < alpha else SPEAKER_T
+    return WILCOXON if min_wilcoxon_p(n_differ) < alpha / max(family, 1) else SPEAKER_T
 
 
 def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: float = 0.05) -> list[Decision]:
@@ -356,7 +370,9 @@ def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: 
     correction; a test whose p is undefined (nothing to compare) counts as a
     test that found nothing.
     """
-    tests = [deciding_test(n, k, alpha) for n, k, _, _ in cases]
+    m = sum(n >= MIN_SPEAKERS for n, _, _, _ in cases)
+    tests = [deciding_test(n, k, alpha, m) for n, k, _, _ in cases]
+    needs = wilcoxon_min_differ(alpha / max(m, 1))
     ps = []
     for t, (_, _, wp, tp) in zip(tests, cases):
         p = None if t is None else wp if t == WILCOXON else tp
@@ -366,9 +382,9 @@ def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: 
     out = []
     for t, p, a in zip(tests, ps, adj):
         if t is None:
-            out.append(Decision(TOO_FEW_SPEAKERS, None, math.nan, math.nan, k))
+            out.append(Decision(TOO_FEW_SPEAKERS, None, math.nan, math.nan, k, needs))
         else:
-            out.append(Decision(SIGNIFICANT if a < alpha else NOT_SIGNIFICANT, t, p, a, k))
+            out.append(Decision(SIGNIFICANT if a < alpha else NOT_SIGNIFICANT, t, p, a, k, needs))
     return out
 
 
