@@ -105,6 +105,29 @@ def test_no_true_difference_is_claimed_at_most_at_the_nominal_rate(speakers: int
         assert sum(t == st.WILCOXON for _, t in out) > 0.9 * NULL_RUNS
 
 
+def test_a_family_of_groups_claims_any_difference_at_most_at_the_nominal_rate() -> None:
+    """Per-group rows are one Holm family: 2, 3, 6, 12 and 40 speakers in one run, none truly different.
+
+    In a family the Wilcoxon test needs more changed speakers to be chosen
+    (its smallest p must pass alpha / 4), so the 6- and 12-speaker groups are
+    often decided by the t-test here: the mixture must hold the rate too.
+    """
+    rng = np.random.default_rng(4000)
+    tests = []
+    for speakers in SIZES:
+        err_b, err_c, words, _ = simulate(rng, NULL_RUNS, speakers)
+        tests.append(st.speaker_tests(err_b.sum(-1), err_c.sum(-1), words.sum(-1), words.sum(-1)))
+    any_claim, deciders = 0, set()
+    for i in range(NULL_RUNS):
+        ds = st.decide([(int(t.n_speakers[i]), int(t.n_differ[i]), float(t.wilcoxon_p[i]), float(t.t_p[i]))
+                        for t in tests], alpha=ALPHA)
+        assert ds[0].verdict == st.TOO_FEW_SPEAKERS and all(d.family == len(SIZES) - 1 for d in ds)
+        any_claim += any(d.verdict == st.SIGNIFICANT for d in ds)
+        deciders |= {(SIZES[j], d.test) for j, d in enumerate(ds)}
+    assert not_above_nominal(any_claim, NULL_RUNS), f"{any_claim}/{NULL_RUNS} runs with a false claim"
+    assert {(6, st.SPEAKER_T), (12, st.WILCOXON), (40, st.WILCOXON)} <= deciders
+
+
 def test_clip_level_mapsswe_would_overstate_which_is_why_it_never_decides() -> None:
     """When speakers react differently, MAPSSWE over clips sees a difference that is not there.
 
