@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -229,7 +230,9 @@ def test_comparison_is_condition_minus_baseline(run_dir: Path) -> None:
         assert float(r["diff"]) == pytest.approx(c - b)
         assert float(r["low"]) <= float(r["diff"]) <= float(r["high"])
         assert float(r["holm_wilcoxon"]) >= float(r["wilcoxon_p"])
-        assert r["significance"] in ("significant", "segment-level only", "not significant")
+        assert r["significance"] in (st.SIGNIFICANT, st.NOT_SIGNIFICANT)  # 4 speakers per group: always tested
+        assert r["decided_by"] in (st.WILCOXON, st.SPEAKER_T)
+        assert float(r["holm_decision"]) >= float(r["decision_p"])
 
 
 def test_markdown_json_and_csv_carry_the_same_numbers(run_dir: Path) -> None:
@@ -307,6 +310,92 @@ def test_small_groups_are_flagged_not_hidden(tmp_path: Path) -> None:
     assert all("2 speakers" in r["small_reason"] for r in small)
     md = (d / "report.md").read_text(encoding="utf-8")
     assert "⚠ 2 speakers" in md
+
+
+def test_too_few_speakers_get_no_interval_and_no_verdict_in_any_format(tmp_path: Path) -> None:
+    """Two speakers per group: values kept, intervals empty and flagged, verdict 'too few speakers' everywhere."""
+    d = make_run(tmp_path / "r", speakers_per_group=2, utts_per_speaker=3)
+    write_reports(d, n_boot=200)
+    groups = {"group-a", "group-b", "group-c"}
+    for row in _read_csv(d / "summary.csv"):
+        few = row["accent_group"] != "ALL"  # ALL pools 6 speakers
+        assert row["too_few_speakers"] == str(few)
+        assert row["wer"] != ""
+        assert (row["wer_low"] == row["wer_high"] == "") == few
+    comp = _read_csv(d / "comparison.csv")
+    for r in comp:
+        if r["accent_group"] in groups:
+            assert r["too_few_speakers"] == "True" and r["significance"] == st.TOO_FEW_SPEAKERS
+            assert r["low"] == r["high"] == r["decided_by"] == r["holm_decision"] == r["holm_wilcoxon"] == ""
+            assert r["diff"] != "" and r["ci_excludes_zero"] == "False"
+            assert r["verdict_note"] == "too few speakers (2)"
+        else:
+            assert r["too_few_speakers"] == "False" and r["decided_by"] in (st.WILCOXON, st.SPEAKER_T)
+            # The family is the overall comparisons only: the untested group rows take no part.
+            assert int(r["holm_family"]) == len(st.PAIRED_METRICS)
+    model = json.loads((d / "report.json").read_text(encoding="utf-8"))
+    for r in model["summary"]:
+        if r["accent_group"] in groups:
+            assert all(e["low"] is None and e["high"] is None for e in r["metrics"].values())
+    for g in model["fairness"]["gains"]:
+        assert g["low"] is None and g["significance"] == st.TOO_FEW_SPEAKERS
+    for g in model["fairness"]["gaps"]:
+        assert g["diff"]["low"] is None and g["ratio"]["low"] is None and not g["differ"]
+        assert g["too_few_speakers"] == [g["worst"], g["best"]]
+    text = " ".join(model["verdicts"] + model["fairness"]["verdicts"])
+    assert "too few speakers to tell for group-a (2 speakers)" in text
+    assert "No interval or verdict for group-a, group-b, group-c" in text
+    md = (d / "report.md").read_text(encoding="utf-8")
+    html = (d / "report.html").read_text(encoding="utf-8")
+    for page in (md, html):
+        assert "n/a: 2 speakers" in page and "too few speakers (2)" in page
+        assert "segment-level only" not in page
+    for line in md.splitlines():  # no bracketed interval on any row of a two-speaker group
+        if line.startswith("| group-"):
+            assert "n/a: 2 speakers" in line and not re.search(r"\[[-+]?\d", line), line
+
+
+def test_overall_verdicts_name_the_test_that_decided(run_dir: Path) -> None:
+    model = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    lines = [v for v in model["verdicts"] if v.startswith("dictionary: ") and "→" in v]
+    assert len(lines) == 3  # WER, term recall, false insertions
+    for v in lines:
+        assert ("Wilcoxon signed-rank test over speakers (12 speakers)" in v
+                or "paired t-test over speakers (12 speakers)" in v), v
+        assert "after Holm correction across 5 comparisons" in v
+    for r in model["comparisons"]:
+        if r["significance"] == st.NOT_SIGNIFICANT and r["ci_excludes_zero"]:
+            assert any(w in r["verdict_reason"] for w in ("not corrected", "optimistic", "disagree")), r
+
+
+def _row(**kw) -> dict:
+    r = {"metric": "wer", "n_speakers": 12, "n_differ": 12, "significance": st.NOT_SIGNIFICANT,
+         "decided_by": st.WILCOXON, "decision_p": 0.2, "holm_decision": 0.6, "holm_family": 5, "low": -0.03,
+         "high": -0.01, "ci_excludes_zero": True, "holm_mapsswe": 0.5, "n_segments": 80}
+    return {**r, **kw}
+
+
+@pytest.mark.parametrize("row, says", [
+    (_row(decision_p=0.02, holm_decision=0.1), "excludes zero because it is not corrected for the 5 comparisons"),
+    (_row(decided_by=st.SPEAKER_T, n_speakers=4, n_differ=4), "a bootstrap over 4 speakers is optimistic"),
+    (_row(), "they disagree near the boundary, and the verdict follows the test"),
+    (_row(significance=st.SIGNIFICANT, decision_p=0.001, holm_decision=0.005, low=-0.02, high=0.01,
+          ci_excludes_zero=False), "still includes zero"),
+    (_row(holm_mapsswe=0.001, ci_excludes_zero=False), "MAPSSWE over 80 segments does find a difference"),
+    (_row(decided_by=st.SPEAKER_T, n_speakers=8, n_differ=3, ci_excludes_zero=False),
+     "the t-test decides because only 3 of the speakers changed"),
+    (_row(significance=st.TOO_FEW_SPEAKERS, n_speakers=2, decided_by=None, low=None, high=None,
+          ci_excludes_zero=False), "2 speakers: at least 3 are needed for an interval or a verdict"),
+])
+def test_verdict_reason_explains_the_deciding_test_and_the_interval(row: dict, says: str) -> None:
+    from asr_eval.report.verdicts import comparison_note, decision_reason
+
+    text = decision_reason(row)
+    assert says in text, text
+    if row["decided_by"]:
+        assert ("Wilcoxon signed-rank test over speakers" if row["decided_by"] == st.WILCOXON
+                else "paired t-test over speakers") in text
+        assert row["significance"] in comparison_note(row)
 
 
 def test_minimal_run_folders_still_report(tmp_path: Path) -> None:

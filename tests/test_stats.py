@@ -222,3 +222,45 @@ def test_mapsswe_segments_hand_traced() -> None:
     assert st.mapsswe_segments(["C", "I", "C", "C", "C"], ["C", "C", "C", "C"]) == [(1, 0)]
     assert st.mapsswe_segments(["C", "C"], ["C", "C"]) == []
     assert st.mapsswe_segments([], ["I", "I"]) == [(0, 2)]
+
+
+def test_speaker_t_with_equal_speakers_is_the_one_sample_t_test() -> None:
+    """Equal words per speaker: the CR2 speaker-level t-test is scipy's t-test on per-speaker differences."""
+    rng = np.random.default_rng(4)
+    words = np.full(7, 50.0)
+    base, cond = rng.integers(3, 15, 7).astype(float), rng.integers(3, 15, 7).astype(float)
+    t = st.speaker_tests(base, cond, words, words)
+    ref = sps.ttest_1samp((cond - base) / words, 0.0)
+    assert float(t.t_p) == pytest.approx(ref.pvalue) and int(t.t_df) == 6
+    assert float(t.diff) == pytest.approx((cond.sum() - base.sum()) / words.sum())
+    assert float(t.wilcoxon_p) == pytest.approx(st.wilcoxon_test((cond - base) / words))
+    same = st.speaker_tests(base, base, words, words)
+    assert float(same.t_p) == 1.0 and float(same.wilcoxon_p) == 1.0 and int(same.n_differ) == 0
+
+
+def test_wilcoxon_rows_match_the_scalar_test() -> None:
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=(200, 9)), 1)  # rounding makes ties; zeros and NaN (no data) too
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[:5] = 0.0
+    rows = st.wilcoxon_rows(x)
+    for r, p in zip(x, rows):
+        assert p == pytest.approx(st.wilcoxon_test(r[~np.isnan(r)]))
+
+
+def test_decision_rule() -> None:
+    assert st.deciding_test(2, 2) is None
+    assert st.deciding_test(3, 3) == st.SPEAKER_T
+    assert st.deciding_test(12, 5) == st.SPEAKER_T  # 5 changed speakers: Wilcoxon's p cannot go below 0.0625
+    assert st.deciding_test(6, 6) == st.WILCOXON
+    # In a Holm family of 5 the first step needs p < 0.01: 2/2**6 cannot, 2/2**8 can.
+    assert st.deciding_test(6, 6, family=5) == st.SPEAKER_T and st.deciding_test(8, 8, family=5) == st.WILCOXON
+    d = st.decide([(2, 2, 0.5, 0.001), (8, 8, 0.01, 0.9), (4, 4, 0.9, 0.02), (12, 12, math.nan, math.nan)])
+    # Each row is decided by its own test's p, never by the other test's (0.9) or by a test it did not get (0.001).
+    assert [x.verdict for x in d] == [st.TOO_FEW_SPEAKERS, st.SIGNIFICANT, st.SIGNIFICANT, st.NOT_SIGNIFICANT]
+    assert [x.test for x in d] == [None, st.WILCOXON, st.SPEAKER_T, st.WILCOXON]
+    # Holm over the three tested rows only: 0.01 * 3, 0.02 * 2, 1.0.
+    assert [x.family for x in d] == [3, 3, 3, 3] and d[0].wilcoxon_needs == 7
+    assert d[1].p_holm == pytest.approx(0.03) and d[2].p_holm == pytest.approx(0.04)
+    assert math.isnan(d[0].p) and d[3].p == 1.0
+    assert st.decide([(8, 8, 0.03, 0.01), (8, 8, 0.03, 0.01)])[0].verdict == st.NOT_SIGNIFICANT  # 0.06 after Holm

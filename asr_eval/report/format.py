@@ -43,3 +43,14 @@ def fmt_p(p: float | None) -> str:
 
 def fmt_pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def na_speakers(n_speakers: int) -> str:
+    """What a table shows instead of an interval for a group with too few speakers (``numbers.too_few_speakers``)."""
+    return f"n/a: {n_speakers} speaker{'' if n_speakers == 1 else 's'}"
+
+
+def fmt_ci_or_na(metric: str, lo: float | None, hi: float | None, too_few: bool, n_speakers: int,
+                 signed: bool = False) -> str:
+    """An interval, or why there is none: a row with too few speakers never shows one."""
+    return na_speakers(n_speakers) if too_few else fmt_ci(metric, lo, hi, signed)

@@ -15,7 +15,7 @@ import jinja2
 
 from .. import stats as st
 from . import plots
-from .format import fmt_ci, fmt_p, fmt_value
+from .format import fmt_ci, fmt_ci_or_na, fmt_p, fmt_value, na_speakers
 from .numbers import ALL
 
 _ENV: jinja2.Environment | None = None
@@ -45,7 +45,8 @@ def _env() -> jinja2.Environment:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        env.globals.update(fmt_value=fmt_value, fmt_ci=fmt_ci, fmt_p=fmt_p, METRICS=st.METRICS, ALL=ALL)
+        env.globals.update(fmt_value=fmt_value, fmt_ci=fmt_ci, fmt_ci_or_na=fmt_ci_or_na, fmt_p=fmt_p,
+                           na_speakers=na_speakers, METRICS=st.METRICS, ALL=ALL, st=st)
         _ENV = env
     return _ENV
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import stats as st
-from .format import fmt_ci, fmt_p, fmt_value
+from .format import fmt_ci, fmt_ci_or_na, fmt_p, fmt_value, na_speakers
 from .numbers import ALL
 
 MD_MAX_EXPLANATIONS = 150  # a person reads the Markdown; the HTML and JSON hold every row
@@ -41,7 +41,17 @@ def _metric_cell(row: Mapping[str, Any], name: str) -> str:
     v = fmt_value(name, e.get("value"))
     if v == "n/a":
         return v
+    if row.get("too_few_speakers"):
+        return f"{v} ({na_speakers(row['speakers'])})"
     return f"{v} {fmt_ci(name, e.get('low'), e.get('high'))}"
+
+
+def _gap_ci(g: Mapping[str, Any]) -> str:
+    """The gap's interval, or which group has too few speakers for one."""
+    if not g.get("too_few_speakers"):
+        return fmt_ci(g["metric"], g["diff"]["low"], g["diff"]["high"], True)
+    n = {g["worst"]: g["worst_speakers"], g["best"]: g["best_speakers"]}
+    return "; ".join(f"{na_speakers(n[x])} in {md_escape(x)}" for x in g["too_few_speakers"])
 
 
 def _fairness(model: Mapping[str, Any]) -> list[str]:
@@ -56,7 +66,7 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
             [
                 [md_escape(g["condition"]), st.METRICS[g["metric"]].label, f"{md_escape(g['best'])} {fmt_value(g['metric'], g['best_value'])}",
                  f"{md_escape(g['worst'])} {fmt_value(g['metric'], g['worst_value'])}",
-                 fmt_value(g["metric"], g["diff"]["value"], True), fmt_ci(g["metric"], g["diff"]["low"], g["diff"]["high"], True),
+                 fmt_value(g["metric"], g["diff"]["value"], True), _gap_ci(g),
                  "n/a" if g["ratio"]["value"] is None else f"{g['ratio']['value']:.2f}",
                  "n/a" if g["ratio"]["low"] is None else f"[{g['ratio']['low']:.2f}, {g['ratio']['high']:.2f}]"]
                 for g in f["gaps"]
@@ -68,8 +78,9 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
             ["Condition", "Group", "Baseline WER", "Biased WER", "Gain", "95% CI", "Relative gain", "Significance"],
             [
                 [md_escape(g["condition"]), md_escape(g["accent_group"]), fmt_value("wer", g["base"]), fmt_value("wer", g["cond"]),
-                 fmt_value("wer", g["gain"], True), fmt_ci("wer", g["low"], g["high"], True),
-                 "n/a" if g["relative_gain"] is None else f"{100 * g['relative_gain']:+.0f}%", g["significance"]]
+                 fmt_value("wer", g["gain"], True),
+                 fmt_ci_or_na("wer", g["low"], g["high"], g["too_few_speakers"], g["n_speakers"], True),
+                 "n/a" if g["relative_gain"] is None else f"{100 * g['relative_gain']:+.0f}%", md_escape(g["verdict_note"])]
                 for g in f["gains"]
             ],
         )
@@ -89,8 +100,9 @@ def _summary(model: Mapping[str, Any]) -> list[str]:
     out = ["## Summary per accent group and condition", "",
            (f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
             f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
-            f"other words. Groups marked ⚠ have fewer than {model['settings']['min_speakers']} "
-            f"speakers or {model['settings']['min_words']} words: their intervals are not meaningful."), ""]
+            f"other words. Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
+            f"(n/a); groups marked ⚠ also include those with fewer than {model['settings']['min_words']} words, "
+            "whose intervals are wide and unstable."), ""]
     names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
     for r in model["summary"]:
@@ -104,25 +116,37 @@ def _summary(model: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _p_cells(r: Mapping[str, Any]) -> list[str]:
+    """p (Holm-adjusted p) per test; none for a row with too few speakers, which is not tested."""
+    if r["too_few_speakers"]:
+        return ["n/a"] * 4
+    return [f"{fmt_p(r[f'{t}_p'])} ({fmt_p(r.get(f'holm_{t}'))})" for t in ("wilcoxon", "sign", "speaker_t", "mapsswe")]
+
+
 def _comparisons(model: Mapping[str, Any]) -> list[str]:
     rows = model["comparisons"]
     if not rows:
         return []
     out = [f"## Each condition vs {md_escape(model['baseline'])} (paired, same clips)", "",
-           ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank and sign test over speakers, "
-            "MAPSSWE (NIST sc_stats) over segments (for WER cut exactly as sc_stats cuts them, for the other metrics "
-            "whole clips); p-values Holm-adjusted within the overall comparisons and "
-            "within the per-group ones. 'significant' = speaker-level Wilcoxon after Holm below 0.05; "
-            "'segment-level only' = only MAPSSWE (which treats utterances as independent) is."), ""]
+           ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank, sign and paired t-test over "
+            "speakers, MAPSSWE (NIST sc_stats) over segments (for WER cut exactly as sc_stats cuts them, for the "
+            "other metrics whole clips); p-values Holm-adjusted within the overall comparisons and within the "
+            "per-group ones. The verdict is decided by a speaker-level test, named in its cell: the Wilcoxon test "
+            "when enough speakers changed for it to pass the Holm correction at all (its smallest p is 2/2^n: "
+            f"{st.WILCOXON_MIN_DIFFER} speakers for one comparison, more for a family), the "
+            "paired t-test over speakers otherwise; 'significant' = that test's Holm-adjusted p below "
+            f"{model['settings']['alpha']}. MAPSSWE never decides: it treats the segments of one speaker as "
+            "independent and overstates the evidence when speakers respond differently. Groups with fewer than "
+            f"{model['settings']['min_speakers']} speakers get no interval, no test and no verdict."), ""]
     def table(rs: Sequence[Mapping[str, Any]]) -> list[str]:
         return _table(
             ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
-             "Wilcoxon p (Holm)", "Sign p (Holm)", "MAPSSWE p (Holm)", "Verdict"],
+             "Wilcoxon p (Holm)", "Sign p (Holm)", "Paired t p (Holm)", "MAPSSWE p (Holm)", "Verdict (deciding test)"],
             [[md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]),
               st.METRICS[r["metric"]].label, fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]),
-              fmt_value(r["metric"], r["diff"], True), fmt_ci(r["metric"], r["low"], r["high"], True), r["n_speakers"],
-              f"{fmt_p(r['wilcoxon_p'])} ({fmt_p(r.get('holm_wilcoxon'))})", f"{fmt_p(r['sign_p'])} ({fmt_p(r.get('holm_sign'))})",
-              f"{fmt_p(r['mapsswe_p'])} ({fmt_p(r.get('holm_mapsswe'))})", r["significance"]]
+              fmt_value(r["metric"], r["diff"], True),
+              fmt_ci_or_na(r["metric"], r["low"], r["high"], r["too_few_speakers"], r["n_speakers"], True), r["n_speakers"],
+              *_p_cells(r), md_escape(r["verdict_note"])]
              for r in rs],
         )
 

@@ -74,7 +74,13 @@ def build_report(
     groups = numbers.group_order(run.utterances)
     summary = numbers.summary(run, groups, n_boot, seed)
     comparisons = numbers.comparisons(run, groups, n_boot, seed)
+    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
+        r["verdict_note"] = verdicts.comparison_note(r)
+        r["verdict_reason"] = verdicts.decision_reason(r)
     fairness = numbers.fairness(run, groups, comparisons, n_boot, seed)
+    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
+    for g in fairness["gains"]:
+        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
     gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(run.baseline, fairness["gaps"], fairness["gains"],
                                                              fairness["gain_correlation"])
     fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
@@ -93,7 +99,12 @@ def build_report(
         "settings": {"n_boot": n_boot, "seed": seed, "alpha": ALPHA,
                      "interval": "95% studentized bootstrap, speakers resampled within each group "
                                  "(for ALL: within each accent group when every group has 2+ speakers)",
-                     "min_speakers": st.MIN_SPEAKERS, "min_words": st.MIN_WORDS},
+                     "min_speakers": st.MIN_SPEAKERS, "min_words": st.MIN_WORDS,
+                     "verdict_rule": ("no interval and no verdict below min_speakers; otherwise the Wilcoxon "
+                                      "signed-rank test over speakers decides when enough speakers changed for "
+                                      "its smallest p (2/2^n) to pass the first Holm step (alpha / family), the "
+                                      "paired t-test over speakers when fewer did; Holm within the overall and "
+                                      "within the per-group comparisons; MAPSSWE is reported, never decides")},
         "baseline": run.baseline,
         "conditions": list(run.conditions),
         "groups": groups,

@@ -25,6 +25,20 @@ SUMMARY_METRICS = (
 N_TERMS = 10
 
 
+def too_few_speakers(n_speakers: int) -> bool:
+    """No interval and no verdict for a group with fewer speakers than this (any grouping, any label).
+
+    A bootstrap over two speakers can only land between their two values, so
+    its "interval" reads as precise and means nothing; the tests cannot work
+    with it either (``stats.deciding_test``).
+    """
+    return n_speakers < st.MIN_SPEAKERS
+
+
+def _no_interval(e: dict[str, Any]) -> dict[str, Any]:
+    return {**e, "low": None, "high": None}
+
+
 def group_order(utterances: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({str(u["accent_group"]) for u in utterances})
 
@@ -70,6 +84,8 @@ def summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dic
             strata = _strata(recs) if g == ALL else None
             gs = st.summarize(recs, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g), metrics=SUMMARY_METRICS,
                               strata=strata)
+            few = too_few_speakers(gs.speakers)
+            metrics = {k: v.as_dict() for k, v in gs.metrics.items()}
             rows.append(
                 {
                     "accent_group": g,
@@ -80,9 +96,11 @@ def summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dic
                     "term_occurrences": gs.counts.term_refs,
                     "small": gs.small,
                     "small_reason": gs.small_reason,
+                    # The values stay; the intervals go (null), and this says why.
+                    "too_few_speakers": few,
                     "stratified": strata is not None,
                     "counts": gs.counts.as_dict(),
-                    "metrics": {k: v.as_dict() for k, v in gs.metrics.items()},
+                    "metrics": {k: _no_interval(v) for k, v in metrics.items()} if few else metrics,
                 }
             )
     return rows
@@ -104,16 +122,6 @@ def _wer_segments(run: RunData, base: Sequence[Mapping[str, Any]], cond: str) ->
             return None
         out += st.mapsswe_segments([p[0] for p in a], [p[0] for p in b])
     return out
-
-
-def significance(row: Mapping[str, Any]) -> str:
-    """The verdict class of a comparison row, from its Holm-adjusted p-values."""
-    hw, hm = row.get("holm_wilcoxon"), row.get("holm_mapsswe")
-    if hw is not None and hw < ALPHA:
-        return "significant"
-    if hm is not None and hm < ALPHA:
-        return "segment-level only"
-    return "not significant"
 
 
 def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
@@ -139,6 +147,8 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
             for name, r in res.items():
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
+                few = too_few_speakers(r.n_speakers)
+                lo, hi = (None, None) if few else (json_float(r.low), json_float(r.high))
                 rows.append(
                     {
                         "accent_group": g,
@@ -148,13 +158,12 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
                         "base": json_float(r.base),
                         "cond": json_float(r.cond),
                         "diff": json_float(r.diff),
-                        "low": json_float(r.low),
-                        "high": json_float(r.high),
-                        "ci_excludes_zero": bool(
-                            json_float(r.low) is not None and json_float(r.high) is not None and (r.low > 0 or r.high < 0)
-                        ),
+                        "low": lo,
+                        "high": hi,
+                        "ci_excludes_zero": bool(lo is not None and hi is not None and (lo > 0 or hi < 0)),
                         "improved": improved,
                         "n_speakers": r.n_speakers,
+                        "too_few_speakers": few,
                         "stratified": strata is not None,
                         "n_segments": r.n_segments,
                         "n_clips": r.n_clips,
@@ -165,18 +174,31 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
                         "mapsswe_p": json_float(r.mapsswe_p),
                         "min_wilcoxon_p": json_float(r.min_wilcoxon_p),
                         "n_differ": r.n_differ,
+                        "speaker_t_p": json_float(r.speaker_t_p),
+                        "speaker_t_df": r.speaker_t_df,
                     }
                 )
     # Holm within two families: the overall (ALL) comparisons, which the verdicts
-    # rest on, and the per-group comparisons, which are exploratory.
+    # rest on, and the per-group comparisons, which are exploratory. A row with
+    # too few speakers gets no test, so it takes no part in either correction.
     for family in (lambda r: r["accent_group"] == ALL, lambda r: r["accent_group"] != ALL):
         fam = [r for r in rows if family(r)]
-        for test in ("wilcoxon", "sign", "mapsswe"):
-            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in fam])
-            for r, a in zip(fam, adj):
+        tested = [r for r in fam if not r["too_few_speakers"]]
+        for test in ("wilcoxon", "sign", "mapsswe", "speaker_t"):
+            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
+            for r in fam:
+                r[f"holm_{test}"] = None
+            for r, a in zip(tested, adj):
                 r[f"holm_{test}"] = json_float(a)
-        for r in fam:
-            r["significance"] = significance(r)
+        decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
+                              alpha=ALPHA)
+        for r, d in zip(fam, decisions):
+            r["significance"] = d.verdict
+            r["decided_by"] = d.test
+            r["decision_p"] = json_float(d.p)
+            r["holm_decision"] = json_float(d.p_holm)
+            r["holm_family"] = d.family
+            r["wilcoxon_needs"] = d.wilcoxon_needs
     return rows
 
 
@@ -194,6 +216,11 @@ def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, An
             gap = st.group_gap(recs, metric=metric, n_boot=n_boot, seed=st.stable_seed(seed, "gap", cond))
             if gap is None:
                 continue
+            n_spk = {g: len({str(r["speaker"]) for r in recs[g]}) for g in (gap.worst, gap.best)}
+            few = [g for g in (gap.worst, gap.best) if too_few_speakers(n_spk[g])]
+            diff, ratio = gap.diff.as_dict(), gap.ratio.as_dict()
+            if few:
+                diff, ratio = _no_interval(diff), _no_interval(ratio)
             gaps.append(
                 {
                     "condition": cond,
@@ -202,9 +229,13 @@ def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, An
                     "worst": gap.worst,
                     "best_value": json_float(gap.best_value),
                     "worst_value": json_float(gap.worst_value),
-                    "diff": gap.diff.as_dict(),
-                    "ratio": gap.ratio.as_dict(),
-                    "differ": bool(gap.diff.low is not None and not math.isnan(gap.diff.low) and gap.diff.low > 0),
+                    "diff": diff,
+                    "ratio": ratio,
+                    "differ": bool(diff["low"] is not None and diff["low"] > 0),
+                    "best_speakers": n_spk[gap.best],
+                    "worst_speakers": n_spk[gap.worst],
+                    # Groups (worst first) with too few speakers for the gap to get an interval or a verdict.
+                    "too_few_speakers": few,
                 }
             )
     gains = []
@@ -222,7 +253,12 @@ def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, An
                 "low": None if r["high"] is None else -r["high"],
                 "high": None if r["low"] is None else -r["low"],
                 "relative_gain": None if not r["base"] or r["diff"] is None else -r["diff"] / r["base"],
+                "n_speakers": r["n_speakers"],
+                "too_few_speakers": r["too_few_speakers"],
                 "significance": r["significance"],
+                "decided_by": r["decided_by"],
+                "holm_decision": r["holm_decision"],
+                "holm_family": r["holm_family"],
             }
         )
     correlations = []

@@ -21,10 +21,14 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def summary_csv(model: Mapping[str, Any]) -> str:
-    """One row per accent group x condition (plus the ALL group): metrics with CI bounds, then raw counts."""
+    """One row per accent group x condition (plus the ALL group): metrics with CI bounds, then raw counts.
+
+    A group with too few speakers keeps its values; its bounds are empty and ``too_few_speakers`` says why.
+    """
     metric_cols = [c for m in SUMMARY_METRICS for c in (m, f"{m}_low", f"{m}_high")]
     counts = COUNT_COLUMNS
-    header = ["accent_group", "condition", "clips", "speakers", "words", "small", "small_reason", *metric_cols, *counts]
+    header = ["accent_group", "condition", "clips", "speakers", "words", "small", "small_reason", "too_few_speakers",
+              *metric_cols, *counts]
     rows = []
     for r in model["summary"]:
         vals = []
@@ -32,17 +36,22 @@ def summary_csv(model: Mapping[str, Any]) -> str:
             e = r["metrics"][m]
             vals += [e["value"], e["low"], e["high"]]
         rows.append([r["accent_group"], r["condition"], r["clips"], r["speakers"], r["words"], r["small"],
-                     r["small_reason"], *vals, *(r["counts"][f] for f in counts)])
+                     r["small_reason"], r["too_few_speakers"], *vals, *(r["counts"][f] for f in counts)])
     return _csv(header, rows)
 
 
 COMPARISON_COLUMNS = [
     "accent_group", "condition", "baseline", "metric", "base", "cond", "diff", "low", "high", "ci_excludes_zero",
-    "n_speakers", "n_clips", "n_segments", "mapsswe_unit", "wilcoxon_p", "holm_wilcoxon", "sign_p", "holm_sign", "mapsswe_w", "mapsswe_p",
-    "holm_mapsswe", "significance",
+    "n_speakers", "too_few_speakers", "n_differ", "n_clips", "n_segments", "mapsswe_unit", "wilcoxon_p",
+    "holm_wilcoxon", "sign_p", "holm_sign", "speaker_t_p", "speaker_t_df", "holm_speaker_t", "mapsswe_w", "mapsswe_p",
+    "holm_mapsswe", "significance", "decided_by", "decision_p", "holm_decision", "holm_family", "verdict_note",
 ]
 
 
 def comparison_csv(model: Mapping[str, Any]) -> str:
-    """One row per (group, biased condition, metric): condition minus baseline with interval and tests."""
+    """One row per (group, biased condition, metric): condition minus baseline with interval and tests.
+
+    ``significance`` is decided by the test in ``decided_by`` (its p and Holm-adjusted p beside it); with
+    too few speakers the bounds and the Holm columns are empty and ``significance`` says so.
+    """
     return _csv(COMPARISON_COLUMNS, [[r.get(c) for c in COMPARISON_COLUMNS] for r in model["comparisons"]])

@@ -11,8 +11,76 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import stats as st
-from .format import fmt_ci, fmt_pct, fmt_value
+from .format import fmt_ci, fmt_pct, fmt_value, na_speakers
 from .numbers import ALL, ALPHA
+
+
+def _speakers(n: int) -> str:
+    return f"{n} speaker{'' if n == 1 else 's'}"
+
+
+def _p(x: float | None) -> str:
+    return "p undefined" if x is None else "p < 0.001" if x < 0.001 else f"p = {x:.3f}"
+
+
+TEST_NAMES = {st.WILCOXON: "Wilcoxon signed-rank test over speakers", st.SPEAKER_T: "paired t-test over speakers"}
+SHORT_TEST_NAMES = {st.WILCOXON: "Wilcoxon", st.SPEAKER_T: "paired t over speakers"}
+
+
+def decision_reason(r: Mapping[str, Any]) -> str:
+    """Which test decided a comparison row, why that one, and why the interval beside it may seem to disagree.
+
+    Plain words for a reader deciding whether to ship: the speaker is the
+    independent unit, so a speaker-level test decides; the sentence names it,
+    gives its p before and after the Holm correction, and explains an interval
+    that excludes zero beside "not significant" (or includes it beside
+    "significant") instead of leaving the two to contradict each other.
+    """
+    n = r["n_speakers"]
+    if r["significance"] == st.TOO_FEW_SPEAKERS:
+        return (f"{_speakers(n)}: at least {st.MIN_SPEAKERS} are needed for an interval or a verdict, so none is"
+                " given")
+    test = r["decided_by"]
+    text = f"{TEST_NAMES[test]} ({_speakers(n)}), {_p(r['decision_p'])}"
+    k = r.get("holm_family") or 1
+    if k > 1:
+        text += f", {_p(r['holm_decision']).removeprefix('p ').removeprefix('= ')} after Holm correction across {k} comparisons"
+    if test == st.SPEAKER_T:
+        needs = r.get("wilcoxon_needs") or st.WILCOXON_MIN_DIFFER
+        text += (f"; the t-test decides because only {r['n_differ']} of the speakers changed, and the Wilcoxon test"
+                 f" needs {needs} to reach p < {ALPHA}" + (f" after Holm across {k}" if k > 1 else ""))
+    p, ph = r["decision_p"], r["holm_decision"]
+    if r["significance"] == st.NOT_SIGNIFICANT and r["ci_excludes_zero"]:
+        if p is not None and p < ALPHA <= (ph if ph is not None else 1.0):
+            text += f"; the 95% interval excludes zero because it is not corrected for the {k} comparisons"
+        elif test == st.SPEAKER_T:
+            text += (f"; the 95% interval excludes zero, but a bootstrap over {_speakers(n)} is optimistic"
+                     " (it covers less than 95% with few speakers), so the verdict follows the test")
+        else:
+            text += ("; the 95% interval (of the pooled difference) excludes zero, the rank test (of the speakers'"
+                     " own differences) does not: they disagree near the boundary, and the verdict follows the test")
+    elif r["significance"] == st.SIGNIFICANT and r["low"] is not None and not r["ci_excludes_zero"]:
+        text += ("; the 95% interval of the pooled difference still includes zero: most speakers changed the same"
+                 " way, but the size of the change is uncertain")
+    hm = r.get("holm_mapsswe")
+    if r["significance"] != st.SIGNIFICANT and hm is not None and hm < ALPHA:
+        text += (f"; MAPSSWE over {r['n_segments']} segments does find a difference ({_p(hm)} after Holm), but it treats"
+                 " the segments of one speaker as independent, which overstates the evidence, so it does not decide")
+    return text
+
+
+def comparison_note(r: Mapping[str, Any]) -> str:
+    """The verdict cell of a comparison table: the verdict and, briefly, which test gave it."""
+    if r["significance"] == st.TOO_FEW_SPEAKERS:
+        return f"too few speakers ({r['n_speakers']})"
+    text = f"{r['significance']} ({SHORT_TEST_NAMES[r['decided_by']]}"
+    k = r.get("holm_family") or 1
+    text += f", Holm over {k})" if k > 1 else ")"
+    if r["significance"] == st.NOT_SIGNIFICANT and r["ci_excludes_zero"]:
+        p = r["decision_p"]
+        text += ("; interval not Holm-corrected" if p is not None and p < ALPHA
+                 else "; interval optimistic, test decides")
+    return text
 
 
 def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dict[str, Any]],
@@ -25,10 +93,18 @@ def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dic
             continue
         d = g["diff"]
         ratio = g["ratio"]["value"]
-        verdict = "a real gap (the interval excludes zero)" if g["differ"] else "not clearly different (the interval includes zero)"
+        few = g.get("too_few_speakers") or []
+        if few:
+            n = {g["worst"]: g["worst_speakers"], g["best"]: g["best_speakers"]}
+            ci = "(no interval: " + ", ".join(f"{_speakers(n[x])} in {x}" for x in few) + ")"
+            verdict = f"too few speakers for a verdict on the gap (at least {st.MIN_SPEAKERS} per group)"
+        else:
+            ci = fmt_ci("wer", d["low"], d["high"], True)
+            verdict = ("a real gap (the interval excludes zero)" if g["differ"]
+                       else "not clearly different (the interval includes zero)")
         out.append(
             f"{g['condition']}: worst group {g['worst']} ({fmt_pct(g['worst_value'])} WER) vs best {g['best']} "
-            f"({fmt_pct(g['best_value'])}): gap {fmt_value('wer', d['value'], True)} {fmt_ci('wer', d['low'], d['high'], True)}"
+            f"({fmt_pct(g['best_value'])}): gap {fmt_value('wer', d['value'], True)} {ci}"
             + (f", {ratio:.2f}x" if ratio is not None else "") + f" - {verdict}."
         )
     out = []
@@ -36,17 +112,27 @@ def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dic
     for g in gains:
         by_cond[g["condition"]].append(g)
     for cond, rows in by_cond.items():
-        helped = [r["accent_group"] for r in rows if r["low"] is not None and r["low"] > 0]
-        hurt = [r["accent_group"] for r in rows if r["high"] is not None and r["high"] < 0]
-        unclear = [r["accent_group"] for r in rows if r["accent_group"] not in helped + hurt]
+        tested = [r for r in rows if r["significance"] != st.TOO_FEW_SPEAKERS]
+        helped = [r["accent_group"] for r in tested
+                  if r["significance"] == st.SIGNIFICANT and r["gain"] is not None and r["gain"] > 0]
+        hurt = [r["accent_group"] for r in tested
+                if r["significance"] == st.SIGNIFICANT and r["gain"] is not None and r["gain"] < 0]
+        unclear = [r["accent_group"] for r in tested if r["accent_group"] not in helped + hurt]
+        few = [f"{r['accent_group']} ({_speakers(r['n_speakers'])})" for r in rows
+               if r["significance"] == st.TOO_FEW_SPEAKERS]
         parts = []
         if helped:
             parts.append(f"lowers WER for {', '.join(helped)}")
         if hurt:
             parts.append(f"raises WER for {', '.join(hurt)}")
         if unclear:
-            parts.append(f"no clear effect for {', '.join(unclear)}")
-        parts[-1] += " (95% intervals per group, not corrected for the number of groups)"
+            parts.append(f"no significant change for {', '.join(unclear)}")
+        if tested:
+            k = max(r.get("holm_family") or 1 for r in tested)
+            parts[-1] += (" (speaker-level test per group"
+                          + (f", Holm-corrected across the {k} per-group comparisons)" if k > 1 else ")"))
+        if few:
+            parts.append(f"too few speakers to tell for {', '.join(few)}")
         text = f"{cond} vs {baseline}: " + "; ".join(parts) + "."
         corr = next((c for c in correlations if c["condition"] == cond and not c["relative"]), None)
         rel = next((c for c in correlations if c["condition"] == cond and c["relative"]), None)
@@ -103,24 +189,26 @@ def overall_verdicts(summary: list[dict[str, Any]], comparisons: list[dict[str, 
         m = st.METRICS[r["metric"]]
         if r["diff"] is None:
             continue
-        direction = "no change"
-        if r["improved"] is True:
-            direction = "better"
-        elif r["improved"] is False:
-            direction = "worse"
         sig = r["significance"]
-        line = (f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → {fmt_value(r['metric'], r['cond'])}"
-                f" ({fmt_value(r['metric'], r['diff'], signed=True)}, 95% CI {fmt_ci(r['metric'], r['low'], r['high'], True)})"
-                f" - {direction}, {sig}")
-        if sig != "significant" and r["diff"] and r["min_wilcoxon_p"] is not None and r["min_wilcoxon_p"] > ALPHA:
-            line += (f" (only {r['n_differ']} of {r['n_speakers']} speakers differ between the conditions, too few"
-                     f" for the speaker-level test to reach p below {ALPHA})")
-        out.append(line + ".")
-    small = [f"{r['accent_group']}/{r['condition']}" for r in summary if r["small"] and r["accent_group"] != ALL]
-    if small:
-        groups = sorted({s.split("/")[0] for s in small})
-        out.append(f"Too small for a meaningful interval: {', '.join(groups)} (fewer than {st.MIN_SPEAKERS} speakers "
-                   f"or {st.MIN_WORDS} words); their numbers are shown but flagged.")
+        change = fmt_value(r["metric"], r["diff"], signed=True)
+        if sig == st.TOO_FEW_SPEAKERS:
+            numbers = f"{change}, 95% CI {na_speakers(r['n_speakers'])}"
+            head = "too few speakers"
+        else:
+            numbers = f"{change}, 95% CI {fmt_ci(r['metric'], r['low'], r['high'], True)}"
+            direction = {True: "better", False: "worse"}.get(r["improved"], "no change")
+            head = f"{direction}, significant" if sig == st.SIGNIFICANT else "not significant"
+        out.append(f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → "
+                   f"{fmt_value(r['metric'], r['cond'])} ({numbers}) - {head}: {decision_reason(r)}.")
+    few = sorted({r["accent_group"] for r in summary if r.get("too_few_speakers") and r["accent_group"] != ALL})
+    if few:
+        out.append(f"No interval or verdict for {', '.join(few)}: fewer than {st.MIN_SPEAKERS} speakers; their values"
+                   " are shown, their intervals marked n/a.")
+    words = sorted({r["accent_group"] for r in summary
+                    if r["small"] and not r.get("too_few_speakers") and r["accent_group"] != ALL})
+    if words:
+        out.append(f"Few words in {', '.join(words)} (fewer than {st.MIN_WORDS}): their intervals are shown but wide"
+                   " and unstable; they are flagged.")
     if not allrows:
         out.append("No utterances were scored.")
     return out

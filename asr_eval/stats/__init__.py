@@ -26,20 +26,36 @@ from .bootstrap import (
 from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
+    NOT_SIGNIFICANT,
+    SIGNIFICANT,
+    SPEAKER_T,
+    TOO_FEW_SPEAKERS,
+    WILCOXON,
+    WILCOXON_MIN_DIFFER,
+    Decision,
     PairedResult,
+    SpeakerTests,
     _wilcoxon_sign_flips,  # tests/test_stats.py checks the exact enumeration against scipy
+    decide,
+    deciding_test,
     holm,
     mapsswe,
     mapsswe_segments,
     min_wilcoxon_p,
     paired_compare,
     sign_test,
+    speaker_t_test,
+    speaker_tests,
+    wilcoxon_min_differ,
+    wilcoxon_rows,
     wilcoxon_test,
 )
 
 __all__ = [
-    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "PAIRED_METRICS",
-    "Correlation", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult",
+    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
+    "PAIRED_METRICS", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
+    "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult", "SpeakerTests",
+    "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
     "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
     "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
     "studentized_interval", "summarize", "wilcoxon_test",
