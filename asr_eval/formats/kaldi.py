@@ -4,7 +4,9 @@ https://kaldi-asr.org/doc/data_prep.html
 Each line of ``text`` is an utterance. Without ``segments`` its id is also a
 recording id of ``wav.scp``; with it, ``segments`` (``utt rec start end``)
 places it as a time range of a recording. ``utt2spk`` gives the speaker,
-``spk2gender`` the ``gender`` metadata. ``wav.scp`` values are file paths,
+``spk2gender`` the ``gender`` metadata, and any other ``utt2<name>`` file
+(``utt2lang``, ``utt2dur``, ``utt2accent``...) the ``<name>`` metadata;
+``utt2accent`` is the accent group. ``wav.scp`` values are file paths,
 relative ones read against the data folder (Kaldi reads them against the
 directory its scripts run in: write absolute paths and pass ``--audio-root``
 for audio kept elsewhere). A value ending in ``|`` is a command; see
@@ -55,6 +57,11 @@ def read(folder: Path, options: ReadOptions) -> Source:
         p = folder / name
         if p.is_file():
             optional[name] = _table(p, options)
+            files.append(p)
+    extra = {}
+    for p in sorted(folder.glob("utt2*"))[:20]:
+        if p.is_file() and p.name != "utt2spk" and p.name[4:].isidentifier():
+            extra[p.name[4:]] = _table(p, options)
             files.append(p)
     utt2spk = optional.get("utt2spk", {})
     spk2gender = optional.get("spk2gender", {})
@@ -107,6 +114,11 @@ def read(folder: Path, options: ReadOptions) -> Source:
             records.append(Record(str(text_path), line, problem=f"utterance {uid!r}: {problem}"))
             continue
         fields = {"id": uid, "audio": path, "text": text, "recording_id": rec}
+        for name, table in extra.items():
+            if uid in table:
+                fields[name] = table[uid][1]
+        if fields.get("accent"):
+            fields["accent_group"] = fields["accent"]
         spk = utt2spk.get(uid, (None, ""))[1]
         if spk:
             fields["speaker"] = spk
