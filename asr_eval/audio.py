@@ -25,6 +25,7 @@ SAMPLE_RATE = 16_000
 # (Kaldi's extract-segments allows the same overshoot, --max-overshoot=0.5):
 # segment times are often rounded up, or written for a slightly longer file.
 MAX_OVERSHOOT = 0.5
+_MP3_PREROLL = 0.25  # seconds decoded and dropped before an mp3 segment (a few frames' bit reservoir)
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *, start: float | None = None,
@@ -42,8 +43,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *, start: float
             if segment:
                 first, last = _frames(path, start, end, sr, f.frames)
                 if f.seekable():
-                    f.seek(first)
-                    data = f.read(last - first, dtype="float32", always_2d=True)
+                    # mp3 frames lean on the bytes of earlier ones (the bit reservoir): a decoder that seeks
+                    # straight to a frame gets silence there, so start earlier and drop the run-up
+                    preroll = min(first, int(_MP3_PREROLL * sr)) if f.format in ("MP3", "MPEG") else 0
+                    f.seek(first - preroll)
+                    data = f.read(last - first + preroll, dtype="float32", always_2d=True)[preroll:]
                 else:
                     data = f.read(dtype="float32", always_2d=True)[first:last]
             else:
