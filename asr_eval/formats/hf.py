@@ -91,6 +91,7 @@ def read_disk(path: Path, options: ReadOptions) -> Source:
     keep = [n for n, f in ds.features.items() if isinstance(f, datasets.Value)]
     files = tuple(sorted(p for p in path.iterdir() if p.is_file() and (p.suffix == ".arrow" or p.suffix == ".json")))
     records: list[Record] = []
+    extracted = False
     for i, row in enumerate(ds, start=1):
         raw = {k: row[k] for k in keep}
         audio = row.get(audio_col) or {}
@@ -100,7 +101,10 @@ def read_disk(path: Path, options: ReadOptions) -> Source:
             if len(data) > options.limits.max_bytes:
                 records.append(Record(str(path), i, problem=f"row {i}: embedded audio larger than {options.limits.max_bytes} bytes"))
                 continue
-            where = str(store_audio_bytes(data, PurePosixPath(name).suffix.lower())) if options.check_audio else (name or f"row-{i}")
+            if options.check_audio:
+                where, extracted = str(store_audio_bytes(data, PurePosixPath(name).suffix.lower())), True
+            else:
+                where = name or f"row-{i}"
         elif name:
             where = name
         else:
@@ -110,4 +114,5 @@ def read_disk(path: Path, options: ReadOptions) -> Source:
         records.append(Record(str(path), i, canonical(
             raw, text=raw.get(column, ""), audio=where, uid=uid, speaker_names=SPEAKER, accent_names=ACCENT,
             speaker_column=options.speaker_column, drop=(column,))))
-    return Source("hf-disk", path, path, files, tuple(records), roots=(extracted_audio_root(),))
+    # the cache folder is an audio root only when this dataset's own bytes were written there
+    return Source("hf-disk", path, path, files, tuple(records), roots=(extracted_audio_root(),) if extracted else ())

@@ -130,8 +130,11 @@ def read(folder: Path, options: ReadOptions) -> Source:
         if rec not in used:
             problems.append((str(wav_path), line, f"recording {rec!r} has no utterance in "
                              + ("segments" if segments is not None else "text") + "; not evaluated"))
-    return Source("kaldi", folder, folder, tuple(files), tuple(records), roots=(extracted_audio_root(),),
-                  problems=tuple(problems))
+    # the cache folder is an audio root only for the audio a command of this folder wrote there
+    ran = any(a and not is_name and value.endswith("|") for (a, _, is_name), (_, value)
+              in ((audio_of[r], wavs[r]) for r in audio_of))
+    return Source("kaldi", folder, folder, tuple(files), tuple(records),
+                  roots=(extracted_audio_root(),) if ran else (), problems=tuple(problems))
 
 
 def _command(rec: str, value: str, where: str, options: ReadOptions) -> tuple[str | None, str | None, bool]:
