@@ -34,6 +34,20 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def audio_key(audio_sha256: str, start: float | None = None, end: float | None = None) -> str:
+    """The audio part of a cache key: the file's hash, and the time range when the clip is a segment of it.
+
+    Two segments of one recording must never share a transcript, and a whole
+    file must keep the key it always had (the bare hash), so caches made
+    before segments existed stay valid. Times are written to the microsecond,
+    so 1.1 + 2.2 and 3.3 name the same range.
+    """
+    if start is None and end is None:
+        return audio_sha256
+    fmt = lambda t: "" if t is None else f"{t:.6f}"  # noqa: E731
+    return f"{audio_sha256}[{fmt(start)},{fmt(end)}]"
+
+
 def transcript_key(audio_sha256: str, engine: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
     """Cache key: sha256 over audio content, engine settings and the plan.
 

@@ -112,11 +112,15 @@ class Inputs:
 
 def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
                 directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
-                allow_outside_paths: bool = False) -> Inputs:
-    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies."""
+                allow_outside_paths: bool = False, manifest_options: Any = None) -> Inputs:
+    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies.
+
+    ``manifest_options`` (``formats.ReadOptions``) names the test set's format; by default it is detected.
+    """
     problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, problems.append)
-    manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
+    manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
+                             options=manifest_options)
     return Inputs(manifest, dict_v, dir_v, problems=tuple(problems))
 
 
@@ -137,10 +141,11 @@ def run_evaluation(
     executor: Any = None,
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
+    manifest_options: Any = None,
 ) -> RunOutcome:
     """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
     inputs = load_inputs(manifest_path, dictionary, directory, audio_roots=audio_roots,
-                         allow_outside_paths=allow_outside_paths)
+                         allow_outside_paths=allow_outside_paths, manifest_options=manifest_options)
     return evaluate(inputs, out_dir, config=config, conditions=conditions, backend=backend, command=command,
                     executor=executor)
 
@@ -208,7 +213,8 @@ def evaluate(
         decode_total = sum(t.decode_seconds for t in transcripts.values())
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
+            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
+                         "format": manifest.format, "read_options": dict(manifest.read_options),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
                          # where this run could read audio from (None: a manifest loaded without checking it)
                          **(manifest.audio_policy.to_dict() if manifest.audio_policy
@@ -264,6 +270,7 @@ def score_hypotheses(
     reports: bool = True,
     command: Sequence[str] | None = None,
     force: bool = False,
+    manifest_options: Any = None,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -286,7 +293,7 @@ def score_hypotheses(
     t_start = time.perf_counter()
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
-    manifest = load_manifest(manifest_path, check_audio=False)  # scoring imported text needs no audio
+    manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
     ids = [u.id for u in manifest.utterances]
     per_file = [(str(p), _without(load_hypotheses(p, known_ids=[*ids, *manifest.rejected]), manifest.rejected))
                 for p in hyp_paths]
@@ -329,7 +336,8 @@ def score_hypotheses(
     with RunLock(out, force=force):
         provenance = base_provenance(command)
         provenance.update({
-            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
+            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
+                         "format": manifest.format, "read_options": dict(manifest.read_options),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
             "dictionary": vocab_info(dict_v),

@@ -1,6 +1,6 @@
-"""Load and validate evaluation manifests (CSV, TSV or JSONL; read by ``asr_eval.tabular``).
+"""Load and validate test sets: asr-eval's own manifest or any format ``asr_eval.formats`` reads.
 
-Columns: ``audio`` (path relative to the manifest's folder), ``text``
+asr-eval's own manifest is CSV, TSV or JSONL (read by ``asr_eval.tabular``). Columns: ``audio`` (path relative to the manifest's folder), ``text``
 (reference), ``speaker``, ``accent_group``; optional ``id`` and ``entities``
 (JSON list of ``{"text", "label"}``); every other column is kept as metadata.
 References may mark entities inline as ``[Siobhan Nguyen](person)``.
@@ -18,23 +18,32 @@ manifest's folder or a folder the caller names (``audio_roots``). Anything else
 is rejected with one message that never depends on whether the file exists, so
 a manifest cannot read ``../../secret.flac`` into a report nor probe the disk.
 ``allow_outside_paths`` lifts the rule for trusted local use.
+
+The other formats (NeMo, HF audio folders and saved datasets, lhotse, Kaldi,
+Common Voice, NIST stm) are read by ``asr_eval.formats`` into the same
+records, so every rule here applies to each of them alike. A record may be a
+segment of its audio (``start``/``end`` seconds); a segment that ends before it
+starts, or past the end of its audio, is refused here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .tabular import jsonl_rows, read_csv, read_text
+from .formats import ReadOptions, read_source
 from .types import EntitySpan, InputError, Problem, Utterance
 
 REQUIRED = ("audio", "text", "speaker", "accent_group")
 STRING_FIELDS = ("id", "audio", "text", "speaker", "accent_group")
 _MARKUP_HINT = "]("
+# sclite's alternations, "{ um / uh / @ }": the scorer reads them; a reference of only optional words is still one
+_ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
 
 
 @dataclass(frozen=True)
@@ -64,29 +73,9 @@ class Manifest:
     problems: tuple[Problem, ...]
     rejected: Mapping[str, Problem] = field(default_factory=dict, compare=False)
     audio_policy: AudioPolicy | None = None
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, fields) per record; a record the reader could not split comes as ``{"__error__": problem}``."""
-    text = read_text(path, "manifest")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        seen_keys: set[str] = set()
-        for row in jsonl_rows(path, text):
-            seen_keys |= set(row.fields)
-            yield row.line, row.fields
-        missing = [c for c in REQUIRED if c not in seen_keys]
-        if missing and seen_keys:
-            raise InputError(str(path), f"no row has required field(s) {', '.join(missing)}")
-    elif suffix in (".csv", ".tsv"):
-        fields, rows = read_csv(path, text, delimiter="\t" if suffix == ".tsv" else ",")
-        missing = [c for c in REQUIRED if c not in fields]
-        if missing:
-            raise InputError(str(path), f"missing required column(s) {', '.join(missing)} (header: {', '.join(fields)})", 1)
-        for row in rows:
-            yield row.line, ({"__error__": row.problem} if row.problem else row.fields)
-    else:
-        raise InputError(str(path), f"unsupported manifest format {suffix!r} (use .csv or .jsonl)")
+    format: str = "asr-eval"
+    sha256: str = ""  # the fingerprint of the files read (one file: its own sha256)
+    read_options: Mapping[str, Any] = field(default_factory=dict, compare=False)  # how to read it again (merge)
 
 
 def _json_type(value: Any) -> str:
@@ -200,33 +189,41 @@ def load_manifest(
     *,
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
+    options: ReadOptions | None = None,
 ) -> Manifest:
-    """The manifest's usable rows and the problems of the others.
+    """The test set's usable rows and the problems of the others, in any format ``asr_eval.formats`` reads.
 
     ``check_audio`` (the default) confines audio to the manifest's folder and
     ``audio_roots`` (unless ``allow_outside_paths``) and checks each file is
     there; without it (score, merge: nothing reads audio) the audio column is
-    only a name and is not confined.
+    only a name and is not confined. ``options`` names the format and how to
+    read it (``--format``, ``--speaker-column``...); by default it is detected.
     """
     path = Path(path)
-    base = path.parent
-    confine = _Confinement(base, audio_roots, allow_outside_paths) if check_audio else None
+    options = replace(options or ReadOptions(), check_audio=check_audio)
+    source = read_source(path, options)
+    base = source.base
+    confine = (_Confinement(base, [*audio_roots, *source.roots], allow_outside_paths) if check_audio else None)
+    native = source.format == "asr-eval"
     utterances: list[Utterance] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(p, n, msg) for p, n, msg in source.problems]
     rejected: dict[str, Problem] = {}
     ids: dict[str, int] = {}
-    for line, row in _rows(path):
+    durations: dict[str, float | None] = {}
+    no_speaker = no_group = 0
+    for rec in source.records:
         uid = ""
+        line = rec.line
 
-        def bad(msg: str, severity: str = "error") -> None:
-            problems.append(Problem(str(path), line, msg, severity))
+        def bad(msg: str, severity: str = "error", where: tuple[str, int | None] | None = None) -> None:
+            problems.append(Problem(*(where or (rec.path, line)), msg, severity))
             if severity == "error" and uid:
                 rejected.setdefault(uid, problems[-1])
 
-        if "__error__" in row:
-            bad(row["__error__"])
+        if rec.problem:
+            bad(rec.problem)
             continue
-        clean = {str(k).strip(): ("" if v is None else v) for k, v in row.items()}
+        clean = {str(k).strip(): ("" if v is None else v) for k, v in rec.fields.items()}
         wrong_type = _type_problem(clean)
         if wrong_type:
             bad(wrong_type)
@@ -256,7 +253,7 @@ def load_manifest(
         if uid in ids:
             bad(f"duplicate id {uid!r} (first at line {ids[uid]})")
             continue
-        if confine is not None:
+        if confine is not None and not rec.audio_is_name:
             audio_path, outside = confine.locate(base, audio)
             problem = outside or _audio_problem(audio_path, audio)
             if problem:
@@ -264,27 +261,70 @@ def load_manifest(
                 continue
         else:
             audio_path = (base / audio).resolve() if not Path(audio).is_absolute() else Path(audio)
+        if rec.start is not None or rec.end is not None:
+            problem = _segment_problem(rec.start, rec.end, audio_path, durations if confine is not None else None)
+            if problem:
+                bad(problem, where=rec.segment_at)
+                continue
         try:
             text, entities = _entities(clean, text)
         except ValueError as exc:
             bad(str(exc))
             continue
-        if not _words(text):
+        if not _words(text) and not _ALTERNATION.search(text):
             bad(f"reference has no words after normalisation: {text!r}")
             continue
-        speaker = clean.get("speaker", "").strip()
-        group = clean.get("accent_group", "").strip()
+        speaker = str(clean.get("speaker", "")).strip()
+        group = str(clean.get("accent_group", "")).strip()
         if not speaker:
-            bad(f"empty speaker for {uid}; using the clip id as its speaker", "warning")
+            if native or "speaker" in clean:
+                bad(f"empty speaker for {uid}; using the clip id as its speaker", "warning")
+            else:
+                no_speaker += 1
             speaker = uid
         if not group:
-            bad(f"empty accent_group for {uid}; using 'unknown'", "warning")
+            if native or "accent_group" in clean:
+                bad(f"empty accent_group for {uid}; using 'unknown'", "warning")
+            else:
+                no_group += 1
             group = "unknown"
         meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities") and v not in ("", None)}
-        ids[uid] = line
-        utterances.append(Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line))
+        ids[uid] = line if line is not None else len(ids) + 1
+        utterances.append(Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line, rec.start, rec.end))
+    if no_speaker:
+        problems.append(Problem(str(path), None, f"{no_speaker} utterance(s) have no speaker in this {source.format} "
+                                "test set; each is its own speaker (name the field with --speaker-column)", "warning"))
+    if no_group:
+        problems.append(Problem(str(path), None, f"{no_group} utterance(s) have no accent in this {source.format} "
+                                "test set; grouped as 'unknown'", "warning"))
     if not utterances:
         detail = f" ({len(problems)} rows rejected; first: {problems[0]})" if problems else ""
         raise InputError(str(path), f"no usable utterances{detail}")
     return Manifest(str(path), tuple(utterances), tuple(problems),
-                    {k: p for k, p in rejected.items() if k not in ids}, confine.policy if confine else None)
+                    {k: p for k, p in rejected.items() if k not in ids}, confine.policy if confine else None,
+                    source.format, source.sha256(), options.to_dict())
+
+
+def _segment_problem(start: float | None, end: float | None, audio: Path,
+                     durations: dict[str, float | None] | None) -> str | None:
+    """Why a time range cannot be cut from its audio; the audio's length is looked up once per file, and only when audio is read."""
+    from .audio import MAX_OVERSHOOT, audio_duration
+
+    s = start or 0.0
+    if s < 0:
+        return f"segment starts at {s:g} s, before the start of the audio"
+    if end is not None and end <= s:
+        return f"segment ends at {end:g} s, not after it starts at {s:g} s"
+    if durations is None:
+        return None
+    key = str(audio)
+    if key not in durations:
+        durations[key] = audio_duration(audio)
+    total = durations[key]
+    if total is None:  # a format soundfile cannot measure without decoding: checked when the clip is read
+        return None
+    if s >= total:
+        return f"segment starts at {s:g} s, at or after the end of its audio ({total:g} s)"
+    if end is not None and end > total + MAX_OVERSHOOT:
+        return f"segment ends at {end:g} s, beyond the end of its audio ({total:g} s)"
+    return None

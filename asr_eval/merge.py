@@ -125,17 +125,26 @@ def check_compatible(shards: Sequence[_Shard]) -> None:
         raise MergeError("cannot merge these shards:\n  " + "\n  ".join(problems))
 
 
-def _load_manifest(run: dict[str, Any], manifest_override: Path | None):
-    """The manifest the shards ran on (references come from it), refused if its bytes changed since."""
-    from .files import file_sha256
+def _load_manifest(run: dict[str, Any], manifest_override: Path | None, options: Any = None):
+    """The manifest the shards ran on (references come from it), refused if its files changed since.
+
+    It is read as the shards read it (the format and options run.json
+    recorded) unless ``options`` says otherwise; a test set of several files
+    (a Kaldi folder) is compared by the fingerprint of all of them.
+    """
+    from .formats import ReadOptions
     from .manifest import load_manifest
 
     manifest_path = Path(manifest_override or run["manifest"]["path"])
-    if not manifest_path.is_file():
+    if not manifest_path.exists():
         raise MergeError(f"manifest {manifest_path} (from run.json) not found; pass the manifest explicitly")
-    if file_sha256(manifest_path) != run["manifest"]["sha256"]:
+    if options is None:
+        recorded = run["manifest"].get("read_options") or {}
+        options = ReadOptions(**{k: v for k, v in recorded.items() if k in ReadOptions.__dataclass_fields__})
+    man = load_manifest(manifest_path, check_audio=False, options=options)  # merging reads no audio
+    if man.sha256 != run["manifest"]["sha256"]:
         raise MergeError(f"manifest {manifest_path} changed since the shards ran (sha256 differs from run.json)")
-    return manifest_path, load_manifest(manifest_path, check_audio=False)  # merging reads no audio
+    return manifest_path, man
 
 
 def merge_runs(
@@ -148,6 +157,7 @@ def merge_runs(
     redact_names: bool = False,
     command: Sequence[str] | None = None,
     force: bool = False,
+    manifest_options: Any = None,
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder.
 
@@ -169,7 +179,7 @@ def merge_runs(
     shards = [_read_shard(Path(d)) for d in shard_dirs]
     check_compatible(shards)
     run0 = shards[0].run
-    manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None)
+    manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
     vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
@@ -238,6 +248,7 @@ def merge_runs(
     provenance = base_provenance(command)
     provenance.update({
         "manifest": {"path": str(manifest_path), "sha256": run0["manifest"]["sha256"],
+                     "format": man.format, "read_options": dict(man.read_options),
                      "utterances": len(man.utterances), "skipped": len(man.problems)},
         "dictionary": run0.get("dictionary"),
         "directory": run0.get("directory"),

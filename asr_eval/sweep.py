@@ -275,6 +275,7 @@ def run_sweep(
     command: Sequence[str] | None = None,
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
+    manifest_options: Any = None,
 ) -> SweepResult:
     """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
     from .backends import load_backend
@@ -292,7 +293,8 @@ def run_sweep(
     list_method = list_method or method
     if list_strength is None and list_method in STRENGTH_METHODS and strengths:
         list_strength = max(strengths) if list_method == "boost" else min(strengths)
-    man = load_manifest(manifest, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
+    man = load_manifest(manifest, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
+                        options=manifest_options)
     texts = [u.text for u in man.utterances]
     distractors = distractor_terms(max(sizes), terms, texts) if sizes and max(sizes) > 0 else ()
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-from .cache import TranscriptStore, transcript_key
+from .cache import TranscriptStore, audio_key, transcript_key
 from .files import file_sha256
 from .types import BiasPlan, Condition, DecodeResult, ModelError, Problem, Transcript, Utterance
 
@@ -28,11 +28,13 @@ class TranscribeStats:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _audio_seconds_estimate(path: str) -> float:
+def _audio_seconds_estimate(utt: Utterance) -> float:
+    if utt.end is not None:
+        return utt.end - (utt.start or 0.0)
     try:
         import soundfile as sf
 
-        return float(sf.info(path).duration)
+        return max(0.0, float(sf.info(utt.audio).duration) - (utt.start or 0.0))
     except Exception:
         return 0.0
 
@@ -87,7 +89,7 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
     out: list[JobResult] = []
     for job in jobs:
         try:
-            loaded.append((job, load_audio(job.utt.audio)))
+            loaded.append((job, load_audio(job.utt.audio, start=job.utt.start, end=job.utt.end)))
         except Exception as exc:
             out.append(_failure(job, exc))
     if len(loaded) > 1:
@@ -157,10 +159,13 @@ def transcribe(
     keys: dict[str, dict[str, str]] = {}
     jobs: list[Job] = []
     bar = _Progress(utterances, enabled=progress)
+    hashes: dict[str, str] = {}  # a recording cut into many segments is hashed once, not once per segment
     with bar:
         for utt in utterances:
             try:
-                audio_hash = file_sha256(utt.audio)
+                if utt.audio not in hashes:
+                    hashes[utt.audio] = file_sha256(utt.audio)
+                audio_hash = audio_key(hashes[utt.audio], utt.start, utt.end)
             except OSError as exc:
                 stats.failed += 1
                 stats.problems.append(Problem(utt.audio, utt.line, f"cannot read audio for {utt.id}: {exc}"))
@@ -236,7 +241,7 @@ class _Progress:
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.total = sum(_audio_seconds_estimate(u.audio) for u in utterances) or float(self.n)
+            self.total = sum(_audio_seconds_estimate(u) for u in utterances) or float(self.n)
             self.progress = Progress(
                 TextColumn("[bold]transcribing[/] {task.fields[clips]}"), BarColumn(),
                 TextColumn("{task.fields[hours]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

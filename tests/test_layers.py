@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "pure": ("fold", "matching", "align", "normalize", "scoring", "stats", "stats.*", "annotations", "correct",
              "redact", "bias", "shard", "score_run", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules"),
-    "io": ("audio", "files", "cache", "tabular", "manifest", "hypotheses", "trn", "vocab", "vocab.load",
+    "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "trn", "vocab", "vocab.load",
            "vocab.distractors", "runfolder", "provenance"),
     "engines": ("backends", "backends.*"),
     "tooling": ("vocab.sources", "vocab.probe"),

@@ -26,6 +26,7 @@ def merge(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged run (scored and reported as one run)."),
     force: options.Force = False,
     manifest: Optional[Path] = typer.Option(None, help="The manifest, if it moved since the shards ran (its sha256 must match)."),
+    test_set: options.ManifestFormat = options.ManifestFormat(),
     reports: bool = typer.Option(True, help="Write the reports after merging."),
     redaction: options.Redaction = options.Redaction(),
 ) -> None:
@@ -34,7 +35,9 @@ def merge(
 
     try:
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, **redaction.kwargs(),
-                             command=sys.argv, force=force)
+                             command=sys.argv, force=force,
+                             # read as the shards read it (run.json) unless the format options are given here
+                             manifest_options=None if test_set == options.ManifestFormat() else test_set.read_options())
     except AsrEvalError as exc:
         raise _fail(exc)
     console.print(

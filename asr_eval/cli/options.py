@@ -123,6 +123,30 @@ class AudioAccess(OptionGroup):
 
 
 @dataclass(frozen=True)
+class ManifestFormat(OptionGroup):
+    """How to read the test set: its format (detected unless named) and the fields the formats disagree on."""
+
+    format: Annotated[str, typer.Option(
+        "--format", help="Test set format: auto | asr-eval | nemo | hf | hf-disk | lhotse | kaldi | commonvoice | stm "
+                         "(see docs/formats.md).")] = "auto"
+    speaker_column: Annotated[Optional[str], typer.Option(
+        "--speaker-column", help="The field that holds the speaker (default: the format's own, e.g. client_id for Common Voice).")] = None
+    allow_wav_scp_commands: Annotated[bool, typer.Option(
+        "--allow-wav-scp-commands", help="Run the programs a Kaldi wav.scp names ('sox x.wav -t wav - |'); "
+                                         "without a shell, with a time and size limit; trusted data folders only.")] = False
+    audio_dir: Annotated[Optional[Path], typer.Option(
+        "--audio-dir", metavar="DIR", help="Folder holding the audio an stm names by file id (or Common Voice's clips); default: next to the file.")] = None
+
+    def read_options(self) -> Any:
+        """The ``formats.ReadOptions`` that ``load_manifest`` and the orchestration take (``manifest_options``)."""
+        from ..formats import ReadOptions
+
+        return ReadOptions(format=self.format, speaker_column=self.speaker_column,
+                           allow_wav_scp_commands=self.allow_wav_scp_commands,
+                           audio_dir=str(self.audio_dir) if self.audio_dir else None)
+
+
+@dataclass(frozen=True)
 class Redaction(OptionGroup):
     """What the report excerpts mask; metrics always use the full text."""
 

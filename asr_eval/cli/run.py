@@ -27,11 +27,13 @@ DEMO_DIRECTORY = "dictionaries/demo-directory.csv"
 
 @options.with_groups
 def run(
-    manifest: Path = typer.Argument(..., help="Manifest (CSV or JSONL): audio,text,speaker,accent_group[,id,...]."),
+    manifest: Path = typer.Argument(..., help="Test set: asr-eval's CSV/JSONL (audio,text,speaker,accent_group[,id,...]), "
+                                              "or a NeMo, HF, lhotse, Kaldi, Common Voice or stm test set (see --format)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created; reruns resume from its cache)."),
     force: options.Force = False,
     vocab: options.VocabFiles = options.VocabFiles(),
     audio: options.AudioAccess = options.AudioAccess(),
+    test_set: options.ManifestFormat = options.ManifestFormat(),
     method: str = typer.Option("prompt", help="Biasing method: prompt | hotwords | boost (openai-whisper)."),
     condition: List[str] = typer.Option([], "--condition", "-c", help="Run only these conditions (repeatable)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct hypotheses towards the vocabulary at this similarity threshold (0-1), in biased conditions."),
@@ -53,17 +55,18 @@ def run(
                            force=force)
     except ValueError as exc:
         raise _fail(exc)
-    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio)
+    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set)
 
 
 def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config,
-              audio: options.AudioAccess = options.AudioAccess()) -> None:
+              audio: options.AudioAccess = options.AudioAccess(),
+              test_set: options.ManifestFormat = options.ManifestFormat()) -> None:
     """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some rows were rejected or clips failed."""
     from ..evaluate import run_evaluation
 
     try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
-                                 command=sys.argv, **audio.kwargs())
+                                 command=sys.argv, **audio.kwargs(), manifest_options=test_set.read_options())
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
     print_outcome(outcome)

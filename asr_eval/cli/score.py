@@ -16,10 +16,11 @@ from .run import exit_if_incomplete, print_outcome
 
 @options.with_groups
 def score(
-    manifest: Path = typer.Argument(..., help="Manifest with the references (same format as for 'run')."),
+    manifest: Path = typer.Argument(..., help="Test set with the references (any format 'run' reads; see --format)."),
     hyp: List[Path] = typer.Option(..., "--hyp", help="Transcripts made elsewhere: JSONL (id,text[,condition]), CSV, or sclite trn. Repeatable; the condition is the 'condition' column or the file name."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     force: options.Force = False,
+    test_set: options.ManifestFormat = options.ManifestFormat(),
     vocab: options.VocabFiles = options.VocabFiles(),
     baseline: Optional[str] = typer.Option(None, help="Condition to compare the others against (default 'baseline' or the first)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct non-baseline hypotheses towards the vocabulary at this threshold (0-1)."),
@@ -37,7 +38,7 @@ def score(
     try:
         outcome = score_hypotheses(manifest, hyp, out, dictionary=vocab.dictionary, directory=vocab.directory,
                                    baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv,
-                                   force=force)
+                                   force=force, manifest_options=test_set.read_options())
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)

@@ -57,6 +57,7 @@ def sweep(
     engine: options.Engine = options.Engine(),
     execution: options.Execution = options.Execution(),
     audio: options.AudioAccess = options.AudioAccess(),
+    test_set: options.ManifestFormat = options.ManifestFormat(),
     progress: options.Progress = True,
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
@@ -72,7 +73,7 @@ def sweep(
             list_method=list_method, list_strength=list_strength, base_method=base_method,
             max_false_insertions=max_false_insertions,
             max_wer_increase=None if max_wer_increase < 0 else max_wer_increase, config=config, command=sys.argv,
-            **audio.kwargs(),
+            **audio.kwargs(), manifest_options=test_set.read_options(),
         )
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)

@@ -82,13 +82,13 @@ def _terms(dictionary: Optional[Path], directory: Optional[Path]) -> list:
     return [t for v in _load(dictionary, directory) for t in v.terms]
 
 
-def _coverage(terms: list, manifests: List[Path], min_missing: int = 2, on_problem=None):
+def _coverage(terms: list, manifests: List[Path], min_missing: int = 2, on_problem=None, read_options=None):
     """How often each term occurs in the manifests' references, normalised as the scorer does."""
     from ..vocab.coverage import coverage
     from ..vocab.sources import load_references, make_words, word_frequency
 
     words, version = make_words(terms)
-    refs = load_references(manifests, on_problem=on_problem)
+    refs = load_references(manifests, on_problem=on_problem, options=read_options)
     return coverage(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency,
                     version, min_missing)
 
@@ -206,10 +206,12 @@ def budget(
 
 
 @app.command()
+@options.with_groups
 def coverage(
     dictionary: Optional[Path] = DictArg,
     manifests: List[Path] = typer.Argument(..., help="One or more manifests (CSV or JSONL with audio,text,speaker,accent_group)."),
     directory: options.Directory = None,
+    test_set: options.ManifestFormat = options.ManifestFormat(),
     min_missing: int = typer.Option(2, help="Report capitalised words missing from the vocabulary seen at least this often."),
     by_accent: Optional[bool] = typer.Option(None, "--by-accent/--no-by-accent", help="One column per accent group (default: when there are at most 6)."),
     as_json: bool = JsonOpt,
@@ -219,7 +221,7 @@ def coverage(
     try:
         terms = _terms(dictionary, directory)
         report = _coverage(terms, manifests, min_missing,
-                           on_problem=lambda p: print(f"warning: {p}", file=sys.stderr))
+                           on_problem=lambda p: print(f"warning: {p}", file=sys.stderr), read_options=test_set.read_options())
     except AsrEvalError as exc:
         raise _fail(exc)
 

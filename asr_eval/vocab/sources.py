@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..tabular import read_csv, read_text
 from ..types import InputError, ModelError, Term, Vocabulary
@@ -116,7 +116,8 @@ class RefRow:
     manifest: str
 
 
-def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], None] | None = None) -> list[RefRow]:
+def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], None] | None = None,
+                    options: Any = None) -> list[RefRow]:
     """Reference rows from manifests (CSV or JSONL); audio files need not exist here.
 
     Rows the manifest loader rejects are skipped and passed to ``on_problem``.
@@ -125,7 +126,7 @@ def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], 
 
     rows: list[RefRow] = []
     for p in paths:
-        m = load_manifest(p, check_audio=False)
+        m = load_manifest(p, check_audio=False, options=options)
         for problem in m.problems:
             if on_problem is not None:
                 on_problem(problem)
