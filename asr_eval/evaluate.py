@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 from .bias import build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
+from .harms import THRESHOLDS
 from .manifest import Manifest, load_manifest
 from .provenance import base_provenance, vocab_info
 from .runfolder import Run, check_condition_names, load_run, write_run_folder
@@ -112,12 +113,42 @@ class Inputs:
 
 def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
                 directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
-                allow_outside_paths: bool = False) -> Inputs:
-    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies."""
+                allow_outside_paths: bool = False, nonspeech: str | Path | None = None) -> Inputs:
+    """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies.
+
+    ``nonspeech`` is a second manifest of clips with no speech (``--nonspeech``);
+    its clips join the first manifest's (``join_manifests``).
+    """
     problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, problems.append)
     manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths)
+    if nonspeech is not None:
+        extra = load_manifest(nonspeech, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
+                              nonspeech=True)
+        manifest = join_manifests(manifest, extra)
     return Inputs(manifest, dict_v, dir_v, problems=tuple(problems))
+
+
+def join_manifests(main: Manifest, extra: Manifest) -> Manifest:
+    """``main`` plus the clips of ``extra`` (a ``--nonspeech`` manifest); an id both hold is a problem of ``extra``'s row.
+
+    The result keeps ``main``'s path and audio policy (provenance records
+    ``extra`` itself: ``nonspeech_manifest``).
+    """
+    ids = {u.id for u in main.utterances}
+    kept, problems = [], list(extra.problems)
+    for u in extra.utterances:
+        if u.id in ids:
+            problems.append(Problem(extra.path, u.line, f"duplicate id {u.id!r} (also in {main.path})"))
+            continue
+        kept.append(u)
+    return replace(main, utterances=main.utterances + tuple(kept), problems=main.problems + tuple(problems),
+                   rejected={**main.rejected, **extra.rejected}, nonspeech_path=extra.path)
+
+
+def harm_thresholds() -> dict[str, Any]:
+    """The thresholds that defined the harms of this run (``asr_eval.harms``), for run.json."""
+    return dict(THRESHOLDS)
 
 
 def _rejected(manifest: Manifest) -> int:
@@ -137,10 +168,11 @@ def run_evaluation(
     executor: Any = None,
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
+    nonspeech: str | Path | None = None,
 ) -> RunOutcome:
     """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
     inputs = load_inputs(manifest_path, dictionary, directory, audio_roots=audio_roots,
-                         allow_outside_paths=allow_outside_paths)
+                         allow_outside_paths=allow_outside_paths, nonspeech=nonspeech)
     return evaluate(inputs, out_dir, config=config, conditions=conditions, backend=backend, command=command,
                     executor=executor)
 
@@ -213,6 +245,10 @@ def evaluate(
                          # where this run could read audio from (None: a manifest loaded without checking it)
                          **(manifest.audio_policy.to_dict() if manifest.audio_policy
                             else {"audio_roots": None, "allow_outside_paths": None})},
+            **({"nonspeech_manifest": {"path": str(Path(manifest.nonspeech_path).resolve()),
+                                       "sha256": file_sha256(manifest.nonspeech_path)}}
+               if manifest.nonspeech_path else {}),
+            "harms": harm_thresholds(),
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": backend.describe(),
@@ -332,6 +368,7 @@ def score_hypotheses(
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
+            "harms": harm_thresholds(),
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},

@@ -5,6 +5,13 @@ Columns: ``audio`` (path relative to the manifest's folder), ``text``
 (JSON list of ``{"text", "label"}``); every other column is kept as metadata.
 References may mark entities inline as ``[Siobhan Nguyen](person)``.
 
+A clip with no speech (silence, line noise, hold music, DTMF) has an empty
+``text`` and a ``speech`` column set to false (``false``/``0``/``no``); a
+manifest loaded with ``nonspeech=True`` (``--nonspeech``) holds only such
+clips and needs no ``text`` column. Its output is scored as a harm
+(``asr_eval.harms``), never as WER; an empty text without the mark is still an
+error, since it is far more often a missing transcript than silence.
+
 A malformed *file* (unreadable, not UTF-8, no header, a missing required column,
 a JSONL line that is not a JSON object) raises ``InputError``. A malformed *row*
 (more cells than the header, a value of the wrong JSON type, an empty path or
@@ -29,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from .harms import speech_value
 from .tabular import jsonl_rows, read_csv, read_text
 from .types import EntitySpan, InputError, Problem, Utterance
 
@@ -64,9 +72,10 @@ class Manifest:
     problems: tuple[Problem, ...]
     rejected: Mapping[str, Problem] = field(default_factory=dict, compare=False)
     audio_policy: AudioPolicy | None = None
+    nonspeech_path: str | None = None  # the --nonspeech manifest joined into this one, if any
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows(path: Path, required: Sequence[str] = REQUIRED) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, fields) per record; a record the reader could not split comes as ``{"__error__": problem}``."""
     text = read_text(path, "manifest")
     suffix = path.suffix.lower()
@@ -75,12 +84,12 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for row in jsonl_rows(path, text):
             seen_keys |= set(row.fields)
             yield row.line, row.fields
-        missing = [c for c in REQUIRED if c not in seen_keys]
+        missing = [c for c in required if c not in seen_keys]
         if missing and seen_keys:
             raise InputError(str(path), f"no row has required field(s) {', '.join(missing)}")
     elif suffix in (".csv", ".tsv"):
         fields, rows = read_csv(path, text, delimiter="\t" if suffix == ".tsv" else ",")
-        missing = [c for c in REQUIRED if c not in fields]
+        missing = [c for c in required if c not in fields]
         if missing:
             raise InputError(str(path), f"missing required column(s) {', '.join(missing)} (header: {', '.join(fields)})", 1)
         for row in rows:
@@ -200,8 +209,12 @@ def load_manifest(
     *,
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
+    nonspeech: bool = False,
 ) -> Manifest:
     """The manifest's usable rows and the problems of the others.
+
+    ``nonspeech``: every row is a clip with no speech (``--nonspeech``); its
+    text must be empty or absent.
 
     ``check_audio`` (the default) confines audio to the manifest's folder and
     ``audio_roots`` (unless ``allow_outside_paths``) and checks each file is
@@ -215,7 +228,7 @@ def load_manifest(
     problems: list[Problem] = []
     rejected: dict[str, Problem] = {}
     ids: dict[str, int] = {}
-    for line, row in _rows(path):
+    for line, row in _rows(path, tuple(c for c in REQUIRED if c != "text") if nonspeech else REQUIRED):
         uid = ""
 
         def bad(msg: str, severity: str = "error") -> None:
@@ -250,8 +263,16 @@ def load_manifest(
         if nul:  # no transcript holds one: a NUL in a reference is a damaged file, not speech
             bad(f"field {nul!r} contains a NUL character")
             continue
-        if not text:
-            bad(f"empty reference text for {audio}")
+        try:
+            silent = nonspeech or speech_value(clean.get("speech")) is False
+        except ValueError as exc:
+            bad(str(exc))
+            continue
+        if not text and not silent:
+            bad(f"empty reference text for {audio}: a clip with no speech needs a 'speech' column set to false")
+            continue
+        if silent and text and _words(text):
+            bad(f"clip {audio} is marked as having no speech but its reference has words: {text!r}")
             continue
         if uid in ids:
             bad(f"duplicate id {uid!r} (first at line {ids[uid]})")
@@ -269,7 +290,7 @@ def load_manifest(
         except ValueError as exc:
             bad(str(exc))
             continue
-        if not _words(text):
+        if not silent and not _words(text):
             bad(f"reference has no words after normalisation: {text!r}")
             continue
         speaker = clean.get("speaker", "").strip()
@@ -280,7 +301,9 @@ def load_manifest(
         if not group:
             bad(f"empty accent_group for {uid}; using 'unknown'", "warning")
             group = "unknown"
-        meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities") and v not in ("", None)}
+        meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities", "speech") and v not in ("", None)}
+        if silent or clean.get("speech") not in ("", None):
+            meta["speech"] = "false" if silent else "true"  # one spelling, read back by harms.is_nonspeech
         ids[uid] = line
         utterances.append(Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line))
     if not utterances:

@@ -23,7 +23,7 @@ from .bootstrap import (
     studentized_interval,
     summarize,
 )
-from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
+from .metrics import COUNT_FIELDS, HARM_METRICS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
     PairedResult,
@@ -38,7 +38,7 @@ from .significance import (
 )
 
 __all__ = [
-    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "PAIRED_METRICS",
+    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "HARM_METRICS", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "PAIRED_METRICS",
     "Correlation", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult",
     "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
     "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
