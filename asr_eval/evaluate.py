@@ -19,7 +19,7 @@ from .bias import build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
 from .harms import THRESHOLDS
-from .manifest import Manifest, load_manifest
+from .manifest import Manifest, join_manifests, load_manifest
 from .provenance import base_provenance, vocab_info
 from .runfolder import Run, check_condition_names, load_run, write_run_folder
 from .score_run import score_transcripts
@@ -127,23 +127,6 @@ def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
                               nonspeech=True)
         manifest = join_manifests(manifest, extra)
     return Inputs(manifest, dict_v, dir_v, problems=tuple(problems))
-
-
-def join_manifests(main: Manifest, extra: Manifest) -> Manifest:
-    """``main`` plus the clips of ``extra`` (a ``--nonspeech`` manifest); an id both hold is a problem of ``extra``'s row.
-
-    The result keeps ``main``'s path and audio policy (provenance records
-    ``extra`` itself: ``nonspeech_manifest``).
-    """
-    ids = {u.id for u in main.utterances}
-    kept, problems = [], list(extra.problems)
-    for u in extra.utterances:
-        if u.id in ids:
-            problems.append(Problem(extra.path, u.line, f"duplicate id {u.id!r} (also in {main.path})"))
-            continue
-        kept.append(u)
-    return replace(main, utterances=main.utterances + tuple(kept), problems=main.problems + tuple(problems),
-                   rejected={**main.rejected, **extra.rejected}, nonspeech_path=extra.path)
 
 
 def harm_thresholds() -> dict[str, Any]:

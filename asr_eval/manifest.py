@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -311,3 +311,20 @@ def load_manifest(
         raise InputError(str(path), f"no usable utterances{detail}")
     return Manifest(str(path), tuple(utterances), tuple(problems),
                     {k: p for k, p in rejected.items() if k not in ids}, confine.policy if confine else None)
+
+
+def join_manifests(main: Manifest, extra: Manifest) -> Manifest:
+    """``main`` plus the clips of ``extra`` (a ``--nonspeech`` manifest); an id both hold is a problem of ``extra``'s row.
+
+    The result keeps ``main``'s path and audio policy (provenance records
+    ``extra`` itself: ``nonspeech_manifest``).
+    """
+    ids = {u.id for u in main.utterances}
+    kept, problems = [], list(extra.problems)
+    for u in extra.utterances:
+        if u.id in ids:
+            problems.append(Problem(extra.path, u.line, f"duplicate id {u.id!r} (also in {main.path})"))
+            continue
+        kept.append(u)
+    return replace(main, utterances=main.utterances + tuple(kept), problems=main.problems + tuple(problems),
+                   rejected={**main.rejected, **extra.rejected}, nonspeech_path=extra.path)

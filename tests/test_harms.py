@@ -349,6 +349,9 @@ def test_the_report_explains_each_harm(tmp_path):
     written = write_reports(out, n_boot=200)
     md = written["report.md"].read_text(encoding="utf-8")
     assert "## Harms" in md and "### prompt" in md and "kubernetes postgres" in md
+    rows = list(csv.DictReader(open(written["harms.csv"], encoding="utf-8")))
+    echo = next(r for r in rows if (r["accent_group"], r["condition"], r["metric"]) == ("ALL", "prompt", "echo_rate"))
+    assert (float(echo["value"]), echo["baseline"], float(echo["diff"])) == (0.5, "baseline", 0.5)
     html = written["report.html"].read_text(encoding="utf-8")
     assert 'id="harms"' in html and "prompt echo</b>" in html and "tok D harm" in html
 

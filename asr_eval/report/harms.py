@@ -156,3 +156,27 @@ def attach_to_views(run: RunData, views: Sequence[dict[str, Any]], red: Redactor
                 kinds.add(e["kind"])
             cu["harms"] = out
         v["harms"] = sorted(kinds)  # the kinds any condition of this clip shows, for the page's filter
+
+
+HARMS_CSV_COLUMNS = ("accent_group", "condition", "metric", "value", "low", "high", "clips", "nonspeech_clips",
+                     "baseline", "base", "diff", "diff_low", "diff_high", "holm_wilcoxon", "significance")
+
+
+def harms_csv(model: Mapping[str, Any]) -> str:
+    """harms.csv: one row per group x condition x harm metric, its interval and, for biased conditions, the change."""
+    import csv
+    import io
+
+    h = model.get("harms") or {}
+    comp = {(r["accent_group"], r["condition"], r["metric"]): r for r in h.get("comparisons", [])}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HARMS_CSV_COLUMNS)
+    for r in h.get("summary", []):
+        for name, e in r["metrics"].items():
+            c = comp.get((r["accent_group"], r["condition"], name), {})
+            row = [r["accent_group"], r["condition"], name, e["value"], e["low"], e["high"], r["clips"],
+                   r["nonspeech_clips"], c.get("baseline"), c.get("base"), c.get("diff"), c.get("low"), c.get("high"),
+                   c.get("holm_wilcoxon"), c.get("significance")]
+            w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
