@@ -46,7 +46,8 @@ class Counts:
     Words (``hits subs dels ins``, ``ref_words = hits + subs + dels``), the same for
     characters (``char_*``), for the words of term occurrences (``b_*``, biased)
     and for all other words (``u_*``, unbiased), and term occurrences by outcome
-    (``term_*``). Definitions: docs/scoring.md.
+    (``term_*``), and the harms of ``asr_eval.harms`` (``ns_*`` non-speech clips,
+    ``echo_*``, ``loop_*``, ``tail_*``). Definitions: docs/scoring.md.
     """
 
     clips: int = 0
@@ -76,6 +77,18 @@ class Counts:
     term_misses: int = 0
     term_false_ins: int = 0
     term_display_exact: int = 0
+    # Harms beyond terms (asr_eval.harms; docs/scoring.md). Non-speech clips
+    # (reference empty by design) have zero word and character counts: their
+    # output is counted here instead, so it never enters WER.
+    ns_clips: int = 0
+    ns_output_clips: int = 0
+    ns_words: int = 0
+    echo_clips: int = 0
+    echo_words: int = 0
+    loop_clips: int = 0
+    loop_words: int = 0
+    tail_clips: int = 0
+    tail_words: int = 0
 
     word_errors = _Sum("subs", "dels", "ins")
     char_errors = _Sum("char_subs", "char_dels", "char_ins")
@@ -175,9 +188,9 @@ class Ratio:
                 raise ValueError(f"unknown count {name!r}; counts are {', '.join(FIELDS + tuple(DERIVED))}")
 
     def of(self, counts: Any) -> float | None:
-        """The rate; None when the denominator is zero."""
+        """The rate; None when the denominator is zero (or negative: counts no real clips can have)."""
         den = _dot(self.den, counts)
-        if not den:
+        if den <= 0:
             return None
         return self.scale * _dot(self.num, counts) / den
 
@@ -213,6 +226,14 @@ RATES: Mapping[str, Ratio] = {
     "false_ins_per_100": Ratio({"term_false_ins": 1}, {"clips": 1}, scale=100.0),
     # Occurrences recognised *and* written exactly in a written form, over all occurrences.
     "display_accuracy": Ratio({"term_display_exact": 1}, {"term_refs": 1}),
+    # Harms: non-speech clips with any output, and words written per non-speech clip;
+    # clips with a prompt echo or a loop (any clip); clips that stopped early (speech clips).
+    "ns_output_rate": Ratio({"ns_output_clips": 1}, {"ns_clips": 1}),
+    "ns_words_per_clip": Ratio({"ns_words": 1}, {"ns_clips": 1}),
+    "echo_rate": Ratio({"echo_clips": 1}, {"clips": 1}),
+    "loop_rate": Ratio({"loop_clips": 1}, {"clips": 1}),
+    "tail_rate": Ratio({"tail_clips": 1}, {"clips": 1, "ns_clips": -1}),
+    "tail_word_share": Ratio({"tail_words": 1}, {"ref_words": 1}),
 }
 
 

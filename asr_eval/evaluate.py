@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 from .bias import build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
-from .manifest import Manifest, load_manifest
+from .harms import THRESHOLDS
+from .manifest import Manifest, join_manifests, load_manifest
 from .provenance import base_provenance, vocab_info
 from .runfolder import Run, check_condition_names, load_run, write_run_folder
 from .score_run import score_transcripts
@@ -112,16 +113,28 @@ class Inputs:
 
 def load_inputs(manifest_path: str | Path, dictionary: str | Path | None = None,
                 directory: str | Path | None = None, *, audio_roots: Sequence[str | Path] = (),
-                allow_outside_paths: bool = False, manifest_options: Any = None) -> Inputs:
+                allow_outside_paths: bool = False, manifest_options: Any = None,
+                nonspeech: str | Path | None = None) -> Inputs:
     """The manifest (its audio confined to its folder and ``audio_roots``) and the vocabularies.
 
     ``manifest_options`` (``formats.ReadOptions``) names the test set's format; by default it is detected.
+    ``nonspeech`` is a second manifest of clips with no speech (``--nonspeech``, asr-eval's own format);
+    its clips join the first manifest's (``join_manifests``).
     """
     problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, problems.append)
     manifest = load_manifest(manifest_path, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
                              options=manifest_options)
+    if nonspeech is not None:
+        extra = load_manifest(nonspeech, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
+                              nonspeech=True)
+        manifest = join_manifests(manifest, extra)
     return Inputs(manifest, dict_v, dir_v, problems=tuple(problems))
+
+
+def harm_thresholds() -> dict[str, Any]:
+    """The thresholds that defined the harms of this run (``asr_eval.harms``), for run.json."""
+    return dict(THRESHOLDS)
 
 
 def _rejected(manifest: Manifest) -> int:
@@ -142,10 +155,12 @@ def run_evaluation(
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
     manifest_options: Any = None,
+    nonspeech: str | Path | None = None,
 ) -> RunOutcome:
     """``evaluate`` on inputs read from these paths (the CLI's entry point)."""
     inputs = load_inputs(manifest_path, dictionary, directory, audio_roots=audio_roots,
-                         allow_outside_paths=allow_outside_paths, manifest_options=manifest_options)
+                         allow_outside_paths=allow_outside_paths, manifest_options=manifest_options,
+                         nonspeech=nonspeech)
     return evaluate(inputs, out_dir, config=config, conditions=conditions, backend=backend, command=command,
                     executor=executor)
 
@@ -219,6 +234,10 @@ def evaluate(
                          # where this run could read audio from (None: a manifest loaded without checking it)
                          **(manifest.audio_policy.to_dict() if manifest.audio_policy
                             else {"audio_roots": None, "allow_outside_paths": None})},
+            **({"nonspeech_manifest": {"path": str(Path(manifest.nonspeech_path).resolve()),
+                                       "sha256": file_sha256(manifest.nonspeech_path)}}
+               if manifest.nonspeech_path else {}),
+            "harms": harm_thresholds(),
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": backend.describe(),
@@ -340,6 +359,7 @@ def score_hypotheses(
                          "format": manifest.format, "read_options": dict(manifest.read_options),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
             "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
+            "harms": harm_thresholds(),
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},

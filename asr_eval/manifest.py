@@ -5,6 +5,13 @@ asr-eval's own manifest is CSV, TSV or JSONL (read by ``asr_eval.tabular``). Col
 (JSON list of ``{"text", "label"}``); every other column is kept as metadata.
 References may mark entities inline as ``[Siobhan Nguyen](person)``.
 
+A clip with no speech (silence, line noise, hold music, DTMF) has an empty
+``text`` and a ``speech`` column set to false (``false``/``0``/``no``); a
+manifest loaded with ``nonspeech=True`` (``--nonspeech``) holds only such
+clips and needs no ``text`` column. Its output is scored as a harm
+(``asr_eval.harms``), never as WER; an empty text without the mark is still an
+error, since it is far more often a missing transcript than silence.
+
 A malformed *file* (unreadable, not UTF-8, no header, a missing required column,
 a JSONL line that is not a JSON object) raises ``InputError``. A malformed *row*
 (more cells than the header, a value of the wrong JSON type, an empty path or
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from .formats import ReadOptions, read_source
+from .harms import speech_value
 from .types import EntitySpan, InputError, Problem, Utterance
 
 REQUIRED = ("audio", "text", "speaker", "accent_group")
@@ -76,6 +84,7 @@ class Manifest:
     format: str = "asr-eval"
     sha256: str = ""  # the fingerprint of the files read (one file: its own sha256)
     read_options: Mapping[str, Any] = field(default_factory=dict, compare=False)  # how to read it again (merge)
+    nonspeech_path: str | None = None  # the --nonspeech manifest joined into this one, if any
 
 
 def _json_type(value: Any) -> str:
@@ -190,8 +199,12 @@ def load_manifest(
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
     options: ReadOptions | None = None,
+    nonspeech: bool = False,
 ) -> Manifest:
     """The test set's usable rows and the problems of the others, in any format ``asr_eval.formats`` reads.
+
+    ``nonspeech``: every row is a clip with no speech (``--nonspeech``); its
+    text must be empty or absent.
 
     ``check_audio`` (the default) confines audio to the manifest's folder and
     ``audio_roots`` (unless ``allow_outside_paths``) and checks each file is
@@ -200,7 +213,7 @@ def load_manifest(
     read it (``--format``, ``--speaker-column``...); by default it is detected.
     """
     path = Path(path)
-    options = replace(options or ReadOptions(), check_audio=check_audio)
+    options = replace(options or ReadOptions(), check_audio=check_audio, text_required=not nonspeech)
     source = read_source(path, options)
     base = source.base
     confine = (_Confinement(base, [*audio_roots, *source.roots], allow_outside_paths) if check_audio else None)
@@ -247,8 +260,16 @@ def load_manifest(
         if nul:  # no transcript holds one: a NUL in a reference is a damaged file, not speech
             bad(f"field {nul!r} contains a NUL character")
             continue
-        if not text:
-            bad(f"empty reference text for {audio}")
+        try:
+            silent = nonspeech or speech_value(clean.get("speech")) is False
+        except ValueError as exc:
+            bad(str(exc))
+            continue
+        if not text and not silent:
+            bad(f"empty reference text for {audio}: a clip with no speech needs a 'speech' column set to false")
+            continue
+        if silent and text and _words(text):
+            bad(f"clip {audio} is marked as having no speech but its reference has words: {text!r}")
             continue
         if uid in ids:
             bad(f"duplicate id {uid!r} (first at line {ids[uid]})")
@@ -271,7 +292,7 @@ def load_manifest(
         except ValueError as exc:
             bad(str(exc))
             continue
-        if not _words(text) and not _ALTERNATION.search(text):
+        if not silent and not _words(text) and not _ALTERNATION.search(text):
             bad(f"reference has no words after normalisation: {text!r}")
             continue
         speaker = str(clean.get("speaker", "")).strip()
@@ -288,7 +309,9 @@ def load_manifest(
             else:
                 no_group += 1
             group = "unknown"
-        meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities") and v not in ("", None)}
+        meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities", "speech") and v not in ("", None)}
+        if silent or clean.get("speech") not in ("", None):
+            meta["speech"] = "false" if silent else "true"  # one spelling, read back by harms.is_nonspeech
         ids[uid] = line if line is not None else len(ids) + 1
         utterances.append(Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line, rec.start, rec.end))
     if no_speaker:
@@ -328,3 +351,20 @@ def _segment_problem(start: float | None, end: float | None, audio: Path,
     if end is not None and end > total + MAX_OVERSHOOT:
         return f"segment ends at {end:g} s, beyond the end of its audio ({total:g} s)"
     return None
+
+
+def join_manifests(main: Manifest, extra: Manifest) -> Manifest:
+    """``main`` plus the clips of ``extra`` (a ``--nonspeech`` manifest); an id both hold is a problem of ``extra``'s row.
+
+    The result keeps ``main``'s path and audio policy (provenance records
+    ``extra`` itself: ``nonspeech_manifest``).
+    """
+    ids = {u.id for u in main.utterances}
+    kept, problems = [], list(extra.problems)
+    for u in extra.utterances:
+        if u.id in ids:
+            problems.append(Problem(extra.path, u.line, f"duplicate id {u.id!r} (also in {main.path})"))
+            continue
+        kept.append(u)
+    return replace(main, utterances=main.utterances + tuple(kept), problems=main.problems + tuple(problems),
+                   rejected={**main.rejected, **extra.rejected}, nonspeech_path=extra.path)

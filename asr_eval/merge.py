@@ -144,6 +144,15 @@ def _load_manifest(run: dict[str, Any], manifest_override: Path | None, options:
     man = load_manifest(manifest_path, check_audio=False, options=options)  # merging reads no audio
     if man.sha256 != run["manifest"]["sha256"]:
         raise MergeError(f"manifest {manifest_path} changed since the shards ran (sha256 differs from run.json)")
+    ns = run.get("nonspeech_manifest")  # a --nonspeech manifest joined into the run: its clips are the run's too
+    if isinstance(ns, dict) and ns.get("path"):
+        from .files import file_sha256
+        from .manifest import join_manifests
+
+        ns_path = Path(ns["path"])
+        if not ns_path.is_file() or file_sha256(ns_path) != ns.get("sha256"):
+            raise MergeError(f"non-speech manifest {ns_path} (from run.json) is missing or changed since the shards ran")
+        man = join_manifests(man, load_manifest(ns_path, check_audio=False, nonspeech=True))
     return manifest_path, man
 
 

@@ -101,6 +101,7 @@ def write_run_folder(
     write_parquet(to_frame(scored.term_rows, TERM_COLUMNS), out_dir / "terms.parquet")
     written += ["utterances.parquet", "terms.parquet"]
     put("alignments.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))
+    put(HARMS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.harm_rows))
     skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
                for p in (*manifest.problems, *problems)]
     for uid in scored.excluded:
@@ -143,6 +144,7 @@ def _is_condition_file(rel: str) -> bool:
 
 VOCABULARY_FILE = "vocabulary.json"
 SNAPSHOT_FORMAT = 1
+HARMS_FILE = "harms.jsonl"  # one harm event (asr_eval.harms.HarmEvent) per line, with its clip and condition
 
 
 def condition_kind(c: Condition) -> str:
@@ -234,6 +236,8 @@ def _write_trn(out_dir: Path, rows: Sequence[Mapping[str, Any]], names: Sequence
     refs: dict[str, str] = {}
     hyps: dict[str, list[str]] = {n: [] for n in names}
     for r in rows:
+        if r.get("ns_clips"):  # no speech: not in WER, so not in what sclite would re-score either
+            continue
         refs.setdefault(r["utt_id"], format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
         hyps[r["condition"]].append(format_trn_line(r["hyp_norm"], r["speaker"], r["utt_id"]) + "\n")
     files = {"trn/ref.trn": "".join(refs.values())}
@@ -288,6 +292,7 @@ class Run:
     baseline: str = "baseline"
     condition_records: tuple[ConditionRecord, ...] = ()
     vocabulary: VocabularySnapshot | None = None
+    harms: list[dict[str, Any]] = field(default_factory=list)  # harms.jsonl; empty for folders written before it
 
     def plan(self, condition: str) -> BiasPlan | None:
         return next((r.plan for r in self.condition_records if r.name == condition), None)
@@ -402,7 +407,37 @@ def load_run(run_dir: str | Path) -> Run:
         baseline=baseline,
         condition_records=_condition_records(run_path, run),
         vocabulary=VocabularySnapshot.read(snapshot) if snapshot.is_file() else None,
+        harms=read_harms(run_dir),
     )
+
+
+_HARM_INTS = ("words", "hyp_start", "hyp_len", "ref_start", "ref_len", "prompt_start", "copies")
+
+
+def read_harms(run_dir: str | Path) -> list[dict[str, Any]]:
+    """harms.jsonl: every harm event with its clip and condition; [] when the folder has none (older runs)."""
+    from .harms import KINDS
+
+    path = Path(run_dir) / HARMS_FILE
+    if not path.is_file():
+        return []
+    out = []
+    for record in jsonl_rows(path, read_text(path)):
+        row = dict(record.fields)
+        for key in ("utt_id", "condition", "kind"):
+            if not isinstance(row.get(key), str):
+                raise InputError(str(path), f"harm event without a {key!r} string", record.line)
+        if row["kind"] not in KINDS:
+            raise InputError(str(path), f"unknown harm kind {row['kind']!r} (known: {', '.join(KINDS)})", record.line)
+        for key in _HARM_INTS:
+            value = row.get(key)
+            if value is not None and (type(value) is not int or value < 0):
+                raise InputError(str(path), f"field {key!r}: expected a whole number >= 0, got {value!r}", record.line)
+        for key in ("text", "detail"):
+            if not isinstance(row.get(key, ""), str):
+                raise InputError(str(path), f"field {key!r}: expected a string", record.line)
+        out.append(row)
+    return out
 
 
 def _condition_records(path: Path, run: Mapping[str, Any]) -> tuple[ConditionRecord, ...]:

@@ -18,6 +18,7 @@ class ScoredRun:
     term_rows: tuple[dict[str, Any], ...]
     alignment_rows: tuple[dict[str, Any], ...]
     excluded: tuple[str, ...]  # utt ids left out because some condition has no transcript
+    harm_rows: tuple[dict[str, Any], ...] = ()  # one per harm event (asr_eval.harms), for harms.jsonl
 
 
 def score_transcripts(
@@ -34,11 +35,13 @@ def score_transcripts(
     Clips lacking a transcript in any condition are excluded from all of them,
     keeping comparisons paired.
     """
-    from .scoring import score_many
+    from .harms import is_nonspeech, prompt_words
+    from .scoring import build_term_index, score_harms, score_many
 
     urows: list[dict[str, Any]] = []
     trows: list[dict[str, Any]] = []
     arows: list[dict[str, Any]] = []
+    hrows: list[dict[str, Any]] = []
     excluded: list[str] = []
     jobs: list[tuple[Utterance, str, Transcript]] = []
     for utt in utterances:
@@ -47,10 +50,16 @@ def score_transcripts(
             excluded.append(utt.id)
             continue
         jobs.extend((utt, cond, t) for cond, t in zip(conditions, ts))
-    scores = score_many([(u.text, t.text) for u, _, t in jobs], terms, normalizer, [u.entities for u, _, _ in jobs])
+    index = build_term_index(terms, normalizer)  # its normaliser also splits the prompts, as it splits hypotheses
+    scores = score_many([(u.text, t.text) for u, _, t in jobs], index, normalizer, [u.entities for u, _, _ in jobs])
+    prompts: dict[str, Any] = {}
     plan_sets: dict[str, tuple[set[str], set[str]]] = {}  # a condition has one plan (transcribe and merge ensure it)
     for (utt, cond, t), s in zip(jobs, scores):
         base = {"utt_id": utt.id, "condition": cond, "speaker": utt.speaker, "accent_group": utt.accent_group}
+        if cond not in prompts:
+            prompts[cond] = prompt_words(t.plan.text, t.plan.terms_in_force, index.normalizer.words)
+        s, harms = score_harms(s, t.text, prompts[cond], is_nonspeech(utt.meta))
+        hrows.extend({**base, **e.to_dict()} for e in harms.events)
         urows.append({
             **base, "audio_seconds": round(t.audio_seconds, 3), "decode_seconds": round(t.decode_seconds, 4),
             "ref": utt.text, "hyp": t.text, "ref_norm": s.ref_norm, "hyp_norm": s.hyp_norm, **s.counts_row(),
@@ -67,4 +76,4 @@ def score_transcripts(
             })
         arows.append({"utt_id": utt.id, "condition": cond,
                       "pairs": [[p.op, p.ref, p.hyp] for p in s.alignment.pairs]})
-    return ScoredRun(tuple(urows), tuple(trows), tuple(arows), tuple(excluded))
+    return ScoredRun(tuple(urows), tuple(trows), tuple(arows), tuple(excluded), tuple(hrows))

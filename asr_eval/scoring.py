@@ -8,7 +8,7 @@ only after summing. Definitions are in docs/scoring.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 from asr_eval.align import (
@@ -23,6 +23,7 @@ from asr_eval.align import (
     ops_many,
 )
 from asr_eval.counts import COUNT_COLUMNS, FIELDS, Counts, harmonic_f1
+from asr_eval.harms import HARM_FIELDS, ClipHarms, PromptWords, clip_harms
 from asr_eval.matching import PhraseIndex
 from asr_eval.normalize import Normalizer, protected_forms
 from asr_eval.types import EntitySpan, Term
@@ -115,8 +116,38 @@ def _utterance_score(
         b.ref_len, b.hits, b.subs, b.dels, b.ins,
         u.ref_len, u.hits, u.subs, u.dels, u.ins,
         t.refs, t.hits, t.partial, t.misses, t.false_ins, t.display_exact,
+        *_NO_HARM_COUNTS,
     )
     return UtteranceScore(values, events, alignment.ops, ref_norm, hyp_norm)
+
+
+# --------------------------------------------------------------------------- harms
+
+_HARMS = slice(FIELDS.index(HARM_FIELDS[0]), FIELDS.index(HARM_FIELDS[-1]) + 1)
+_NO_HARM_COUNTS = (0,) * len(HARM_FIELDS)
+# Word, character, B- and U-word counts: what a non-speech clip must not add to.
+_SPEECH_ONLY = slice(FIELDS.index("ref_words"), FIELDS.index("u_ins") + 1)
+
+
+def score_harms(score: UtteranceScore, hyp: str, prompt: PromptWords | None, nonspeech: bool = False,
+                ) -> tuple[UtteranceScore, ClipHarms]:
+    """A scored clip with its harm counts filled in (``asr_eval.harms``), and the events behind them.
+
+    A non-speech clip (``nonspeech``: its reference is empty by design) keeps its
+    term events and counts (a term written on silence is a false insertion) but
+    its word and character counts become zero and its op string empty: what it
+    wrote is counted as non-speech output, never as WER insertions, and no
+    alignment of it reaches the segment-level test.
+    """
+    ref_words, hyp_words = score.ref_norm.split(), score.hyp_norm.split()
+    harms = clip_harms(ref_words, hyp_words, score.ops, hyp, prompt, nonspeech)
+    values = list(score.count_values)
+    values[_HARMS] = harms.counts
+    ops = score.ops
+    if nonspeech:
+        values[_SPEECH_ONLY] = (0,) * (_SPEECH_ONLY.stop - _SPEECH_ONLY.start)
+        ops = ""
+    return replace(score, count_values=tuple(values), ops=ops), harms
 
 
 def term_columns(ops: str, start: int | None, length: int, side: str = "ref") -> list[int]:

@@ -63,7 +63,7 @@ def pick_clips(manifest: Path, n: int, workdir: Path) -> tuple[Path, float]:
             if by_group[group] and len(picked) < n:
                 picked.append(by_group[group].pop(0))
     out = workdir / "manifest.csv"
-    cols = ["id", "audio", "text", "speaker", "accent_group"]
+    cols = ["id", "audio", "text", "speaker", "accent_group", "speech"]  # speech: false marks a non-speech clip
     seconds = 0.0
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")

@@ -11,6 +11,14 @@ be demonstrated and tested end to end.
 
 Every group speaks every sentence in ``sentences.csv`` (so groups can be
 compared sentence by sentence), split between two "speakers" per group.
+
+Two more groups exercise what short speech clips cannot (asr_eval.harms):
+``non-speech`` holds generated clips with no speech at all (digital silence,
+room and line noise, DTMF, dial, busy and ringback tones, music-like signals,
+breathing, a cough), marked ``speech=false`` with an empty reference, on which
+any output is a hallucination; ``long-form`` holds clips over 30 s made of
+several sentences in a row (one with a hold-like pause), so the decoder runs
+several windows and can loop or stop early.
 ``text`` is the reference transcript (display spellings); ``say`` is what the
 TTS is fed, respelt where the engine would otherwise mispronounce a name or
 read an acronym as a word, so the audio says what the reference says.
@@ -31,6 +39,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -79,6 +88,10 @@ class Group:
 
 
 PIPER_VOICE = "en_US-joe-medium"
+NONSPEECH_GROUP = "non-speech"
+LONG_GROUP = "long-form"
+SENTENCE_GAP = 0.6  # seconds of silence between the sentences of a long clip
+NOISE_SEED = 20240614  # the generated non-speech signals use this seed (bit-exact everywhere)
 
 # How each stored format is written. The telephony group is stored as G.711
 # mu-law WAV (8 bit, 8 kHz), as a phone recording would be; it also halves its size.
@@ -224,6 +237,198 @@ def render(audio: np.ndarray, sr: int, group: Group) -> np.ndarray:
     return audio
 
 
+# --------------------------------------------------------------------------- non-speech clips
+
+SR = 16000
+
+
+def _tone(freqs: tuple[float, ...], seconds: float, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return sum(np.sin(2 * np.pi * f * t) for f in freqs) / len(freqs)
+
+
+def _cadence(freqs: tuple[float, ...], on: float, off: float, seconds: float) -> np.ndarray:
+    """A call-progress tone: ``freqs`` for ``on`` s, silence for ``off`` s, repeated."""
+    period = np.concatenate([_tone(freqs, on), np.zeros(int(off * SR))])
+    reps = int(np.ceil(seconds * SR / len(period)))
+    return np.tile(period, reps)[: int(seconds * SR)]
+
+
+_DTMF = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "4": (770, 1209), "5": (770, 1336),
+         "6": (770, 1477), "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "0": (941, 1336),
+         "*": (941, 1209), "#": (941, 1477)}
+
+
+def _dtmf(digits: str) -> np.ndarray:
+    """Keypad tones (ITU-T Q.23 pairs), 120 ms each with 80 ms between, as a caller keys an account number."""
+    parts = [np.zeros(int(0.3 * SR))]
+    for d in digits:
+        parts += [_tone(_DTMF[d], 0.12), np.zeros(int(0.08 * SR))]
+    return np.concatenate(parts + [np.zeros(int(0.3 * SR))])
+
+
+def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    """1/f noise by shaping white noise's spectrum."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(len(spec))
+    spec[1:] /= np.sqrt(f[1:])
+    spec[0] = 0
+    x = np.fft.irfft(spec, n)
+    return x / np.max(np.abs(x))
+
+
+def _hum(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Mains hum with harmonics over hiss: a bad line."""
+    t = np.arange(int(seconds * SR)) / SR
+    hum = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in (1, 2, 3, 5))
+    return hum / np.max(np.abs(hum)) + 0.15 * rng.standard_normal(len(t))
+
+
+def _pluck(freq: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Karplus-Strong plucked string."""
+    n = int(seconds * SR)
+    period = int(SR / freq)
+    buf = rng.uniform(-1, 1, period)
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = buf[i % period]
+        buf[i % period] = 0.996 * 0.5 * (buf[i % period] + buf[(i + 1) % period])
+    return out
+
+
+def _hold_music(seconds: float) -> np.ndarray:
+    """A slow I-V-vi-IV progression of soft additive chords with a melody: on-hold music."""
+    chords = [(261.6, 329.6, 392.0), (196.0, 246.9, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 349.2)]
+    melody = [523.3, 587.3, 659.3, 587.3, 493.9, 523.3, 440.0, 392.0]
+    beat = seconds / 8
+    out = []
+    for i in range(8):
+        t = np.arange(int(beat * SR)) / SR
+        env = np.minimum(1, t / 0.05) * np.exp(-t / (beat * 0.9))
+        chord = sum(np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t) for f in chords[i // 2 % 4])
+        out.append(0.5 * chord / 4 + env * np.sin(2 * np.pi * melody[i] * t))
+    return np.concatenate(out)
+
+
+def _plucked_tune(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    notes = [196.0, 246.9, 293.7, 392.0, 293.7, 246.9, 220.0, 261.6, 329.6, 440.0]
+    step = seconds / len(notes)
+    out = np.zeros(int(seconds * SR) + SR)
+    for i, f in enumerate(notes):
+        start = int(i * step * SR)
+        note = _pluck(f, 1.0, rng)
+        out[start : start + len(note)] += note
+    return out[: int(seconds * SR)]
+
+
+def _breathing(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Band-passed noise under slow in/out envelopes (about 16 breaths a minute)."""
+    n = int(seconds * SR)
+    sos = signal.butter(4, [300, 2500], btype="bandpass", fs=SR, output="sos")
+    noise = signal.sosfilt(sos, rng.standard_normal(n))
+    t = np.arange(n) / SR
+    env = np.clip(np.sin(2 * np.pi * t / 3.75), 0, None) ** 2 + 0.6 * np.clip(np.sin(2 * np.pi * t / 3.75 + np.pi), 0, None) ** 2
+    return noise * env
+
+
+def _cough(rng: np.random.Generator) -> np.ndarray:
+    """Two coughs: a sharp broadband burst then a decaying, formant-coloured tail."""
+    parts = [np.zeros(int(0.4 * SR))]
+    for length in (0.35, 0.28):
+        n = int(length * SR)
+        t = np.arange(n) / SR
+        burst = rng.standard_normal(n) * np.exp(-t / 0.07) * np.minimum(1, t / 0.005)
+        sos = signal.butter(2, [400, 3000], btype="bandpass", fs=SR, output="sos")
+        parts += [signal.sosfilt(sos, burst), np.zeros(int(0.5 * SR))]
+    return np.concatenate(parts + [np.zeros(int(0.6 * SR))])
+
+
+@dataclass(frozen=True)
+class NonSpeech:
+    """One generated clip with no speech: what it is and how loud it is stored."""
+
+    id: str
+    label: str
+    peak_db: float  # stored peak in dBFS (None-like -inf for digital silence)
+
+
+NONSPEECH: tuple[NonSpeech, ...] = (
+    NonSpeech("silence", "digital silence, 3 s", -math.inf),
+    NonSpeech("room-noise", "pink noise at -45 dBFS peak, 4 s", -45.0),
+    NonSpeech("line-hum", "50 Hz mains hum with harmonics over hiss, -30 dBFS peak, 4 s", -30.0),
+    NonSpeech("dtmf", "DTMF keypad tones for 0800 123 4567#, -10 dBFS peak", -10.0),
+    NonSpeech("dial-tone", "North American dial tone (350 + 440 Hz), 3 s", -12.0),
+    NonSpeech("busy", "busy signal (480 + 620 Hz, 0.5 s on, 0.5 s off), 4 s", -12.0),
+    NonSpeech("ringback", "ringback (440 + 480 Hz, 2 s on, 4 s off), 5 s", -12.0),
+    NonSpeech("hold-music", "on-hold music: additive chords and a melody, 6 s", -6.0),
+    NonSpeech("plucked-tune", "a plucked-string tune (Karplus-Strong), 5 s", -6.0),
+    NonSpeech("breathing", "breathing: band-passed noise under slow envelopes, 5 s", -24.0),
+    NonSpeech("cough", "two coughs: filtered noise bursts", -6.0),
+)
+
+
+def make_nonspeech(clip: NonSpeech, rng: np.random.Generator) -> np.ndarray:
+    """The signal of one non-speech clip at 16 kHz, scaled to its stored peak."""
+    x = {
+        "silence": lambda: np.zeros(3 * SR),
+        "room-noise": lambda: _pink(4 * SR, rng),
+        "line-hum": lambda: _hum(4.0, rng),
+        "dtmf": lambda: _dtmf("08001234567#"),
+        "dial-tone": lambda: _tone((350, 440), 3.0),
+        "busy": lambda: _cadence((480, 620), 0.5, 0.5, 4.0),
+        "ringback": lambda: _cadence((440, 480), 2.0, 4.0, 5.0),
+        "hold-music": lambda: _hold_music(6.0),
+        "plucked-tune": lambda: _plucked_tune(5.0, rng),
+        "breathing": lambda: _breathing(5.0, rng),
+        "cough": lambda: _cough(rng),
+    }[clip.id]()
+    x = np.asarray(x, dtype=np.float64)
+    peak = np.max(np.abs(x))
+    if peak == 0 or math.isinf(clip.peak_db):
+        return np.zeros(len(x), dtype=np.float32)
+    return (x / peak * 10 ** (clip.peak_db / 20)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- long clips
+
+
+@dataclass(frozen=True)
+class LongClip:
+    """Several sentences said in a row by one speaker; ``pause_after`` inserts a hold-like silence."""
+
+    id: str
+    speaker: Speaker
+    sentences: tuple[str, ...]
+    pause_after: int | None = None  # index into sentences
+    pause_seconds: float = 0.0
+
+
+LONG_SPEAKERS = (
+    Speaker("joe-ls100-long", "piper", PIPER_VOICE, length_scale=1.0),
+    Speaker("us-espeak-m1-long", "espeak", "en-us+m1", rate=140, pitch=40),
+)
+LONG_CLIPS: tuple[LongClip, ...] = (
+    LongClip("long-a", LONG_SPEAKERS[0], ("s01", "s02", "s03", "s04", "s05", "s06", "s07")),
+    LongClip("long-b", LONG_SPEAKERS[1], ("s08", "s09", "s10", "s04", "s06")),
+    LongClip("long-c", LONG_SPEAKERS[0], ("s07", "s08", "s09", "s10", "s02", "s03"), pause_after=2,
+             pause_seconds=6.0),
+)
+
+
+def make_long(clip: LongClip, sentences: dict[str, dict[str, str]], piper: "_Piper") -> np.ndarray:
+    """Each sentence synthesised and trimmed as a short clip is, joined by short gaps (and the pause)."""
+    group = Group(LONG_GROUP, LONG_SPEAKERS)
+    parts = []
+    for i, sid in enumerate(clip.sentences):
+        row = sentences[sid]
+        parts.append(make_clip(group, clip.speaker, row.get("say") or row["text"], piper))
+        gap = clip.pause_seconds if clip.pause_after == i else SENTENCE_GAP
+        if i < len(clip.sentences) - 1:
+            parts.append(np.zeros(int(gap * group.sample_rate), dtype=np.float32))
+    audio = np.concatenate(parts)
+    return (audio / np.max(np.abs(audio)) * PEAK).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -307,11 +512,37 @@ def main(argv: list[str] | None = None) -> int:
                 "accent_group": group.name,
                 "voice": voice_label(speaker, versions),
                 "sentence_id": sentence["id"],
+                "speech": "true",
             }
         )
         print(
             f"{rows[-1]['id']}: {len(audio) / group.sample_rate:.2f} s", file=sys.stderr
         )
+
+    by_id = {s["id"]: s for s in sentences}
+    long_group = Group(LONG_GROUP, LONG_SPEAKERS)
+    for clip in LONG_CLIPS:
+        audio = make_long(clip, by_id, piper)
+        rel = clip_path(long_group, clip.speaker, clip.id)
+        write_clip(out / rel, audio, long_group)
+        pause = f"; {clip.pause_seconds:g} s pause after sentence {clip.pause_after + 1}" if clip.pause_after is not None else ""
+        rows.append({"id": f"{LONG_GROUP}-{clip.id}", "audio": rel.as_posix(),
+                     "text": " ".join(by_id[s]["text"] for s in clip.sentences), "speaker": clip.speaker.id,
+                     "accent_group": LONG_GROUP, "voice": voice_label(clip.speaker, versions) + pause,
+                     "sentence_id": "+".join(clip.sentences), "speech": "true"})
+        print(f"{rows[-1]['id']}: {len(audio) / long_group.sample_rate:.2f} s", file=sys.stderr)
+
+    rng = np.random.default_rng(NOISE_SEED)
+    ns_group = Group(NONSPEECH_GROUP, ())
+    for clip in NONSPEECH:
+        audio = make_nonspeech(clip, rng)
+        rel = Path("audio") / NONSPEECH_GROUP / f"{clip.id}.flac"
+        write_clip(out / rel, audio, ns_group)
+        rows.append({"id": f"{NONSPEECH_GROUP}-{clip.id}", "audio": rel.as_posix(), "text": "",
+                     "speaker": f"ns-{clip.id}", "accent_group": NONSPEECH_GROUP,
+                     "voice": f"generated (numpy, seed {NOISE_SEED}): {clip.label}", "sentence_id": "",
+                     "speech": "false"})
+        print(f"{rows[-1]['id']}: {len(audio) / SR:.2f} s", file=sys.stderr)
 
     with open(out / "manifest.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")

@@ -33,10 +33,18 @@ DICTIONARY_COLUMNS = {
     "priority",
 }
 DIRECTORY_COLUMNS = {"first", "last", "display", "aliases", "department", "sounds_like"}
-MANIFEST_COLUMNS = {"id", "audio", "text", "speaker", "accent_group", "voice"}
+MANIFEST_COLUMNS = {"id", "audio", "text", "speaker", "accent_group", "voice", "speech"}
 
 MIN_SECONDS, MAX_SECONDS = 1.5, 8.0  # "short clips, 2-7 s", with slack for padding
-MAX_TOTAL_BYTES = 6_000_000  # the fixtures are committed: keep the repo light
+LONG_SECONDS = (30.0, 45.0)  # long-form clips: more than one 30 s window, under 3 min all told
+NONSPEECH_GROUP, LONG_GROUP = "non-speech", "long-form"
+# The fixtures are committed: keep the repo light (60 short clips ~5.2 MB, long-form and non-speech ~2 MB).
+MAX_TOTAL_BYTES = 7_500_000
+
+
+def _short(row: dict[str, str]) -> bool:
+    """One of the 60 sentence clips every accent group speaks (not long-form, not non-speech)."""
+    return row["accent_group"] not in (NONSPEECH_GROUP, LONG_GROUP)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -177,21 +185,26 @@ def test_manifest_ids_unique_and_audio_readable(manifest: list[dict[str, str]]) 
     assert 40 <= len(manifest) <= 80
     rates = set()
     total_bytes = 0
+    extra_seconds = 0.0
     for row in manifest:
         path = DEMO / row["audio"]
         assert path.is_file(), f"{row['id']}: {path} missing"
         info = sf.info(str(path))
         assert info.channels == 1, f"{row['id']}: {info.channels} channels"
-        assert MIN_SECONDS <= info.duration <= MAX_SECONDS, (
-            f"{row['id']}: {info.duration:.2f} s"
-        )
+        lo, hi = LONG_SECONDS if row["accent_group"] == LONG_GROUP else (MIN_SECONDS, MAX_SECONDS)
+        assert lo <= info.duration <= hi, f"{row['id']}: {info.duration:.2f} s"
+        if not _short(row):
+            extra_seconds += info.duration
+            assert info.samplerate == 16000, row["id"]
         rates.add(info.samplerate)
         total_bytes += path.stat().st_size
+        nonspeech = row["speech"] == "false"
+        assert nonspeech == (row["accent_group"] == NONSPEECH_GROUP), row["id"]
         assert (
-            row["text"].strip()
+            (not row["text"].strip() if nonspeech else row["text"].strip())
             and row["speaker"].strip()
             and row["accent_group"].strip()
-        )
+        ), row["id"]
         assert not re.search(r"\d", row["text"]), (
             f"{row['id']}: write numbers as the TTS says them"
         )
@@ -199,6 +212,9 @@ def test_manifest_ids_unique_and_audio_readable(manifest: list[dict[str, str]]) 
         f"sample rates {rates}: want 16 kHz plus one 8 kHz group"
     )
     assert total_bytes <= MAX_TOTAL_BYTES, f"fixtures are {total_bytes} bytes"
+    assert extra_seconds <= 180, f"long-form and non-speech clips add {extra_seconds:.0f} s (keep it under 3 min)"
+    assert sum(r["accent_group"] == NONSPEECH_GROUP for r in manifest) >= 8
+    assert sum(r["accent_group"] == LONG_GROUP for r in manifest) >= 2
 
 
 def test_audio_files_decode_to_their_declared_length(
@@ -208,7 +224,8 @@ def test_audio_files_decode_to_their_declared_length(
     for row in manifest[:: max(1, len(manifest) // 6)]:
         audio, _ = sf.read(str(DEMO / row["audio"]), dtype="float32")
         assert len(audio) == sf.info(str(DEMO / row["audio"])).frames
-        assert float(abs(audio).max()) > 0.1, f"{row['id']}: near-silent"
+        if row["speech"] != "false":  # non-speech clips may be silent or quiet on purpose
+            assert float(abs(audio).max()) > 0.1, f"{row['id']}: near-silent"
 
 
 def test_every_group_has_two_speakers_and_speakers_do_not_cross_groups(
@@ -229,7 +246,7 @@ def test_every_group_has_two_speakers_and_speakers_do_not_cross_groups(
 def test_groups_speak_the_same_sentences(manifest: list[dict[str, str]]) -> None:
     """Groups are comparable only if each one says the same sentences."""
     by_group: dict[str, set[str]] = defaultdict(set)
-    for row in manifest:
+    for row in filter(_short, manifest):
         by_group[row["accent_group"]].add(row["text"])
     sentence_sets = list(by_group.values())
     assert all(s == sentence_sets[0] for s in sentence_sets), {
@@ -243,7 +260,9 @@ def test_manifest_text_is_the_committed_sentence_list(
     _, sentences = _read_csv(SENTENCES)
     texts = {row["id"]: row["text"] for row in sentences}
     for row in manifest:
-        assert row["text"] == texts[row["sentence_id"]], row["id"]
+        # a long-form clip says several sentences in a row ("s01+s02+..."); a non-speech clip none
+        said = [texts[s] for s in row["sentence_id"].split("+") if s]
+        assert row["text"] == " ".join(said), row["id"]
 
 
 def test_references_are_dense_with_vocabulary(
@@ -251,7 +270,7 @@ def test_references_are_dense_with_vocabulary(
     company: list[dict[str, str]],
     directory: list[dict[str, str]],
 ) -> None:
-    texts = sorted({row["text"] for row in manifest})
+    texts = sorted({row["text"] for row in manifest if _short(row)})
     with_term = [
         t
         for t in texts
@@ -353,3 +372,21 @@ def test_script_reproduces_committed_clips(
         )
         checked += 1
     assert checked == 3
+
+
+def test_script_reproduces_the_non_speech_clips(manifest: list[dict[str, str]], tmp_path: Path) -> None:
+    """The non-speech clips are generated signals (seeded numpy), so they regenerate sample for sample."""
+    import numpy as np
+
+    mf = _load_script()
+    rows = {r["id"]: r for r in manifest if r["accent_group"] == NONSPEECH_GROUP}
+    rng = np.random.default_rng(mf.NOISE_SEED)
+    group = mf.Group(mf.NONSPEECH_GROUP, ())
+    for clip in mf.NONSPEECH:  # in the script's order: they share one generator
+        row = rows.pop(f"{NONSPEECH_GROUP}-{clip.id}")
+        fresh = tmp_path / f"{clip.id}.flac"
+        mf.write_clip(fresh, mf.make_nonspeech(clip, rng), group)
+        new, _ = sf.read(str(fresh), dtype="int16")
+        old, _ = sf.read(str(DEMO / row["audio"]), dtype="int16")
+        assert np.array_equal(new, old), clip.id
+    assert not rows, f"non-speech clips the script does not make: {sorted(rows)}"

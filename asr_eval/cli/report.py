@@ -21,7 +21,7 @@ def report(
     n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
     seed: int = typer.Option(0, help="Bootstrap seed."),
 ) -> None:
-    """(Re)write summary.csv, comparison.csv, report.md/.json/.html from a run folder."""
+    """(Re)write summary.csv, comparison.csv, harms.csv, report.md/.json/.html from a run folder."""
     from ..report import write_reports
 
     try:

@@ -34,6 +34,7 @@ def run(
     vocab: options.VocabFiles = options.VocabFiles(),
     audio: options.AudioAccess = options.AudioAccess(),
     test_set: options.ManifestFormat = options.ManifestFormat(),
+    nonspeech: Optional[Path] = typer.Option(None, "--nonspeech", metavar="MANIFEST", help="A second manifest of clips with no speech (silence, noise, hold music, tones; text empty or absent): scored for output on non-speech, never in WER."),
     method: str = typer.Option("prompt", help="Biasing method: prompt | hotwords | boost (openai-whisper)."),
     condition: List[str] = typer.Option([], "--condition", "-c", help="Run only these conditions (repeatable)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct hypotheses towards the vocabulary at this similarity threshold (0-1), in biased conditions."),
@@ -55,18 +56,19 @@ def run(
                            force=force)
     except ValueError as exc:
         raise _fail(exc)
-    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set)
+    _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set, nonspeech)
 
 
 def _evaluate(manifest: Path, out: Path, dictionary: Optional[Path], directory: Optional[Path], config,
               audio: options.AudioAccess = options.AudioAccess(),
-              test_set: options.ManifestFormat = options.ManifestFormat()) -> None:
+              test_set: options.ManifestFormat = options.ManifestFormat(), nonspeech: Optional[Path] = None) -> None:
     """Shared tail of 'run' and 'demo': evaluate, print, exit 5 when some rows were rejected or clips failed."""
     from ..evaluate import run_evaluation
 
     try:
         outcome = run_evaluation(manifest, out, dictionary=dictionary, directory=directory, config=config,
-                                 command=sys.argv, **audio.kwargs(), manifest_options=test_set.read_options())
+                                 command=sys.argv, nonspeech=nonspeech, **audio.kwargs(),
+                                 manifest_options=test_set.read_options())
     except (AsrEvalError, ValueError) as exc:
         raise _fail(exc)
     print_outcome(outcome)

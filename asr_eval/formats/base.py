@@ -40,6 +40,7 @@ class ReadOptions:
     check_audio: bool = True
     limits: Limits = DEFAULT_LIMITS
     command_timeout: float = 600.0
+    text_required: bool = True  # False for a --nonspeech manifest (its clips have no text)
 
     def to_dict(self) -> dict[str, Any]:
         """The provenance entry (run.json): what merge needs to read the same rows again."""

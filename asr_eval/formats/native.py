@@ -20,12 +20,12 @@ def read(path: Path, options: ReadOptions) -> Source:
         for row in jsonl_rows(path, text, options.limits):
             seen_keys |= set(row.fields)
             records.append(Record(str(path), row.line, _speaker(row.fields, options)))
-        missing = [c for c in REQUIRED if c not in seen_keys]
+        missing = [c for c in _required(options) if c not in seen_keys]
         if missing and seen_keys:
             raise InputError(str(path), f"no row has required field(s) {', '.join(missing)}")
     elif suffix in (".csv", ".tsv"):
         fields, rows = read_csv(path, text, delimiter="\t" if suffix == ".tsv" else ",", limits=options.limits)
-        required = [c for c in REQUIRED if not (c == "speaker" and options.speaker_column)]
+        required = [c for c in _required(options) if not (c == "speaker" and options.speaker_column)]
         missing = [c for c in required if c not in fields]
         if options.speaker_column and options.speaker_column not in fields:
             missing.append(options.speaker_column)
@@ -37,6 +37,11 @@ def read(path: Path, options: ReadOptions) -> Source:
     else:
         raise InputError(str(path), f"unsupported manifest format {suffix!r} (use .csv or .jsonl, or name the format with --format)")
     return Source("asr-eval", path, path.parent, (path,), tuple(records))
+
+
+def _required(options: ReadOptions) -> tuple[str, ...]:
+    """A --nonspeech manifest may leave out the text column: its clips have none."""
+    return REQUIRED if options.text_required else tuple(c for c in REQUIRED if c != "text")
 
 
 def _speaker(fields: dict, options: ReadOptions) -> dict:

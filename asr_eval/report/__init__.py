@@ -1,4 +1,4 @@
-"""Reports of a run folder: summary.csv, comparison.csv, report.md, report.json, report.html.
+"""Reports of a run folder: summary.csv, comparison.csv, harms.csv, report.md, report.json, report.html.
 
 ``write_reports`` is the one entry point the pipeline and the CLI call. It reads
 only the run folder (never the model), builds one report model
@@ -15,6 +15,7 @@ from pathlib import Path
 from ..files import RunLock, record_outputs, write_atomic
 from ..runfolder import RunData, load_run, read_run_info
 from .model import build_report
+from .harms import harms_csv
 from .tables import comparison_csv, summary_csv
 
 FORMATS = ("md", "html", "json")
@@ -36,7 +37,7 @@ def write_reports(
 
     ``redact`` masks emails, phone numbers and long digit strings in every
     excerpt; ``redact_names`` also masks the directory's names (and implies
-    ``redact``). Metrics are unaffected. summary.csv and comparison.csv are
+    ``redact``). Metrics are unaffected. summary.csv, comparison.csv and harms.csv are
     always written; ``formats`` picks among md, html, json.
 
     The folder is locked while the reports are written (unless this process
@@ -63,6 +64,7 @@ def write_reports(
 
         put("summary.csv", summary_csv(model))
         put("comparison.csv", comparison_csv(model))
+        put("harms.csv", harms_csv(model))
         if "md" in formats:
             from .markdown import render_markdown
 

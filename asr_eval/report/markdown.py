@@ -254,6 +254,46 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _harms(model: Mapping[str, Any]) -> list[str]:
+    """Per condition: harm rates per group with intervals, the change against the baseline, and examples."""
+    h = model.get("harms")
+    if not h or not h["summary"]:
+        return []
+    names = list(h["metrics"])
+    out = ["## Harms", "",
+           "Beyond term errors: output on clips with no speech (never part of WER), prompt echo (a run of the "
+           "prompt copied where the reference does not have it), repetition loops and dropped tails (the "
+           "transcript stops early). Shares of clips, with 95% speaker-bootstrap intervals; definitions in "
+           "docs/scoring.md.", ""]
+    events = {e["condition"]: e for e in h["events"]}
+    for cond in model["conditions"]:
+        rows = [r for r in h["summary"] if r["condition"] == cond]
+        if not rows:
+            continue
+        out += [f"### {md_escape(cond)}", ""]
+        out += _table(["Group", "Clips", "Non-speech", *[st.METRICS[n].label for n in names]],
+                      [[md_escape(r["accent_group"]), r["clips"], r["nonspeech_clips"],
+                        *[_metric_cell(r, n) for n in names]] for r in rows])
+        e = events.get(cond)
+        if e:
+            out += ["Events: " + ", ".join(f"{e[k]} {k.replace('_', ' ')}" for k in e if k != "condition"), ""]
+        comp = [r for r in h["comparisons"] if r["condition"] == cond and r["accent_group"] == ALL]
+        if comp:
+            out += [f"Against {md_escape(model['baseline'])} (paired, same clips; Holm over the harm comparisons):", ""]
+            out += _table(["Metric", md_escape(model["baseline"]), md_escape(cond), "Change", "95% CI", "Holm p",
+                           "Verdict"],
+                          [[st.METRICS[r["metric"]].label, fmt_value(r["metric"], r["base"]),
+                            fmt_value(r["metric"], r["cond"]), fmt_value(r["metric"], r["diff"], True),
+                            fmt_ci(r["metric"], r["low"], r["high"], True), fmt_p(r.get("holm_wilcoxon")),
+                            r.get("significance", "")] for r in comp])
+        ex = h["examples"].get(cond) or []
+        if ex:
+            out += ["Examples:", ""]
+            out += [f"- `{md_escape(x['utt_id'])}` ({md_escape(x['accent_group'])}), {md_escape(x['label'])}: "
+                    f"{md_escape(x['detail'])}: \"{md_escape(x['text'])}\"" for x in ex] + [""]
+    return out
+
+
 def render_markdown(model: Mapping[str, Any]) -> str:
     """The whole report.md text."""
     out = ["# asr-eval comparison report", ""]
@@ -271,6 +311,7 @@ def render_markdown(model: Mapping[str, Any]) -> str:
     out += _terms(model)
     out += _explanations(model)
     out += _worst(model)
+    out += _harms(model)
     if model["skipped"]:
         out += ["## Skipped inputs", ""]
         out += _table(["File", "Line", "Severity", "Problem"],

@@ -16,7 +16,7 @@ from typing import Any
 from .. import stats as st
 from ..redact import Redactor
 from ..runfolder import RunData
-from . import numbers, verdicts, views
+from . import harms, numbers, verdicts, views
 from .format import fmt_ci, fmt_p, fmt_value
 from .numbers import ALL, ALPHA, SUMMARY_METRICS
 
@@ -87,6 +87,8 @@ def build_report(
     terms, term_changes = numbers.term_tables(run, display)
     explanations, n_expl, causes = views.explanations(run, red, display)
     utterances, n_views = views.utterance_views(run, red, display)
+    harm_report = harms.harm_section(run, groups, red, n_boot, seed)
+    harms.attach_to_views(run, utterances, red)
     return {
         "schema": SCHEMA,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -125,4 +127,5 @@ def build_report(
         "utterances": utterances,
         "utterances_total": n_views,
         "skipped": views.skipped(run, red),
+        "harms": harm_report,
     }

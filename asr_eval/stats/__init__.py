@@ -23,7 +23,7 @@ from .bootstrap import (
     studentized_interval,
     summarize,
 )
-from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
+from .metrics import COUNT_FIELDS, HARM_METRICS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
     NOT_SIGNIFICANT,
@@ -52,7 +52,7 @@ from .significance import (
 )
 
 __all__ = [
-    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
+    "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "HARM_METRICS", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
     "PAIRED_METRICS", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
     "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult", "SpeakerTests",
     "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",

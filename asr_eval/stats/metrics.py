@@ -106,8 +106,18 @@ METRICS: Mapping[str, Metric] = {
         _m("term_f1", "Term F1", lower_is_better=False, upper=1.0),
         _m("false_ins_per_100", "False insertions /100 clips", errors={"term_false_ins": 1}, percent=False),
         _m("display_accuracy", "Display-form accuracy", lower_is_better=False, upper=1.0),
+        # Harms (asr_eval.harms): shares of clips, so the per-clip error is the 0/1 indicator.
+        _m("ns_output_rate", "Non-speech clips with output", errors={"ns_output_clips": 1}, upper=1.0),
+        _m("ns_words_per_clip", "Words per non-speech clip", errors={"ns_words": 1}, percent=False),
+        _m("echo_rate", "Clips with prompt echo", errors={"echo_clips": 1}, upper=1.0),
+        _m("loop_rate", "Clips with a repetition loop", errors={"loop_clips": 1}, upper=1.0),
+        _m("tail_rate", "Speech clips with a dropped tail", errors={"tail_clips": 1}, upper=1.0),
+        _m("tail_word_share", "Reference words in dropped tails", errors={"tail_words": 1}, upper=1.0),
     )
 }
 
 #: Metrics compared between conditions (paired).
 PAIRED_METRICS: tuple[str, ...] = ("wer", "bwer", "uwer", "term_recall", "false_ins_per_100")
+#: The harms, summarised and compared (paired, a Holm family of their own) in the report's Harms section.
+HARM_METRICS: tuple[str, ...] = ("ns_output_rate", "ns_words_per_clip", "echo_rate", "loop_rate", "tail_rate",
+                                 "tail_word_share")
