@@ -253,6 +253,10 @@ def load_for_manifest(paths: Sequence[str | Path], utterances: Sequence[Utteranc
                 name, kind = (doc.key, doc.key_kind or "id") if doc.key is not None else (Path(f.path).stem, "file")
                 cond = doc.condition or default
                 got = index.resolve(name, kind, options.match, f.path)
+                if got is None and doc.key is not None and len(f.docs) == 1:
+                    # a file per clip whose inside names nothing we know (AssemblyAI's upload URL): its file name
+                    name, kind = Path(f.path).stem, "file"
+                    got = index.resolve(name, kind, options.match, f.path)
                 if got is None:
                     if not index.is_rejected(name, kind):
                         unknown.setdefault(cond, []).append(name)
