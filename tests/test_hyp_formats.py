@@ -365,3 +365,52 @@ def test_cli_errors_are_one_line_and_options_are_checked(tmp_path):
 def test_load_hypotheses_without_a_manifest_reads_every_format(tmp_path):
     folder = _per_clip(tmp_path / "x", g.revai)
     assert load_hypotheses(folder) == {"vendor": {u: g.text_of(w) for u, w in HYPS.items()}}
+
+
+def test_real_test_set_scored_from_vendor_json_and_ctm_alike(tmp_path):
+    """The shared Speech Accent Archive manifest (read from ../shared, never copied): per-clip Deepgram JSON named
+    after each audio file and one ctm keyed by audio stem give the same utterances.csv."""
+    from conftest import require_saa
+
+    from asr_eval.manifest import load_manifest
+
+    saa = require_saa()
+    utts = load_manifest(saa / "manifest.csv", check_audio=False).utterances
+    folder, lines = tmp_path / "dg" / "vendor", []
+    for k, u in enumerate(utts):
+        spoken = u.text.split()
+        if k % 3 == 0:
+            spoken = [w for w in spoken if w.strip(".,:").lower() != "stella"] + ["indeed"]
+        words = [(w, 0.4 * i, 0.4 * i + 0.3) for i, w in enumerate(spoken)]
+        stem = Path(u.audio).stem
+        g.write_json(folder / f"{stem}.json", g.deepgram([words]))
+        lines += g.ctm_lines(stem, words, "A")
+    ctm = _one_file(tmp_path / "ctm", "vendor.ctm", lines)
+    got = []
+    for hyp, extra in ((folder, ()), (ctm, ("--hyp-match", "stem"))):
+        out = tmp_path / "out" / hyp.name
+        r = CliRunner().invoke(app, ["score", str(saa / "manifest.csv"), "--hyp", str(hyp), "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+        got.append((out / "utterances.csv").read_text(encoding="utf-8"))
+    assert got[0] == got[1]
+    rows = list(csv.DictReader(got[0].splitlines()))
+    assert len(rows) == len(utts)
+    assert sum(int(r["dels"]) for r in rows) == len(range(0, len(utts), 3))  # 'Stella' left out every third clip
+    assert sum(int(r["ins"]) for r in rows) == len(range(0, len(utts), 3))  # and "indeed" added
+
+
+def test_score_cuts_a_recording_into_stm_segments(tmp_path):
+    """End to end once test sets can be stm (asr_eval.formats, the manifest-formats work): ctm of the whole file."""
+    pytest.importorskip("asr_eval.formats.stm")
+    sf.write(tmp_path / "rec1.wav", tone(4.0), 16000)
+    (tmp_path / "ref.stm").write_text("rec1 A spk1 0.00 1.20 hello there\nrec1 A spk2 1.90 3.00 good morning all\n")
+    words = [("hello", 0.2, 0.6), ("there", 0.6, 1.0), ("so", 1.3, 1.6), ("good", 2.0, 2.4), ("morning", 2.4, 2.7)]
+    ctm = _one_file(tmp_path, "sys.ctm", g.ctm_lines("rec1", words, "A"))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["score", str(tmp_path / "ref.stm"), "--hyp", str(ctm), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = {x["hyp"]: x for x in csv.DictReader(open(out / "utterances.csv", encoding="utf-8"))}
+    assert set(rows) == {"hello there", "so good morning"}
+    b = rows["so good morning"]
+    assert (int(b["hits"]), int(b["subs"]), int(b["dels"]), int(b["ins"])) == (2, 0, 1, 1)
+    assert "outside every reference segment" in (out / "skipped.csv").read_text(encoding="utf-8")
