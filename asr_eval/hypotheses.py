@@ -194,6 +194,11 @@ def _assign(doc: HypDoc, how: str, targets: list[Utterance], cond: str, f: HypFi
         text, _, _ = pick(doc, opts.channel, path)
         out.add(cond, u.id, text, doc.where, path, doc.line)
         return
+    whole = [u for u in targets if not u.is_segment]
+    if whole:
+        raise InputError(path, f"{doc.where}: {len(targets)} manifest clips share the audio {_stem(targets[0].audio)!r} "
+                               f"({', '.join(u.id for u in targets[:3])}) and {whole[0].id} is not a segment of it; "
+                               "name the clips' ids in the transcripts (--hyp-match id)", doc.line)
     groups: dict[int | None, list[Utterance]] = {}
     for u in targets:
         groups.setdefault(opts.channel if opts.channel is not None else _meta_channel(u, doc), []).append(u)

@@ -414,3 +414,13 @@ def test_score_cuts_a_recording_into_stm_segments(tmp_path):
     b = rows["so good morning"]
     assert (int(b["hits"]), int(b["subs"]), int(b["dels"]), int(b["ins"])) == (2, 0, 1, 1)
     assert "outside every reference segment" in (out / "skipped.csv").read_text(encoding="utf-8")
+
+
+def test_silence_and_shared_audio(tmp_path):
+    silent = g.write_json(tmp_path / "s" / "u1.json", {"totalBilledTime": "5s", "requestId": "42"})
+    assert read_hyp_file(silent).format == "google-v1"
+    utts = [Utterance("u1", "/d/a.wav", "x", "s", "g"), Utterance("u2", "/d/a.wav", "y", "s", "g")]
+    assert load_for_manifest([silent.parent], utts).hyps == {"s": {"u1": ""}}
+    by_audio = _one_file(tmp_path, "x.ctm", g.ctm_lines("a", [("hi", 0, 1)]))
+    with pytest.raises(InputError, match="2 manifest clips share the audio 'a'"):
+        load_for_manifest([by_audio], utts)

@@ -24,10 +24,16 @@ def _is_result_list(value: object) -> bool:
                                                                    or "channel_tag" in r) for r in value)
 
 
+_ENVELOPE = {"totalBilledTime", "totalBilledDuration", "requestId", "metadata", "speechAdaptationInfo",
+             "usingLegacyModels", "results"}
+
+
 def detect(obj: dict) -> bool:
     res = obj.get("results")
     if _is_result_list(res):
         return True
+    if res is None and obj and set(obj) <= _ENVELOPE:
+        return True  # no speech: Google returns the envelope without results
     return isinstance(res, dict) and bool(res) and all(
         isinstance(v, dict) and ("transcript" in v or "inlineResult" in v or "inline_result" in v
                                  or "cloudStorageResult" in v or "uri" in v or "error" in v) for v in res.values())
@@ -66,7 +72,9 @@ def _results(node: Node) -> list[Channel]:
 
 
 def read(root: Node, **_: object) -> list[HypDoc]:
-    results = root.get("results")
+    results = root.get("results", required=False)
+    if results is None:  # nothing was said
+        return [HypDoc(None, None, (), where=root.path, line=root.line)]
     if isinstance(results.value, list):
         return [HypDoc(None, None, tuple(_results(results)), where=root.path, line=root.line)]
     results.expect(dict)
