@@ -424,3 +424,10 @@ def test_silence_and_shared_audio(tmp_path):
     by_audio = _one_file(tmp_path, "x.ctm", g.ctm_lines("a", [("hi", 0, 1)]))
     with pytest.raises(InputError, match="2 manifest clips share the audio 'a'"):
         load_for_manifest([by_audio], utts)
+
+
+def test_the_cli_lists_every_format():
+    from asr_eval.cli.score import HYP_FORMATS
+    from asr_eval.hypformats import FORMATS
+
+    assert set(HYP_FORMATS) == set(FORMATS)
