@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from asr_eval.files import file_sha256
@@ -107,9 +107,9 @@ def pick(doc: HypDoc, channel: int | None, path: str) -> tuple[str, list[Word], 
 
 
 def _stem(name: str) -> str:
-    base = name.split("?", 1)[0].split("#", 1)[0]
-    base = PureWindowsPath(PurePosixPath(base).name).name
-    return PurePosixPath(base).stem if "." in base else base
+    """The file name without folders (POSIX, Windows or URI) and without its last extension."""
+    base = name.split("?", 1)[0].split("#", 1)[0].replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base[1:] else base
 
 
 class _Index:

@@ -75,7 +75,7 @@ def assign_words(words: Sequence[TimedWord], segments: Sequence[Segment]) -> Ass
         i = bisect.bisect_right(ends, m)  # first segment ending after the midpoint
         holder = None
         if i < len(order) and min_start[i] <= m:  # some later-ending segment starts in time: find the first
-            holder = next(s for s in order[i:] if _start(s) <= m)
+            holder = next(order[j] for j in range(i, len(order)) if _start(order[j]) <= m)
         if holder is not None:
             got[holder.id].append(w)
             continue

@@ -401,7 +401,10 @@ def test_real_test_set_scored_from_vendor_json_and_ctm_alike(tmp_path):
 
 def test_score_cuts_a_recording_into_stm_segments(tmp_path):
     """End to end once test sets can be stm (asr_eval.formats, the manifest-formats work): ctm of the whole file."""
-    pytest.importorskip("asr_eval.formats.stm")
+    import asr_eval.manifest
+
+    if not (Path(asr_eval.manifest.__file__).parent / "formats" / "stm.py").exists():  # this checkout's own package
+        pytest.skip("stm test sets are not in this checkout yet (asr_eval/formats, the manifest-formats work)")
     sf.write(tmp_path / "rec1.wav", tone(4.0), 16000)
     (tmp_path / "ref.stm").write_text("rec1 A spk1 0.00 1.20 hello there\nrec1 A spk2 1.90 3.00 good morning all\n")
     words = [("hello", 0.2, 0.6), ("there", 0.6, 1.0), ("so", 1.3, 1.6), ("good", 2.0, 2.4), ("morning", 2.4, 2.7)]
