@@ -290,6 +290,7 @@ def score_hypotheses(
     command: Sequence[str] | None = None,
     force: bool = False,
     manifest_options: Any = None,
+    hyp_options: Any = None,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -303,8 +304,10 @@ def score_hypotheses(
     clip is a warning in skipped.csv and counts in ``RunOutcome.missing``.
     A transcript whose manifest row was rejected is dropped; the row's own
     error (file:line) says why, not "id not in the manifest".
+    ``hyp_options`` (a ``hypotheses.HypOptions``) says how the files are read
+    and matched to clips: format, matching, channel, Azure field.
     """
-    from .hypotheses import check_ids, load_hypotheses, merge
+    from .hypotheses import HypOptions, load_for_manifest
     from .normalize import make_normalizer
     from .score_run import score_transcripts
     from .types import BiasPlan, InputError, Transcript
@@ -313,14 +316,8 @@ def score_hypotheses(
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
-    ids = [u.id for u in manifest.utterances]
-    per_file = [(str(p), _without(load_hypotheses(p, known_ids=[*ids, *manifest.rejected]), manifest.rejected))
-                for p in hyp_paths]
-    for path, h in per_file:  # ids the manifest lacks are an error of the file that has them
-        bad = [p for p in check_ids(h, ids, path) if p.severity == "error"]
-        if bad:
-            raise InputError(bad[0].path, bad[0].problem)
-    hyps = merge(per_file)
+    loaded = load_for_manifest(hyp_paths, manifest.utterances, hyp_options or HypOptions(), rejected=manifest.rejected)
+    hyps = loaded.hyps
     names = list(hyps)
     if baseline is None:
         baseline = "baseline" if "baseline" in names else names[0]
@@ -358,7 +355,7 @@ def score_hypotheses(
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
                          "format": manifest.format, "read_options": dict(manifest.read_options),
                          "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
-            "hypotheses": [{"path": str(p), "sha256": file_sha256(p)} for p in hyp_paths],
+            "hypotheses": list(loaded.sources),
             "harms": harm_thresholds(),
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
@@ -370,7 +367,7 @@ def score_hypotheses(
         })
         write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=(*vocab_problems, *missing), baseline=baseline)
+                         problems=(*vocab_problems, *loaded.problems, *missing), baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:
             from .report import write_reports
@@ -378,13 +375,8 @@ def score_hypotheses(
             paths = write_reports(out, redact=redact, redact_names=redact_names)
     return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *summary), reports=paths,
+                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
-
-
-def _without(hyps: dict[str, dict[str, str]], ids: Any) -> dict[str, dict[str, str]]:
-    """The transcripts of clips whose manifest row was rejected, dropped (that row's error says why)."""
-    return {cond: {uid: text for uid, text in rows.items() if uid not in ids} for cond, rows in hyps.items()}
 
 
 def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], utterances: Sequence[Any],
