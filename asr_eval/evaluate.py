@@ -280,7 +280,9 @@ def score_hypotheses(
     """
     from .hypotheses import check_ids, load_hypotheses, merge
     from .normalize import make_normalizer
-    from .score_run import score_transcripts
+    from .runfolder import RunWriter
+    from .score_run import score_stream
+    from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
 
     t_start = time.perf_counter()
@@ -308,25 +310,28 @@ def score_hypotheses(
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
-    transcripts = {}
-    utterances = list(manifest.utterances)
+    utterances = manifest.utterances
     summary, missing = _missing_hypotheses(hyps, names, utterances, manifest.path, ", ".join(map(str, hyp_paths)))
-    for c in conditions:
-        for uid, text in hyps[c.name].items():
-            t = Transcript(utt_id=uid, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0, decode_seconds=0.0)
-            if c.correct is not None:
-                from .transcribe import _apply_correction
 
-                t = _apply_correction(t, c)
-            transcripts[(uid, c.name)] = t
-        for u in utterances:
-            if u.id not in hyps[c.name]:
-                transcripts[(u.id, c.name)] = Transcript(
-                    utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
-                    decode_seconds=0.0, extra={"missing_hypothesis": True})
+    def clip_transcripts(u: Any) -> list[Transcript]:
+        """This clip's transcript under each condition, made when it is scored and dropped once written."""
+        out = []
+        for c in conditions:
+            text = hyps[c.name].get(u.id)
+            if text is None:
+                out.append(Transcript(utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
+                                      decode_seconds=0.0, extra={"missing_hypothesis": True}))
+                continue
+            t = Transcript(utt_id=u.id, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0,
+                           decode_seconds=0.0)
+            out.append(_apply_correction(t, c) if c.correct is not None else t)
+        return out
+
     normalizer = make_normalizer(terms)
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
-    with RunLock(out, force=force):
+    with RunLock(out, force=force), RunWriter(out, names) as writer:
+        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, normalizer):
+            writer.add(clip)
+        excluded = len(writer.excluded)
         provenance = base_provenance(command)
         provenance.update({
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
@@ -340,15 +345,14 @@ def score_hypotheses(
             "method": "external",
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
         })
-        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=(*vocab_problems, *missing), baseline=baseline)
+        writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
+                      problems=(*vocab_problems, *missing), baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:
             from .report import write_reports
 
             paths = write_reports(out, redact=redact, redact_names=redact_names)
-    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
                       wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *summary), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))

@@ -16,31 +16,39 @@ from .bootstrap import (
     GroupStats,
     bootstrap_weights,
     gain_correlation,
+    gain_correlation_matrices,
     group_gap,
+    group_gap_matrices,
     record_vector,
     speaker_matrix,
     stable_seed,
     studentized_interval,
     summarize,
+    summarize_matrix,
 )
 from .metrics import COUNT_FIELDS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
+    PairedCounts,
     PairedResult,
     _wilcoxon_sign_flips,  # tests/test_stats.py checks the exact enumeration against scipy
     holm,
     mapsswe,
     mapsswe_segments,
+    mapsswe_z,
     min_wilcoxon_p,
     paired_compare,
+    paired_compare_counts,
+    paired_counts,
     sign_test,
     wilcoxon_test,
 )
 
 __all__ = [
     "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "PAIRED_METRICS",
-    "Correlation", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult",
-    "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
-    "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
-    "studentized_interval", "summarize", "wilcoxon_test",
+    "Correlation", "Estimate", "GapResult", "GroupStats", "Metric", "PairedCounts", "PairedResult",
+    "bootstrap_weights", "gain_correlation", "gain_correlation_matrices", "group_gap", "group_gap_matrices", "holm",
+    "mapsswe", "mapsswe_segments", "mapsswe_z", "min_wilcoxon_p", "paired_compare", "paired_compare_counts",
+    "paired_counts", "record_vector", "sign_test", "speaker_matrix", "stable_seed", "studentized_interval",
+    "summarize", "summarize_matrix", "wilcoxon_test",
 ]
