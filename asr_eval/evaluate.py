@@ -20,10 +20,10 @@ from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
 from .manifest import Manifest, load_manifest
 from .provenance import base_provenance, vocab_info
-from .runfolder import Run, check_condition_names, load_run, write_run_folder
-from .score_run import score_transcripts
+from .runfolder import Run, RunWriter, check_condition_names, load_run
+from .score_run import score_stream
 from .shard import in_shard, parse_shard
-from .transcribe import transcribe
+from .transcribe import decode_missing
 from .types import Condition, DecodeOptions, Problem, Term, Vocabulary
 from .vocab import load_dictionary, load_directory
 
@@ -195,54 +195,61 @@ def evaluate(
             backend = executor.backend if executor is not None else load_backend(config.backend, **backend_kwargs)
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
-        with TranscriptStore(cache_path) as store:
-            transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress,
-                                             batch_size=config.batch_size, executor=executor)
-        stack.close()  # release Ray actors (and their GPUs) before scoring
         terms = inputs.terms
         normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
-        scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
-        wall = time.perf_counter() - t_start
-        audio_total = sum(t.audio_seconds for (u, c), t in transcripts.items() if c == names[0])
-        decode_total = sum(t.decode_seconds for t in transcripts.values())
-        provenance = base_provenance(command)
-        provenance.update({
-            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
-                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
-                         # where this run could read audio from (None: a manifest loaded without checking it)
-                         **(manifest.audio_policy.to_dict() if manifest.audio_policy
-                            else {"audio_roots": None, "allow_outside_paths": None})},
-            "dictionary": vocab_info(dict_v),
-            "directory": vocab_info(dir_v),
-            "engine": backend.describe(),
-            "normalizer": normalizer.version,
-            "shard": config.shard,
-            "executor": {"kind": config.executor, "batch_size": config.batch_size,
-                         "ray_address": config.ray_address, "ray_actors": config.ray_actors}
-            if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
-            "method": config.method,
-            "timing": {
-                "wall_seconds": round(wall, 3),
-                "audio_seconds": round(audio_total, 3),
-                "decode_seconds_total": round(decode_total, 3),
-                "rtfx": round(audio_total / decode_total, 2) if decode_total else None,  # all conditions together
-                "decode_seconds_this_run": round(tstats.decode_seconds, 3),
-                "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
-                "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
-                "decoded": tstats.decoded, "cached": tstats.cached,
-            },
-        })
-        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=(*inputs.problems, *tstats.problems))
+        with TranscriptStore(cache_path) as store:
+            stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
+                                            batch_size=config.batch_size, executor=executor)
+            stack.close()  # release Ray actors (and their GPUs) before scoring
+            # Read back, scored and written clip by clip: no stage holds the whole run's transcripts or rows.
+            audio_total = decode_total = 0.0
+            with RunWriter(out, names) as writer:
+                for clip in score_stream(stored, names, terms, normalizer):
+                    writer.add(clip)
+                    present = [t for t in clip.transcripts if t is not None]
+                    if present and clip.transcripts[0] is not None:
+                        audio_total += clip.transcripts[0].audio_seconds
+                    for t in present:
+                        decode_total += t.decode_seconds
+                wall = time.perf_counter() - t_start
+                provenance = base_provenance(command)
+                provenance.update({
+                    "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": file_sha256(manifest.path),
+                                 "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
+                                 # where this run could read audio from (None: a manifest loaded without checking it)
+                                 **(manifest.audio_policy.to_dict() if manifest.audio_policy
+                                    else {"audio_roots": None, "allow_outside_paths": None})},
+                    "dictionary": vocab_info(dict_v),
+                    "directory": vocab_info(dir_v),
+                    "engine": backend.describe(),
+                    "normalizer": normalizer.version,
+                    "shard": config.shard,
+                    "executor": {"kind": config.executor, "batch_size": config.batch_size,
+                                 "ray_address": config.ray_address, "ray_actors": config.ray_actors}
+                    if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
+                    "method": config.method,
+                    "timing": {
+                        "wall_seconds": round(wall, 3),
+                        "audio_seconds": round(audio_total, 3),
+                        "decode_seconds_total": round(decode_total, 3),
+                        "rtfx": round(audio_total / decode_total, 2) if decode_total else None,  # all conditions together
+                        "decode_seconds_this_run": round(tstats.decode_seconds, 3),
+                        "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
+                        "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
+                        "decoded": tstats.decoded, "cached": tstats.cached,
+                    },
+                })
+                writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
+                              vocabulary=terms, problems=(*inputs.problems, *tstats.problems))
+                excluded = len(writer.excluded)
         reports: dict[str, Path] = {}
         if config.reports:
             from .report import write_reports
 
             reports = write_reports(out, redact=config.redact, redact_names=config.redact_names)
     return RunOutcome(
-        out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+        out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
         wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *inputs.problems, *tstats.problems), reports=reports,
@@ -280,8 +287,6 @@ def score_hypotheses(
     """
     from .hypotheses import check_ids, load_hypotheses, merge
     from .normalize import make_normalizer
-    from .runfolder import RunWriter
-    from .score_run import score_stream
     from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
 

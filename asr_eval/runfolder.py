@@ -122,7 +122,10 @@ class _StreamFile:
             os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
-        self.fh.close()
+        try:
+            self.fh.close()  # flushing what is buffered may fail too (a full disk): the file goes anyway
+        except OSError:
+            pass
         try:
             self.tmp.unlink()
         except OSError:
@@ -177,8 +180,11 @@ class _ParquetStream:
             os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        except OSError:
+            pass
         try:
             self.tmp.unlink()
         except OSError:
