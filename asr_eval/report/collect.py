@@ -149,9 +149,9 @@ class _Pairs:
     """One condition against the baseline: per-clip error differences and WER segments, each with its clip's group."""
 
     group: array = field(default_factory=lambda: array("i"))
-    errors: dict[str, array] = field(default_factory=lambda: {k: array("q") for k in _ERR_WEIGHTS})
+    errors: dict[str, array] = field(default_factory=lambda: {k: array("i") for k in _ERR_WEIGHTS})
     seg_group: array = field(default_factory=lambda: array("i"))
-    segments: array = field(default_factory=lambda: array("q"))
+    segments: array = field(default_factory=lambda: array("i"))
     no_segments: set[str] = field(default_factory=set)  # groups (and ALL) where some baseline clip lacks an alignment
 
 
@@ -191,7 +191,7 @@ class Collected:
         mask = None if group == ALL else np.frombuffer(p.group, dtype=np.int32) == self.group_code[group]
         errs = {}
         for k, a in p.errors.items():
-            z = np.frombuffer(a, dtype=np.int64).astype(float)
+            z = np.frombuffer(a, dtype=np.int32).astype(float)
             errs[k] = z if mask is None else z[mask]
         n = int(mask.sum()) if mask is not None else len(p.group)
         return PairedCounts(speakers, b, c, errs, n)
@@ -201,7 +201,7 @@ class Collected:
         p = self.pairs.get(cond)
         if p is None or group in p.no_segments:
             return None
-        z = np.frombuffer(p.segments, dtype=np.int64).astype(float)
+        z = np.frombuffer(p.segments, dtype=np.int32).astype(float)
         if group == ALL:
             return z
         return z[np.frombuffer(p.seg_group, dtype=np.int32) == self.group_code[group]]
