@@ -30,6 +30,14 @@ from .files import os_errors
 STORE_FORMAT = 1
 
 
+def _prefix(key: str) -> int:
+    """The index's 64-bit handle of a key (its first 16 hex digits; any other text hashed)."""
+    try:
+        return int(key[:16], 16) if len(key) >= 16 else hash(key)
+    except ValueError:
+        return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+
+
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -61,7 +69,12 @@ def transcript_key(audio_sha256: str, engine: Mapping[str, Any], plan: Mapping[s
 
 
 class TranscriptStore:
-    """Append-only JSONL of ``{"key": ..., "record": {...}}`` lines, indexed in memory.
+    """Append-only JSONL of ``{"key": ..., "record": {...}}`` lines, indexed in memory by where each line starts.
+
+    The index holds a 64-bit prefix of each key and the line's byte offset,
+    not the records: a cache of millions of transcripts costs tens of bytes per
+    transcript in memory, and a record is read back from the file when asked
+    for (its full key checked, so two keys sharing a prefix are never confused).
 
     Several runs may share one store (``--cache``): every append and the
     load-and-repair on opening hold an exclusive ``flock`` on the file, so
@@ -71,16 +84,19 @@ class TranscriptStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._index: dict[str, dict[str, Any]] = {}
+        self._index: dict[int, int] = {}     # key prefix -> offset of its first line
+        self._overflow: dict[str, int] = {}  # full key -> offset, for a key whose prefix another key has
         with os_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "ab", buffering=0)
+            self._rfh = open(self.path, "rb")
         self._locking = True
         try:
             with os_errors(self.path), self._locked():
                 self._load()
         except BaseException:
             self._fh.close()
+            self._rfh.close()
             raise
         damaged = self.skipped_lines + self.cut_tail
         if damaged:
@@ -96,35 +112,66 @@ class TranscriptStore:
         ``skipped_lines`` counts the first kind, ``cut_tail`` says whether
         there was the second; the warning counts both.
         """
-        with open(self.path, "rb") as f:
-            data = f.read()
-        lines = data.split(b"\n")
-        tail = lines.pop()  # b"" when the file ends with a newline, else a torn write
         self.skipped_lines = 0
-        for raw in lines:
-            try:
-                obj = json.loads(raw)
-                key, record = obj["key"], obj["record"]
-            except (ValueError, KeyError, TypeError):
-                self.skipped_lines += 1
-                continue
-            self._index.setdefault(key, record)
+        offset = 0
+        tail = b""
+        with open(self.path, "rb") as f:  # line by line: the file may be far bigger than memory allows twice
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    tail = raw  # a torn last write
+                    break
+                try:
+                    obj = json.loads(raw)
+                    key, record = obj["key"], obj["record"]
+                    if not isinstance(key, str) or not isinstance(record, dict):
+                        raise TypeError(key)
+                except (ValueError, KeyError, TypeError):
+                    self.skipped_lines += 1
+                else:
+                    self._add(key, offset)
+                offset += len(raw)
         self.cut_tail = bool(tail)
         if tail:
             with open(self.path, "r+b") as f:
-                f.truncate(len(data) - len(tail))
+                f.truncate(offset)
+
+    def _add(self, key: str, offset: int) -> None:
+        """Index a line; the first line of a key wins (duplicates resolve to the first record)."""
+        prefix = _prefix(key)
+        first = self._index.get(prefix)
+        if first is None:
+            self._index[prefix] = offset
+        elif key not in self._overflow and self._read(first)[0] != key:
+            self._overflow[key] = offset
+
+    def _offset(self, key: str) -> int | None:
+        off = self._overflow.get(key)
+        return off if off is not None else self._index.get(_prefix(key))
+
+    def _read(self, offset: int) -> tuple[str | None, dict[str, Any] | None]:
+        self._rfh.seek(offset)
+        try:
+            obj = json.loads(self._rfh.readline())
+            return obj["key"], obj["record"]
+        except (ValueError, KeyError, TypeError):
+            return None, None
 
     def __contains__(self, key: str) -> bool:
-        return key in self._index
+        return self.get(key) is not None
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._index) + len(self._overflow)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._index.get(key)
+        off = self._offset(key)
+        if off is None:
+            return None
+        with os_errors(self.path):
+            found, record = self._read(off)
+        return record if found == key else None
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
-        if key in self._index:
+        if key in self:
             return
         line = (json.dumps({"key": key, "record": record}, ensure_ascii=False) + "\n").encode("utf-8")
         fd = self._fh.fileno()
@@ -138,7 +185,7 @@ class TranscriptStore:
             except BaseException:  # disk full, Ctrl-C between writes: leave no partial line to merge with the next
                 os.ftruncate(fd, start)
                 raise
-        self._index[key] = dict(record)
+        self._add(key, start)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -165,10 +212,15 @@ class TranscriptStore:
             return False
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        return iter(self._index.items())
+        """Every (key, record), read back from the file one at a time."""
+        for off in [*self._index.values(), *self._overflow.values()]:
+            key, record = self._read(off)
+            if key is not None and record is not None:
+                yield key, record
 
     def close(self) -> None:
         self._fh.close()
+        self._rfh.close()
 
     def __enter__(self) -> "TranscriptStore":
         return self

@@ -21,10 +21,10 @@ from .files import RunLock, claim_folder, file_sha256
 from .harms import THRESHOLDS
 from .manifest import Manifest, join_manifests, load_manifest
 from .provenance import base_provenance, vocab_info
-from .runfolder import Run, check_condition_names, load_run, write_run_folder
-from .score_run import score_transcripts
+from .runfolder import Run, RunWriter, check_condition_names, load_run
+from .score_run import score_stream
 from .shard import in_shard, parse_shard
-from .transcribe import transcribe
+from .transcribe import decode_missing
 from .types import Condition, DecodeOptions, Problem, Term, Vocabulary
 from .vocab import load_dictionary, load_directory
 
@@ -215,59 +215,67 @@ def evaluate(
             backend = executor.backend if executor is not None else load_backend(config.backend, **backend_kwargs)
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
-        with TranscriptStore(cache_path) as store:
-            transcripts, tstats = transcribe(utterances, plans, backend, store, conditions, progress=config.progress,
-                                             batch_size=config.batch_size, executor=executor)
-        stack.close()  # release Ray actors (and their GPUs) before scoring
         terms = inputs.terms
         normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
-        scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
-        wall = time.perf_counter() - t_start
-        audio_total = sum(t.audio_seconds for (u, c), t in transcripts.items() if c == names[0])
-        decode_total = sum(t.decode_seconds for t in transcripts.values())
-        provenance = base_provenance(command)
-        provenance.update({
-            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
-                         "format": manifest.format, "read_options": dict(manifest.read_options),
-                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
-                         # where this run could read audio from (None: a manifest loaded without checking it)
-                         **(manifest.audio_policy.to_dict() if manifest.audio_policy
-                            else {"audio_roots": None, "allow_outside_paths": None})},
-            **({"nonspeech_manifest": {"path": str(Path(manifest.nonspeech_path).resolve()),
-                                       "sha256": file_sha256(manifest.nonspeech_path)}}
-               if manifest.nonspeech_path else {}),
-            "harms": harm_thresholds(),
-            "dictionary": vocab_info(dict_v),
-            "directory": vocab_info(dir_v),
-            "engine": backend.describe(),
-            "normalizer": normalizer.version,
-            "shard": config.shard,
-            "executor": {"kind": config.executor, "batch_size": config.batch_size,
-                         "ray_address": config.ray_address, "ray_actors": config.ray_actors}
-            if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
-            "method": config.method,
-            "timing": {
-                "wall_seconds": round(wall, 3),
-                "audio_seconds": round(audio_total, 3),
-                "decode_seconds_total": round(decode_total, 3),
-                "rtfx": round(audio_total / decode_total, 2) if decode_total else None,  # all conditions together
-                "decode_seconds_this_run": round(tstats.decode_seconds, 3),
-                "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
-                "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
-                "decoded": tstats.decoded, "cached": tstats.cached,
-            },
-        })
-        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=(*inputs.problems, *tstats.problems))
+        with TranscriptStore(cache_path) as store:
+            stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
+                                            batch_size=config.batch_size, executor=executor)
+            stack.close()  # release Ray actors (and their GPUs) before scoring
+            # Read back, scored and written clip by clip: no stage holds the whole run's transcripts or rows.
+            audio_total = decode_total = 0.0
+            with RunWriter(out, names) as writer:
+                for clip in score_stream(stored, names, terms, normalizer):
+                    writer.add(clip)
+                    present = [t for t in clip.transcripts if t is not None]
+                    if present and clip.transcripts[0] is not None:
+                        audio_total += clip.transcripts[0].audio_seconds
+                    for t in present:
+                        decode_total += t.decode_seconds
+                wall = time.perf_counter() - t_start
+                provenance = base_provenance(command)
+                provenance.update({
+                    "manifest": {"path": str(Path(manifest.path).resolve()),
+                                 "sha256": manifest.sha256 or file_sha256(manifest.path),
+                                 "format": manifest.format, "read_options": dict(manifest.read_options),
+                                 "utterances": len(manifest.utterances), "skipped": len(manifest.problems),
+                                 # where this run could read audio from (None: a manifest loaded without checking it)
+                                 **(manifest.audio_policy.to_dict() if manifest.audio_policy
+                                    else {"audio_roots": None, "allow_outside_paths": None})},
+                    **({"nonspeech_manifest": {"path": str(Path(manifest.nonspeech_path).resolve()),
+                                               "sha256": file_sha256(manifest.nonspeech_path)}}
+                       if manifest.nonspeech_path else {}),
+                    "harms": harm_thresholds(),
+                    "dictionary": vocab_info(dict_v),
+                    "directory": vocab_info(dir_v),
+                    "engine": backend.describe(),
+                    "normalizer": normalizer.version,
+                    "shard": config.shard,
+                    "executor": {"kind": config.executor, "batch_size": config.batch_size,
+                                 "ray_address": config.ray_address, "ray_actors": config.ray_actors}
+                    if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
+                    "method": config.method,
+                    "timing": {
+                        "wall_seconds": round(wall, 3),
+                        "audio_seconds": round(audio_total, 3),
+                        "decode_seconds_total": round(decode_total, 3),
+                        "rtfx": round(audio_total / decode_total, 2) if decode_total else None,  # all conditions together
+                        "decode_seconds_this_run": round(tstats.decode_seconds, 3),
+                        "audio_seconds_decoded_this_run": round(tstats.audio_seconds, 3),
+                        "rtfx_this_run": round(tstats.audio_seconds / tstats.decode_seconds, 2) if tstats.decode_seconds else None,
+                        "decoded": tstats.decoded, "cached": tstats.cached,
+                    },
+                })
+                writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
+                              vocabulary=terms, problems=(*inputs.problems, *tstats.problems))
+                excluded = len(writer.excluded)
         reports: dict[str, Path] = {}
         if config.reports:
             from .report import write_reports
 
             reports = write_reports(out, redact=config.redact, redact_names=config.redact_names)
     return RunOutcome(
-        out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+        out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
         wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *inputs.problems, *tstats.problems), reports=reports,
@@ -309,7 +317,7 @@ def score_hypotheses(
     """
     from .hypotheses import HypOptions, load_for_manifest
     from .normalize import make_normalizer
-    from .score_run import score_transcripts
+    from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
 
     t_start = time.perf_counter()
@@ -331,25 +339,28 @@ def score_hypotheses(
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
-    transcripts = {}
-    utterances = list(manifest.utterances)
+    utterances = manifest.utterances
     summary, missing = _missing_hypotheses(hyps, names, utterances, manifest.path, ", ".join(map(str, hyp_paths)))
-    for c in conditions:
-        for uid, text in hyps[c.name].items():
-            t = Transcript(utt_id=uid, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0, decode_seconds=0.0)
-            if c.correct is not None:
-                from .transcribe import _apply_correction
 
-                t = _apply_correction(t, c)
-            transcripts[(uid, c.name)] = t
-        for u in utterances:
-            if u.id not in hyps[c.name]:
-                transcripts[(u.id, c.name)] = Transcript(
-                    utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
-                    decode_seconds=0.0, extra={"missing_hypothesis": True})
+    def clip_transcripts(u: Any) -> list[Transcript]:
+        """This clip's transcript under each condition, made when it is scored and dropped once written."""
+        out = []
+        for c in conditions:
+            text = hyps[c.name].get(u.id)
+            if text is None:
+                out.append(Transcript(utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
+                                      decode_seconds=0.0, extra={"missing_hypothesis": True}))
+                continue
+            t = Transcript(utt_id=u.id, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0,
+                           decode_seconds=0.0)
+            out.append(_apply_correction(t, c) if c.correct is not None else t)
+        return out
+
     normalizer = make_normalizer(terms)
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
-    with RunLock(out, force=force):
+    with RunLock(out, force=force), RunWriter(out, names) as writer:
+        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, normalizer):
+            writer.add(clip)
+        excluded = len(writer.excluded)
         provenance = base_provenance(command)
         provenance.update({
             "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
@@ -365,15 +376,14 @@ def score_hypotheses(
             "method": "external",
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
         })
-        write_run_folder(out, manifest=manifest, utterances=utterances, conditions=conditions, plans=plans,
-                         transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=(*vocab_problems, *loaded.problems, *missing), baseline=baseline)
+        writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
+                      problems=(*vocab_problems, *loaded.problems, *missing), baseline=baseline)
         paths: dict[str, Path] = {}
         if reports:
             from .report import write_reports
 
             paths = write_reports(out, redact=redact, redact_names=redact_names)
-    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - len(scored.excluded),
+    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
                       wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))

@@ -12,16 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from .manifest import Manifest
 from .counts import COUNT_COLUMNS
-from .files import listed_outputs, os_errors, record_outputs, replace_atomic, write_atomic
-from .tabular import jsonl_rows, read_csv, read_json, read_text
+from .files import listed_outputs, os_errors, record_outputs, replace_atomic, temp_path, write_atomic
+from .tabular import jsonl_rows, read_csv, read_json, read_text, stream_csv, stream_jsonl
 from .score_run import ScoredRun
 from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
 
@@ -61,73 +62,290 @@ def write_run_folder(
     problems: Sequence[Problem] = (),
     baseline: str | None = None,
 ) -> None:
-    """Write every output file of a run (each one atomically) and list them in the folder's index.
+    """Every output file of a run whose rows are all in memory (``RunWriter`` fed from ``scored``)."""
+    from .score_run import ClipRows
 
-    ``vocabulary`` is the list of terms the run was scored against; it is
-    snapshotted (with every condition's offered terms) in vocabulary.json so
-    that reports, merge and sweeps never go back to the source files, which
-    may have changed or moved since.
-
-    A condition of an earlier run into this folder leaves transcripts/ and
-    trn/ files behind; they are removed only if the folder's index lists
-    them, so a file asr-eval did not write is never deleted.
-    """
     names = [c.name for c in conditions]
-    check_condition_names(names)
-    with os_errors(out_dir):
-        out_dir.mkdir(parents=True, exist_ok=True)
-    by_id = {u.id: u for u in utterances}
-    previous = listed_outputs(out_dir)
-    written: list[str] = []
-
-    def put(rel: str, text: str) -> None:
-        write_atomic(out_dir / rel, text)
-        written.append(rel)
-
-    for name in names:
-        lines = []
+    excluded = set(scored.excluded)
+    urows, trows, arows = iter(scored.utterance_rows), iter(scored.term_rows), iter(scored.alignment_rows)
+    harms_of: dict[str, list[dict[str, Any]]] = {}
+    for h in scored.harm_rows:
+        harms_of.setdefault(h["utt_id"], []).append(h)
+    pending_terms: list[dict[str, Any]] = []
+    with RunWriter(out_dir, names) as w:
         for u in utterances:
-            t = transcripts.get((u.id, name))
+            ts = tuple(transcripts.get((u.id, n)) for n in names)
+            if u.id in excluded:
+                w.add(ClipRows(u, ts, excluded=True))
+                continue
+            ur = tuple(next(urows) for _ in names)
+            ar = tuple(next(arows) for _ in names)
+            tr: list[dict[str, Any]] = []
+            while True:  # the term rows of this clip: they follow the clip order, as the scorer made them
+                row = pending_terms.pop() if pending_terms else next(trows, None)
+                if row is None:
+                    break
+                if row["utt_id"] != u.id:
+                    pending_terms.append(row)
+                    break
+                tr.append(row)
+            w.add(ClipRows(u, ts, ur, tuple(tr), ar, harm_rows=tuple(harms_of.get(u.id, ()))))
+        w.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
+                 vocabulary=vocabulary, problems=problems, baseline=baseline)
+
+
+#: Parquet types of the columns that are not strings; a new column is a string unless listed here
+#: (counts are 64-bit integers, word indexes nullable integers, flags booleans).
+PARQUET_TYPES: dict[str, str] = {
+    **{c: "int64" for c in COUNT_COLUMNS}, "audio_seconds": "float64", "decode_seconds": "float64",
+    "display_exact": "bool_", "in_force": "bool_", "dropped": "bool_", "ref_start": "int64", "hyp_start": "int64",
+}
+PARQUET_BATCH = 20_000  # rows per Parquet row group written by RunWriter
+
+
+class _StreamFile:
+    """One output written as it grows: lines go to the temporary twin, renamed into place by ``commit``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = temp_path(path)
+        with os_errors(path, self.tmp):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.tmp, "w", encoding="utf-8", newline="")
+
+    def write(self, text: str) -> None:
+        with os_errors(self.path, self.tmp):
+            self.fh.write(text)
+
+    def commit(self) -> None:
+        with os_errors(self.path, self.tmp):
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        try:
+            self.fh.close()  # flushing what is buffered may fail too (a full disk): the file goes anyway
+        except OSError:
+            pass
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
+
+
+class _CsvStream(_StreamFile):
+    def __init__(self, path: Path, columns: Sequence[str]):
+        super().__init__(path)
+        self.columns = list(columns)
+        self.writer = csv.DictWriter(self.fh, fieldnames=self.columns, extrasaction="ignore", lineterminator="\n")
+        with os_errors(self.path, self.tmp):
+            self.writer.writeheader()
+
+    def row(self, r: Mapping[str, Any]) -> None:
+        with os_errors(self.path, self.tmp):
+            self.writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in self.columns})
+
+
+class _ParquetStream:
+    """A Parquet table written in row groups of ``PARQUET_BATCH`` rows, with a fixed schema (``PARQUET_TYPES``)."""
+
+    def __init__(self, path: Path, columns: Sequence[str]):
+        import pyarrow as pa
+
+        self.path, self.tmp = path, temp_path(path)
+        self.columns = list(columns)
+        self.schema = pa.schema([(c, getattr(pa, PARQUET_TYPES.get(c, "string"))()) for c in self.columns])
+        self.rows: list[Mapping[str, Any]] = []
+        self.writer: Any = None
+
+    def row(self, r: Mapping[str, Any]) -> None:
+        self.rows.append(r)
+        if len(self.rows) >= PARQUET_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist([{c: r.get(c) for c in self.columns} for r in self.rows], schema=self.schema)
+        self.rows = []
+        with os_errors(self.path, self.tmp):
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.tmp, self.schema)
+            self.writer.write_table(table)
+
+    def commit(self) -> None:
+        self._flush()
+        with os_errors(self.path, self.tmp):
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        except OSError:
+            pass
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
+
+
+class RunWriter:
+    """Writes a run folder clip by clip, so a run of any size holds one clip's rows at a time.
+
+    Feed it each clip's transcripts and scored rows (``add``, a
+    ``score_run.ClipRows``) in manifest order, then ``finish``
+    with what the run was; each file is written to a temporary twin and
+    renamed into place only by ``finish``, so a failed run leaves the folder's
+    earlier files as they were. The files are byte for byte what one write of
+    all rows would give. A new per-utterance column needs no change here: it
+    is a key of the rows and a name in ``UTTERANCE_COLUMNS`` (and, if it is
+    not a string, in ``PARQUET_TYPES``).
+    """
+
+    def __init__(self, out_dir: Path, conditions: Sequence[str]):
+        self.out_dir = Path(out_dir)
+        self.names = list(conditions)
+        check_condition_names(self.names)
+        with os_errors(self.out_dir):
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.streams: dict[str, Any] = {}
+        self.utterances = 0
+        self.excluded: list[tuple[str, str, int | None]] = []  # (utt id, audio, manifest line) of each excluded clip
+        try:
+            for name in self.names:
+                self._open(f"transcripts/{_safe_name(name)}.jsonl")
+            self._open("utterances.csv", UTTERANCE_COLUMNS)
+            self._open("timing.csv", TIMING_COLUMNS)
+            self._open("terms.csv", TERM_COLUMNS)
+            self.streams["utterances.parquet"] = _ParquetStream(self.out_dir / "utterances.parquet", UTTERANCE_COLUMNS)
+            self.streams["terms.parquet"] = _ParquetStream(self.out_dir / "terms.parquet", TERM_COLUMNS)
+            self._open("alignments.jsonl")
+            self._open(HARMS_FILE)
+            self._open("trn/ref.trn")
+            for name in self.names:
+                self._open(f"trn/{_safe_name(name)}.trn")
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self, rel: str, columns: Sequence[str] | None = None) -> None:
+        path = self.out_dir / rel
+        self.streams[rel] = _CsvStream(path, columns) if columns is not None else _StreamFile(path)
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is not None or self.streams:  # an error, or left without finish(): nothing half-written stays
+            self.abort()
+
+    def abort(self) -> None:
+        for s in self.streams.values():
+            s.discard()
+        self.streams = {}
+
+    def _transcripts(self, utt: Utterance, transcripts: Sequence[Transcript | None]) -> None:
+        """transcripts/<condition>.jsonl: every transcript a clip has (failed ones too), with its reference."""
+        for name, t in zip(self.names, transcripts):
             if t is None:
                 continue
             row = t.to_dict()
-            row.update(speaker=u.speaker, accent_group=u.accent_group, ref=u.text)
-            lines.append(json.dumps(row, ensure_ascii=False))
-        put(f"transcripts/{_safe_name(name)}.jsonl", "".join(l + "\n" for l in lines))
-    put("utterances.csv", _csv_text(scored.utterance_rows, UTTERANCE_COLUMNS))
-    put("timing.csv", _csv_text(scored.utterance_rows, TIMING_COLUMNS))
-    put("terms.csv", _csv_text(scored.term_rows, TERM_COLUMNS))
-    write_parquet(to_frame(scored.utterance_rows, UTTERANCE_COLUMNS), out_dir / "utterances.parquet")
-    write_parquet(to_frame(scored.term_rows, TERM_COLUMNS), out_dir / "terms.parquet")
-    written += ["utterances.parquet", "terms.parquet"]
-    put("alignments.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.alignment_rows))
-    put(HARMS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored.harm_rows))
-    skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
-               for p in (*manifest.problems, *problems)]
-    for uid in scored.excluded:
-        if not any(mentions(uid).search(s["problem"]) for s in skipped):
-            skipped.append({"path": by_id[uid].audio, "line": by_id[uid].line, "severity": "error",
-                            "problem": f"clip {uid} has no transcript in every condition; excluded"})
-    put("skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
-    written += _write_trn(out_dir, scored.utterance_rows, names)
-    put(VOCABULARY_FILE, VocabularySnapshot(tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
-    run = dict(provenance)
-    run["conditions"] = [
-        {"name": c.name, "method": c.method, "kind": condition_kind(c), "strength": c.strength, "correct": c.correct,
-         "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None}
-        for c in conditions
-    ]
-    run["baseline"] = baseline or (BASELINE if BASELINE in names else names[0])
-    run["counts"] = {"utterances": len(utterances), "scored": len(utterances) - len(scored.excluded),
-                     "excluded": len(scored.excluded), "skipped_rows": len(skipped)}
-    put("run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
-    if (out_dir / CACHE_FILE).is_file():  # the transcript cache, when it lives in this folder, is the run's too
-        written.append(CACHE_FILE)
-    stale = sorted(rel for rel in previous - set(written) if _is_condition_file(rel))
-    for rel in stale:
-        with os_errors(out_dir / rel):
-            (out_dir / rel).unlink(missing_ok=True)
-    record_outputs(out_dir, written, removed=stale)
+            row.update(speaker=utt.speaker, accent_group=utt.accent_group, ref=utt.text)
+            self.streams[f"transcripts/{_safe_name(name)}.jsonl"].write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def add(self, clip: Any) -> None:
+        """One clip (``score_run.ClipRows``): its transcripts and rows go to every table and trn file."""
+        from .trn import format_trn_line
+
+        self.utterances += 1
+        self._transcripts(clip.utt, clip.transcripts)
+        if clip.excluded:
+            self.excluded.append((clip.utt.id, clip.utt.audio, clip.utt.line))
+            return
+        s = self.streams
+        speech = [r for r in clip.utterance_rows if not r.get("ns_clips")]  # no speech: not in WER, so not in what sclite would re-score
+        for r in clip.utterance_rows:
+            s["utterances.csv"].row(r)
+            s["timing.csv"].row(r)
+            s["utterances.parquet"].row(r)
+        for r in speech:
+            s[f"trn/{_safe_name(r['condition'])}.trn"].write(
+                format_trn_line(r["hyp_norm"], r["speaker"], r["utt_id"]) + "\n")
+        if speech:
+            r = speech[0]
+            s["trn/ref.trn"].write(format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
+        for r in clip.term_rows:
+            s["terms.csv"].row(r)
+            s["terms.parquet"].row(r)
+        for r in clip.alignment_rows:
+            s["alignments.jsonl"].write(json.dumps(r, ensure_ascii=False) + "\n")
+        for r in clip.harm_rows:
+            s[HARMS_FILE].write(json.dumps(r, ensure_ascii=False) + "\n")
+
+    def finish(
+        self,
+        *,
+        manifest: Manifest,
+        conditions: Sequence[Condition],
+        plans: Mapping[str, BiasPlan],
+        provenance: Mapping[str, Any],
+        vocabulary: Sequence[Term] = (),
+        problems: Sequence[Problem] = (),
+        baseline: str | None = None,
+    ) -> None:
+        """Put every file in place and list them in the folder's index.
+
+        ``vocabulary`` is the list of terms the run was scored against; it is
+        snapshotted (with every condition's offered terms) in vocabulary.json so
+        that reports, merge and sweeps never go back to the source files, which
+        may have changed or moved since.
+
+        A condition of an earlier run into this folder leaves transcripts/ and
+        trn/ files behind; they are removed only if the folder's index lists
+        them, so a file asr-eval did not write is never deleted.
+        """
+        out_dir, names = self.out_dir, self.names
+        previous = listed_outputs(out_dir)
+        written: list[str] = []
+        for rel, stream in list(self.streams.items()):
+            stream.commit()
+            del self.streams[rel]
+            written.append(rel)
+
+        def put(rel: str, text: str) -> None:
+            write_atomic(out_dir / rel, text)
+            written.append(rel)
+
+        skipped = [{"path": p.path, "line": p.line, "severity": p.severity, "problem": p.problem}
+                   for p in (*manifest.problems, *problems)]
+        for uid, audio, line in self.excluded:
+            if not any(mentions(uid).search(s["problem"]) for s in skipped):
+                skipped.append({"path": audio, "line": line, "severity": "error",
+                                "problem": f"clip {uid} has no transcript in every condition; excluded"})
+        put("skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
+        put(VOCABULARY_FILE, VocabularySnapshot(tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
+        run = dict(provenance)
+        run["conditions"] = [
+            {"name": c.name, "method": c.method, "kind": condition_kind(c), "strength": c.strength, "correct": c.correct,
+             "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None}
+            for c in conditions
+        ]
+        run["baseline"] = baseline or (BASELINE if BASELINE in names else names[0])
+        run["counts"] = {"utterances": self.utterances, "scored": self.utterances - len(self.excluded),
+                         "excluded": len(self.excluded), "skipped_rows": len(skipped)}
+        put("run.json", json.dumps(run, indent=2, ensure_ascii=False, default=str) + "\n")
+        if (out_dir / CACHE_FILE).is_file():  # the transcript cache, when it lives in this folder, is the run's too
+            written.append(CACHE_FILE)
+        stale = sorted(rel for rel in previous - set(written) if _is_condition_file(rel))
+        for rel in stale:
+            with os_errors(out_dir / rel):
+                (out_dir / rel).unlink(missing_ok=True)
+        record_outputs(out_dir, written, removed=stale)
 
 
 CACHE_FILE = "cache/transcripts.jsonl"
@@ -229,24 +447,6 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "+-_." else "_" for ch in name)
 
 
-def _write_trn(out_dir: Path, rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str]:
-    """Normalised reference/hypothesis trn files, so sclite can re-score exactly what asr-eval scored."""
-    from .trn import format_trn_line
-
-    refs: dict[str, str] = {}
-    hyps: dict[str, list[str]] = {n: [] for n in names}
-    for r in rows:
-        if r.get("ns_clips"):  # no speech: not in WER, so not in what sclite would re-score either
-            continue
-        refs.setdefault(r["utt_id"], format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
-        hyps[r["condition"]].append(format_trn_line(r["hyp_norm"], r["speaker"], r["utt_id"]) + "\n")
-    files = {"trn/ref.trn": "".join(refs.values())}
-    files.update({f"trn/{_safe_name(name)}.trn": "".join(hyps[name]) for name in names})
-    for rel, text in files.items():
-        write_atomic(out_dir / rel, text)
-    return list(files)
-
-
 # --------------------------------------------------------------------------- reading
 
 _UTT_REQUIRED = ("utt_id", "condition", "speaker", "accent_group", "ref_words", "subs", "dels", "ins")
@@ -314,10 +514,10 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
     return [(row.line, row.fields) for row in records]
 
 
-def _utterances(path: Path) -> list[dict[str, Any]]:
-    rows = _read_csv(path)
-    out = []
-    for line, row in rows:
+def iter_utterance_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """utterances.csv's records as they are read (counts as ints, seconds as floats, ``_line`` added)."""
+    for record in stream_csv(path):
+        line, row = record.line, record.fields
         missing = [c for c in _UTT_REQUIRED if c not in row]
         if missing:
             raise InputError(str(path), f"missing columns {missing}", 1)
@@ -337,15 +537,19 @@ def _utterances(path: Path) -> list[dict[str, Any]]:
         for f in ("ref", "hyp", "ref_norm", "hyp_norm"):
             rec[f] = row.get(f) or ""
         rec["_line"] = line
-        out.append(rec)
-    return out
+        yield rec
 
 
-def _terms(path: Path) -> list[dict[str, Any]]:
+def _utterances(path: Path) -> list[dict[str, Any]]:
+    return list(iter_utterance_rows(path))
+
+
+def iter_term_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """terms.csv's records as they are read (flags as bools, word indexes as ints); none when there is no file."""
     if not path.exists():
-        return []
-    out = []
-    for line, row in _read_csv(path):
+        return
+    for record in stream_csv(path):
+        line, row = record.line, record.fields
         rec: dict[str, Any] = dict(row)
         for col in ("display_exact", "in_force", "dropped"):
             rec[col] = _bool(row.get(col), path, line, col)
@@ -357,22 +561,99 @@ def _terms(path: Path) -> list[dict[str, Any]]:
                 raise InputError(str(path), f"column {col!r}: expected a word index, got {raw!r}", line) from None
         if rec.get("outcome") not in ("hit", "partial", "miss", "false_insertion"):
             raise InputError(str(path), f"column 'outcome': unknown value {rec.get('outcome')!r}", line)
-        out.append(rec)
-    return out
+        yield rec
 
 
-def _alignments(path: Path) -> dict[tuple[str, str], list[tuple[str, str | None, str | None]]]:
+def _terms(path: Path) -> list[dict[str, Any]]:
+    return list(iter_term_rows(path))
+
+
+Pairs = list[tuple[str, "str | None", "str | None"]]
+
+
+def iter_alignment_rows(path: Path) -> Iterator[tuple[str, str, Pairs]]:
+    """(utt id, condition, aligned pairs) per line of alignments.jsonl as it is read; none when there is no file."""
     if not path.exists():
-        return {}
-    out = {}
-    for record in jsonl_rows(path, read_text(path)):
+        return
+    for record in stream_jsonl(path):
         row = record.fields
         try:
             pairs = [(str(op), r, h) for op, r, h in row["pairs"]]
-            out[(str(row["utt_id"]), str(row["condition"]))] = pairs
+            key = (str(row["utt_id"]), str(row["condition"]))
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(str(path), f"malformed alignment row: {e}", record.line) from None
-    return out
+        yield key[0], key[1], pairs
+
+
+def _alignments(path: Path) -> dict[tuple[str, str], list[tuple[str, str | None, str | None]]]:
+    return {(u, c): pairs for u, c, pairs in iter_alignment_rows(path)}
+
+
+@dataclass
+class ClipBlock:
+    """One clip's rows: utterances.csv (one per condition), terms.csv, and its alignments by condition."""
+
+    utt_id: str
+    utterances: list[dict[str, Any]] = field(default_factory=list)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    alignments: dict[str, Pairs] = field(default_factory=dict)
+
+
+class NotInClipOrder(Exception):
+    """terms.csv or alignments.jsonl does not follow utterances.csv clip by clip (a folder not written by asr-eval)."""
+
+
+def iter_clips(run_dir: str | Path) -> Iterator[ClipBlock]:
+    """The folder's clips one at a time, reading utterances.csv, terms.csv and alignments.jsonl side by side.
+
+    asr-eval writes all three clip by clip in the same order, so one clip's
+    rows are all at hand with nothing else in memory. Rows of the other two
+    files that do not follow that order (a folder edited by hand, or rows of a
+    clip utterances.csv lacks) raise ``NotInClipOrder`` when they are found to
+    be left over; the caller then reads the folder whole (``load_run``).
+    """
+    run_dir = Path(run_dir)
+    utt_path = run_dir / "utterances.csv"
+    if not utt_path.exists():
+        raise InputError(str(utt_path), "not found")
+    terms = iter_term_rows(run_dir / "terms.csv")
+    aligns = iter_alignment_rows(run_dir / "alignments.jsonl")
+    next_term = next(terms, None)
+    next_align = next(aligns, None)
+    block: ClipBlock | None = None
+    for u in iter_utterance_rows(utt_path):
+        uid = str(u["utt_id"])
+        if block is not None and block.utt_id == uid:
+            block.utterances.append(u)
+            continue
+        if block is not None:
+            yield block
+        block = ClipBlock(uid, [u])
+        while next_term is not None and str(next_term["utt_id"]) == uid:
+            block.terms.append(next_term)
+            next_term = next(terms, None)
+        while next_align is not None and next_align[0] == uid:
+            block.alignments[next_align[1]] = next_align[2]
+            next_align = next(aligns, None)
+    if block is not None:
+        yield block
+    if next_term is not None or next_align is not None:
+        raise NotInClipOrder(f"{run_dir}: terms.csv or alignments.jsonl is not in utterances.csv's clip order")
+
+
+def run_conditions(run: Mapping[str, Any], present: Iterable[str]) -> tuple[list[str], str]:
+    """(conditions with scored rows, in run.json's order, baseline first; the baseline's name)."""
+    baseline = str(run.get("baseline") or "baseline")
+    conditions = [str(c["name"]) for c in run.get("conditions") or [] if isinstance(c, _MappingABC) and "name" in c]
+    present = list(dict.fromkeys(present))
+    for c in present:
+        if c not in conditions:
+            conditions.append(c)
+    conditions = [c for c in conditions if c in set(present)]
+    if baseline in conditions:
+        conditions.remove(baseline)
+        conditions.insert(0, baseline)
+    return conditions, baseline
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -385,16 +666,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise InputError(str(utt_path), "not found")
     utterances = _utterances(utt_path)
     skipped = read_skipped(run_dir)
-    baseline = str(run.get("baseline") or "baseline")
-    conditions = [str(c["name"]) for c in run.get("conditions") or [] if isinstance(c, _MappingABC) and "name" in c]
-    for u in utterances:
-        if u["condition"] not in conditions:
-            conditions.append(u["condition"])
-    present = {u["condition"] for u in utterances}
-    conditions = [c for c in conditions if c in present]
-    if baseline in conditions:
-        conditions.remove(baseline)
-        conditions.insert(0, baseline)
+    conditions, baseline = run_conditions(run, (u["condition"] for u in utterances))
     snapshot = run_dir / VOCABULARY_FILE
     return Run(
         path=run_dir,
@@ -438,6 +710,30 @@ def read_harms(run_dir: str | Path) -> list[dict[str, Any]]:
                 raise InputError(str(path), f"field {key!r}: expected a string", record.line)
         out.append(row)
     return out
+
+
+def open_run(run_dir: str | Path) -> Run:
+    """A run folder without its rows: run.json, skipped.csv and the vocabulary snapshot (rows: ``iter_clips``).
+
+    ``conditions`` lists run.json's, baseline first; which of them have rows
+    is known only once the rows have been read.
+    """
+    run_dir = Path(run_dir)
+    run = read_run_info(run_dir)
+    if not (run_dir / "utterances.csv").exists():
+        raise InputError(str(run_dir / "utterances.csv"), "not found")
+    listed = [str(c["name"]) for c in run.get("conditions") or [] if isinstance(c, _MappingABC) and "name" in c]
+    conditions, baseline = run_conditions(run, listed)
+    snapshot = run_dir / VOCABULARY_FILE
+    return Run(path=run_dir, run=run, utterances=[], terms=[], alignments={}, skipped=read_skipped(run_dir),
+               conditions=conditions, baseline=baseline, condition_records=_condition_records(run_dir / "run.json", run),
+               vocabulary=VocabularySnapshot.read(snapshot) if snapshot.is_file() else None,
+               harms=read_harms(run_dir))  # harm events are few (a clip's harms, not its words): read whole
+
+
+def directory_terms(run_dir: str | Path) -> set[str]:
+    """The directory terms terms.csv names (one streaming pass): the names a redacted report masks."""
+    return {str(t["term"]) for t in iter_term_rows(Path(run_dir) / "terms.csv") if t.get("source") == "directory"}
 
 
 def _condition_records(path: Path, run: Mapping[str, Any]) -> tuple[ConditionRecord, ...]:

@@ -319,3 +319,106 @@ def json_array_rows(path: str | Path, text: str, limits: Limits = DEFAULT_LIMITS
                 raise fail("text after the end of the JSON array", i)
             return
         raise fail("expected ',' or ']' after an entry of the JSON array", i)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def _open_stream(path: Path, limits: Limits) -> Any:
+    """The file opened as UTF-8 text (BOM dropped, line ends untouched), refused up front when over ``limits.max_bytes``."""
+    try:
+        if path.stat().st_size > limits.max_bytes:
+            raise _too_big(path, limits)
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
+def _bounded(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
+    """The file's characters in blocks, stopping with an ``InputError`` past ``limits.max_bytes`` or at bad UTF-8."""
+    total = 0
+    while True:
+        try:
+            block = fh.read(1 << 16)
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:
+            raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+        if not block:
+            return
+        total += len(block)
+        if total > limits.max_bytes:  # characters <= bytes: a file that grew while it was read
+            raise _too_big(path, limits)
+        yield block
+
+
+def _stream_lines(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
+    """Lines with their endings, split only at ``\\n``, ``\\r\\n`` and ``\\r``, each bounded by ``limits.max_line_chars``."""
+    rest = ""
+    n = 0
+    for block in _bounded(path, fh, limits):
+        parts = _LINE_SPLIT.split(rest + block)
+        rest = parts.pop()  # after the last line end: the start of a line still to come
+        if parts and not rest and parts[-1].endswith("\r"):
+            rest = parts.pop()  # a '\r' at the block's end may be the first half of '\r\n'
+        for line in parts:
+            n += 1
+            check_line(path, line.rstrip("\r\n"), n, limits)
+            yield line
+        if len(rest) > limits.max_line_chars + 1:
+            raise InputError(str(path), f"line longer than {limits.max_line_chars} characters", n + 1)
+    if rest:
+        check_line(path, rest.rstrip("\r\n"), n + 1, limits)
+        yield rest
+
+
+_LINE_SPLIT = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def stream_csv(path: str | Path, delimiter: str = ",", limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:
+    """``read_csv``'s records read as the file is read: the memory is one record's, whatever the file's size.
+
+    The header is the first record (names stripped); a file without one is an
+    error. For the big tables asr-eval itself writes and reads back (a run
+    folder's utterances.csv and terms.csv), which may hold millions of rows.
+    """
+    path = Path(path)
+    with _open_stream(path, limits) as fh:
+        reader = csv.reader(_stream_lines(path, fh, limits), delimiter=delimiter)
+        try:
+            first = next(reader, None)
+        except csv.Error as exc:
+            raise InputError(str(path), f"cannot read the CSV header: {exc}", reader.line_num or 1) from None
+        if not first or not any(c.strip() for c in first):
+            raise InputError(str(path), "empty file: no header row", 1)
+        if len(first) > limits.max_columns:
+            raise InputError(str(path), f"header has {len(first)} cells, more than {limits.max_columns} columns", 1)
+        yield from _csv_records(str(path), reader, [h.strip() for h in first], limits)
+
+
+def stream_jsonl(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:
+    """``jsonl_rows`` read as the file is read: one JSON object per non-blank line, errors naming the line."""
+    path = Path(path)
+    with _open_stream(path, limits) as fh:
+        count = 0
+        for n, raw in enumerate(_stream_lines(path, fh, limits), start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            check_line(path, line, n, limits)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(str(path), f"not a JSON object ({exc.msg} at column {exc.colno})", n) from None
+            except (RecursionError, ValueError) as exc:
+                raise InputError(str(path), _json_bound(exc), n) from None
+            if not isinstance(row, dict):
+                raise InputError(str(path), f"each line must be a JSON object, got {_json_type(row)}", n)
+            count += 1
+            check_rows(path, count, n, limits)
+            _check_fields(str(path), row, n, limits)
+            yield Row(n, row)

@@ -41,10 +41,11 @@ def _audio_seconds_estimate(utt: Utterance) -> float:
 
 @dataclass(frozen=True)
 class Job:
-    """One clip with the plans the store still lacks for it."""
+    """One clip with the plans the store still lacks for it (and its audio's hash, which keys them)."""
 
     utt: Utterance
     plans: tuple[BiasPlan, ...]
+    audio_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ class LocalExecutor:
             yield from decode_jobs(self.backend, jobs[k : k + self.batch_size])
 
 
+#: Jobs handed to the executor at a time: the job list of a fresh run over millions of clips is never built whole.
+JOB_CHUNK = 4096
+
+
 def transcribe(
     utterances: Sequence[Utterance],
     plans: Mapping[str, BiasPlan],
@@ -142,44 +147,56 @@ def transcribe(
     batch_size: int | None = None,
     executor: Executor | None = None,
 ) -> tuple[dict[tuple[str, str], Transcript], TranscribeStats]:
-    """Decode every clip under every plan, serving what the store already holds.
+    """Decode every clip under every plan, serving what the store already holds; every transcript in one dict.
 
-    Three steps: ask the store which clip x plan transcripts are missing;
-    hand those jobs to the executor (local, batched, or Ray) and append each
-    result to the store the moment it arrives; then read every transcript
-    back from the store in manifest order. Outputs therefore depend only on
-    the store's contents, never on the order or the process that decoded them.
+    ``decode_missing`` then ``StoredTranscripts`` collected: for callers that
+    want them all in memory (sweeps, tests). ``evaluate`` reads them back clip
+    by clip instead.
+    """
+    stored, stats = decode_missing(utterances, plans, backend, store, conditions, progress=progress,
+                                   batch_size=batch_size, executor=executor)
+    out: dict[tuple[str, str], Transcript] = {}
+    for utt, ts in stored:
+        for name, t in zip(plans, ts):
+            if t is not None:
+                out[(utt.id, name)] = t
+    return out, stats
+
+
+def decode_missing(
+    utterances: Sequence[Utterance],
+    plans: Mapping[str, BiasPlan],
+    backend: Any,
+    store: TranscriptStore,
+    conditions: Sequence[Condition] = (),
+    progress: bool = False,
+    batch_size: int | None = None,
+    executor: Executor | None = None,
+) -> tuple["StoredTranscripts", TranscribeStats]:
+    """Decode every clip x plan the store lacks; the transcripts stay in the store until read back.
+
+    Two steps: ask the store which clip x plan transcripts are missing and
+    hand those jobs to the executor (local, batched, or Ray) ``JOB_CHUNK`` at
+    a time, appending each result to the store the moment it arrives; the
+    returned ``StoredTranscripts`` then reads every transcript back from the
+    store in manifest order, one clip at a time. Outputs therefore depend only
+    on the store's contents, never on the order or the process that decoded
+    them. What is held per clip is its audio hash (32 bytes), not its
+    transcripts.
     """
     engine = backend.describe()
     stats = TranscribeStats()
-    corrections = {c.name: c for c in conditions if c.correct is not None}
     plan_dicts = {name: p.to_dict() for name, p in plans.items()}
     if executor is None:
         executor = LocalExecutor(backend, batch_size if batch_size is not None else backend.batch_size)
-    keys: dict[str, dict[str, str]] = {}
+    hashes: list[bytes | None] = []
     jobs: list[Job] = []
     bar = _Progress(utterances, enabled=progress)
-    hashes: dict[str, str] = {}  # a recording cut into many segments is hashed once, not once per segment
-    with bar:
-        for utt in utterances:
-            try:
-                if utt.audio not in hashes:
-                    hashes[utt.audio] = file_sha256(utt.audio)
-                audio_hash = audio_key(hashes[utt.audio], utt.start, utt.end)
-            except OSError as exc:
-                stats.failed += 1
-                stats.problems.append(Problem(utt.audio, utt.line, f"cannot read audio for {utt.id}: {exc}"))
-                bar.advance(utt, 0.0)
-                continue
-            keys[utt.id] = {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
-            # one decode per distinct key: plans equal but for their name share it
-            first_of_key = {keys[utt.id][n]: n for n in reversed(list(plans))}
-            missing = tuple(plans[n] for k, n in first_of_key.items() if k not in store)
-            stats.cached += sum(keys[utt.id][n] in store for n in plans)
-            if missing:
-                jobs.append(Job(utt, missing))
-            else:
-                bar.skip(utt, _stored_seconds(store, keys[utt.id]))
+
+    def keys_of(audio_hash: str) -> dict[str, str]:
+        return {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
+
+    def run_jobs() -> None:
         for res in executor.run(jobs):
             utt = res.job.utt
             if res.problem is not None:
@@ -188,29 +205,92 @@ def transcribe(
                 bar.advance(utt, 0.0)
                 continue
             n = len(res.job.plans)
+            keys = keys_of(res.job.audio_hash)
             for plan, dec in zip(res.job.plans, res.results):
                 record = Transcript(
                     utt_id=utt.id, condition=plan.condition, text=dec.text, plan=plan,
                     audio_seconds=res.audio_seconds, decode_seconds=res.decode_seconds / n, extra=dec.extra,
                 ).to_dict()
-                store.put(keys[utt.id][plan.condition], record)
+                store.put(keys[plan.condition], record)
             stats.decoded += n
             stats.audio_seconds += res.audio_seconds
             stats.decode_seconds += res.decode_seconds
             bar.advance(utt, res.audio_seconds)
-    out: dict[tuple[str, str], Transcript] = {}
-    for utt in utterances:
-        if utt.id not in keys or any(keys[utt.id][n] not in store for n in plans):
-            continue  # failed clip: excluded from every condition
-        for name in plans:
-            rec = dict(store.get(keys[utt.id][name]))
+        jobs.clear()
+
+    file_hashes: dict[str, str] = {}  # a recording cut into many segments is hashed once, not once per segment
+    with bar:
+        for utt in utterances:
+            try:
+                if utt.audio not in file_hashes:
+                    if len(file_hashes) >= 4096:  # segments of one recording come together; keep the memory bounded
+                        file_hashes.clear()
+                    file_hashes[utt.audio] = file_sha256(utt.audio)
+                digest = file_hashes[utt.audio]
+            except OSError as exc:
+                stats.failed += 1
+                stats.problems.append(Problem(utt.audio, utt.line, f"cannot read audio for {utt.id}: {exc}"))
+                bar.advance(utt, 0.0)
+                hashes.append(None)
+                continue
+            hashes.append(bytes.fromhex(digest))
+            audio_hash = audio_key(digest, utt.start, utt.end)  # a segment's key names its time range
+            keys = keys_of(audio_hash)
+            # one decode per distinct key: plans equal but for their name share it
+            first_of_key = {keys[n]: n for n in reversed(list(plans))}
+            present = {k for k in first_of_key if k in store}
+            missing = tuple(plans[n] for k, n in first_of_key.items() if k not in present)
+            stats.cached += sum(keys[n] in present for n in plans)
+            if missing:
+                jobs.append(Job(utt, missing, audio_hash))
+                if len(jobs) >= JOB_CHUNK:
+                    run_jobs()
+            else:
+                bar.skip(utt, _stored_seconds(store, keys))
+        run_jobs()
+    corrections = {c.name: c for c in conditions if c.correct is not None}
+    return StoredTranscripts(utterances, plans, plan_dicts, engine, store, hashes, corrections), stats
+
+
+@dataclass(frozen=True)
+class StoredTranscripts:
+    """A run's transcripts as the store holds them, read back one clip at a time, in manifest order.
+
+    Iterating gives (utterance, its transcript under each plan, in ``plans``
+    order); a clip that failed, or lacks a transcript under some plan, gives
+    None for every plan (it is excluded from every condition).
+    """
+
+    utterances: Sequence[Utterance]
+    plans: Mapping[str, BiasPlan]
+    plan_dicts: Mapping[str, Mapping[str, Any]]
+    engine: Mapping[str, Any]
+    store: TranscriptStore
+    hashes: Sequence[bytes | None]
+    corrections: Mapping[str, Condition]
+
+    def __iter__(self) -> Iterator[tuple[Utterance, list[Transcript | None]]]:
+        for utt, digest in zip(self.utterances, self.hashes):
+            yield utt, self._clip(utt, digest)
+
+    def _clip(self, utt: Utterance, digest: bytes | None) -> list[Transcript | None]:
+        none: list[Transcript | None] = [None] * len(self.plans)
+        if digest is None:
+            return none
+        out: list[Transcript | None] = []
+        for name in self.plans:
+            rec = self.store.get(transcript_key(audio_key(digest.hex(), utt.start, utt.end), self.engine,
+                                                self.plan_dicts[name]))
+            if rec is None:
+                return none  # failed clip: excluded from every condition
+            rec = dict(rec)
             # the same audio may stand under several ids, the same plan under several condition names
-            rec["utt_id"], rec["condition"], rec["bias"] = utt.id, name, plan_dicts[name]
+            rec["utt_id"], rec["condition"], rec["bias"] = utt.id, name, self.plan_dicts[name]
             t = Transcript.from_dict(rec)
-            if name in corrections:
-                t = _apply_correction(t, corrections[name])
-            out[(utt.id, name)] = t
-    return out, stats
+            if name in self.corrections:
+                t = _apply_correction(t, self.corrections[name])
+            out.append(t)
+        return out
 
 
 def _stored_seconds(store: TranscriptStore, keys: Mapping[str, str]) -> float:

@@ -15,6 +15,22 @@ insertions, sounds-like misspellings and case changes. Then, in one run:
   (skipped when ``sctk`` is not on PATH); the word totals are compared.
 
 Usage: python benchmarks/bench_scoring.py [-n 100000] [--seed 0]
+
+Memory and time of whole commands at test-set sizes (each in its own process,
+peak RSS from ``wait4``'s rusage, so the figure is that command's alone):
+
+* ``--score-cli N [N ...]``: a manifest of N utterances (JSONL) and two
+  hypothesis files (baseline and a vocabulary condition) generated as above,
+  scored by ``python -m asr_eval.cli score`` with the demo dictionaries; prints
+  peak RSS, wall time and both per utterance, side by side for every N. Memory
+  should be flat in N and time linear.
+* ``--run-plumbing N [N ...]``: ``evaluate`` with a fake transcriber (plumbing
+  only: nothing is decoded, every clip points at one short WAV) over N clips and
+  two conditions, twice (decoding into the cache, then all served from it): what
+  the manifest, cache index, job lists and scoring hold per clip.
+
+    nice python benchmarks/bench_scoring.py --score-cli 100000 1000000 --speakers 1000
+    python benchmarks/bench_scoring.py --run-plumbing 20000 100000
 """
 
 from __future__ import annotations
@@ -127,11 +143,92 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.w, time.process_time() - self.c
 
 
+def write_score_inputs(folder: Path, n: int, terms: tuple[Term, ...], seed: int, speakers: int,
+                       groups: int = 7, chunk: int = 50_000) -> tuple[Path, list[Path]]:
+    """A manifest of ``n`` utterances and two hypothesis files, written in chunks so the generator stays small."""
+    import json
+
+    manifest, base, vocab = folder / "manifest.jsonl", folder / "baseline.jsonl", folder / "vocab.jsonl"
+    with open(manifest, "w", encoding="utf-8") as fm, open(base, "w", encoding="utf-8") as fb, \
+            open(vocab, "w", encoding="utf-8") as fv:
+        for lo in range(0, n, chunk):
+            refs, hyps = generate(min(chunk, n - lo), terms, seed + lo)
+            fixed, _ = generate(min(chunk, n - lo), terms, seed + lo + 1)  # another error pattern for the vocab condition
+            for k, (ref, hyp) in enumerate(zip(refs, hyps)):
+                i = lo + k
+                uid = f"u{i:07d}"
+                spk = i % speakers
+                fm.write(json.dumps({"id": uid, "audio": f"clips/{uid}.wav", "text": ref, "speaker": f"s{spk:05d}",
+                                     "accent_group": f"g{spk % groups}"}) + "\n")
+                fb.write(json.dumps({"id": uid, "text": hyp}) + "\n")
+                fv.write(json.dumps({"id": uid, "text": hyp if k % 3 else ref.lower()}) + "\n")
+    return manifest, [base, vocab]
+
+
+def measure(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, float, int]:
+    """(exit code, wall seconds, peak RSS bytes) of one child process, from its own rusage."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.returncode not in (0, 5):
+        print(err[-3000:], file=sys.stderr)
+    return proc.returncode, time.perf_counter() - t, usage.ru_maxrss * 1024
+
+
+def score_cli(sizes: list[int], seed: int, speakers: int, keep: Path | None) -> None:
+    terms = load_terms()
+    print(f"asr-eval score, two conditions, {speakers} speakers (python -m asr_eval.cli, one process per size)")
+    print(f"{'utterances':>12s} {'rc':>3s} {'wall s':>9s} {'us/utt':>8s} {'peak RSS MB':>12s} {'RSS B/utt':>10s}")
+    first: tuple[int, float, int] | None = None
+    with tempfile.TemporaryDirectory(dir=keep) as d:
+        for n in sizes:
+            folder = Path(d) / f"n{n}"
+            folder.mkdir()
+            manifest, hyps = write_score_inputs(folder, n, terms, seed, speakers)
+            cmd = [sys.executable, "-m", "asr_eval.cli", "score", str(manifest), *(a for h in hyps for a in ("--hyp", str(h))),
+                   "--dictionary", str(ROOT / "dictionaries/demo-company.csv"),
+                   "--directory", str(ROOT / "dictionaries/demo-directory.csv"), "--out", str(folder / "out")]
+            rc, wall, rss = measure(cmd, ROOT)
+            print(f"{n:12,d} {rc:3d} {wall:9.1f} {wall / n * 1e6:8.0f} {rss / 2**20:12.0f} {rss / n:10.0f}", flush=True)
+            if first is None:
+                first = (n, wall, rss)
+            else:
+                print(f"{'':12s}     x{n / first[0]:.0f} size: time x{wall / first[1]:.2f}, peak RSS x{rss / first[2]:.2f}")
+            shutil.rmtree(folder)
+
+
+def run_plumbing(sizes: list[int], seed: int, speakers: int) -> None:
+    code = ROOT / "benchmarks" / "_plumbing_run.py"
+    print(f"evaluate with a fake transcriber, two conditions, {speakers} speakers (one process per size and pass)")
+    print(f"{'clips':>10s} {'pass':>6s} {'wall s':>9s} {'us/clip':>8s} {'peak RSS MB':>12s} {'RSS B/clip':>10s}")
+    with tempfile.TemporaryDirectory() as d:
+        for n in sizes:
+            folder = Path(d) / f"n{n}"
+            subprocess.run([sys.executable, str(code), "make", str(folder), str(n), str(speakers), str(seed)], check=True)
+            for what in ("decode", "cached"):
+                rc, wall, rss = measure([sys.executable, str(code), "run", str(folder)], ROOT)
+                print(f"{n:10,d} {what:>6s} {wall:9.1f} {wall / n * 1e6:8.0f} {rss / 2**20:12.0f} {rss / n:10.0f}"
+                      + ("" if rc == 0 else f"  (exit {rc})"), flush=True)
+            shutil.rmtree(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--score-cli", type=int, nargs="+", metavar="N", help="peak RSS and time of `asr-eval score` at these sizes")
+    ap.add_argument("--run-plumbing", type=int, nargs="+", metavar="N", help="peak RSS and time of `evaluate` (fake transcriber)")
+    ap.add_argument("--speakers", type=int, default=1000, help="speakers in the generated sets (--score-cli, --run-plumbing)")
+    ap.add_argument("--tmp", type=Path, default=None, help="where the generated sets go (default: the system's temp folder)")
     args = ap.parse_args()
+    if args.score_cli or args.run_plumbing:
+        if args.score_cli:
+            score_cli(args.score_cli, args.seed, args.speakers, args.tmp)
+        if args.run_plumbing:
+            run_plumbing(args.run_plumbing, args.seed, args.speakers)
+        return
 
     terms = load_terms()
     refs, hyps = generate(args.n, terms, args.seed)

@@ -3,7 +3,9 @@
 ``write_reports`` is the one entry point the pipeline and the CLI call. It reads
 only the run folder (never the model), builds one report model
 (``model.build_report``) and renders it in every requested format, so every
-format carries the same numbers.
+format carries the same numbers. The folder's rows are streamed clip by clip
+(``runfolder.iter_clips``), never loaded whole, so a report over a million
+clips needs no more memory than one over a thousand.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..files import RunLock, record_outputs, write_atomic
-from ..runfolder import RunData, load_run, read_run_info
+from ..runfolder import NotInClipOrder, RunData, directory_terms, iter_clips, load_run, open_run, read_run_info
 from .model import build_report
 from .harms import harms_csv
 from .tables import comparison_csv, summary_csv
@@ -53,8 +55,13 @@ def write_reports(
         read_run_info(run_dir)  # a folder without run.json is refused before the lock would create it
         lock = RunLock(run_dir, force=True)  # a folder with run.json is a run folder, index or not
     with lock:
-        run = load_run(run_dir)
-        model = build_report(run, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
+        run = open_run(run_dir)
+        try:
+            model = build_report(run, redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed,
+                                 clips=lambda: iter_clips(run_dir),
+                                 directory_terms=lambda: directory_terms(run_dir))
+        except NotInClipOrder:  # a folder edited by hand: read it whole, as before streaming
+            model = build_report(load_run(run_dir), redact=redact, redact_names=redact_names, n_boot=n_boot, seed=seed)
         written: dict[str, Path] = {}
 
         def put(name: str, text: str) -> None:

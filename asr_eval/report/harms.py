@@ -20,96 +20,104 @@ from ..redact import Redactor
 from ..runfolder import RunData
 from ..scoring import term_columns
 from .format import json_float
-from .numbers import ALL, ALPHA, _strata
+from .collect import Collected
+from .numbers import ALL, ALPHA, _no_interval, _strata, too_few_speakers
 
 HARM_METRICS = st.HARM_METRICS
 KIND_LABELS = {NONSPEECH: "output on non-speech", ECHO: "prompt echo", LOOP: "repetition loop", TAIL: "dropped tail"}
 N_EXAMPLES = 12  # events listed per condition in the Markdown; the HTML shows each on its clip
 
 
-def _by_group(run: RunData) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for u in run.utterances:
-        by[(u["accent_group"], u["condition"])].append(u)
-        by[(ALL, u["condition"])].append(u)
-    return by
+def harm_section(run: RunData, col: Collected, groups: Sequence[str], red: Redactor, n_boot: int,
+                 seed: int) -> dict[str, Any]:
+    """Per condition x group (ALL first): harm rates with intervals; each condition minus the baseline; events.
 
-
-def harm_section(run: RunData, groups: Sequence[str], red: Redactor, n_boot: int, seed: int) -> dict[str, Any]:
-    """Per condition x group (ALL first): harm rates with intervals; each condition minus the baseline; events."""
-    by = _by_group(run)
+    The rates come from the per-speaker count sums ``collect`` gathered in its
+    one pass over the clips; the events from harms.jsonl (``run.harms``).
+    """
     order = [ALL, *groups]
     summary = []
-    for cond in run.conditions:
+    for cond in col.conditions:
         for g in order:
-            recs = by.get((g, cond), [])
-            if not recs:
+            if not col.has_cell(g, cond):
                 continue
-            gs = st.summarize(recs, n_boot=n_boot, seed=st.stable_seed(seed, "harms", g), metrics=HARM_METRICS,
-                              strata=_strata(recs) if g == ALL else None)
+            speakers, mat = col.cell(g, cond)
+            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot, seed=st.stable_seed(seed, "harms", g),
+                                     metrics=HARM_METRICS, strata=_strata(col.strata[cond]) if g == ALL else None)
             c = gs.counts
+            few = too_few_speakers(gs.speakers)
+            metrics = {k: v.as_dict() for k, v in gs.metrics.items()}
             summary.append({
                 "accent_group": g, "condition": cond, "clips": gs.clips, "speakers": gs.speakers,
                 "speech_clips": c.clips - c.ns_clips, "nonspeech_clips": c.ns_clips,
+                "too_few_speakers": few,
                 "counts": {k: getattr(c, k) for k in ("ns_clips", "ns_output_clips", "ns_words", "echo_clips",
                                                       "echo_words", "loop_clips", "loop_words", "tail_clips",
                                                       "tail_words")},
-                "metrics": {k: v.as_dict() for k, v in gs.metrics.items()},
+                "metrics": {k: _no_interval(v) for k, v in metrics.items()} if few else metrics,
             })
     return {
         "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent} for k in HARM_METRICS},
         "summary": summary,
-        "comparisons": _comparisons(run, by, order, n_boot, seed),
-        "events": _event_counts(run),
-        "examples": _examples(run, red),
+        "comparisons": _comparisons(col, order, n_boot, seed),
+        "events": _event_counts(run, col.conditions),
+        "examples": _examples(run, col.conditions, red),
         "thresholds": run.run.get("harms") if isinstance(run.run.get("harms"), Mapping) else None,
     }
 
 
-def _comparisons(run: RunData, by: Mapping[tuple[str, str], list[dict[str, Any]]], order: Sequence[str],
-                 n_boot: int, seed: int) -> list[dict[str, Any]]:
-    base = run.baseline
-    if base not in run.conditions:
+def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Each condition minus the baseline, decided like the WER comparisons (``stats.decide``), in their own Holm families."""
+    base = col.baseline
+    if base not in col.conditions:
         return []
     rows = []
-    for cond in run.conditions:
+    for cond in col.conditions:
         if cond == base:
             continue
         for g in order:
-            b, c = by.get((g, base), []), by.get((g, cond), [])
-            if not b or not c:
+            p = col.paired(g, cond) if col.has_cell(g, base) and col.has_cell(g, cond) else None
+            if p is None:
                 continue
-            res = st.paired_compare(b, c, metrics=HARM_METRICS, n_boot=n_boot,
-                                    seed=st.stable_seed(seed, "harms-paired", g), strata=_strata(b) if g == ALL else None)
+            res = st.paired_compare_counts(p, metrics=HARM_METRICS, n_boot=n_boot,
+                                           seed=st.stable_seed(seed, "harms-paired", g),
+                                           strata=_strata(col.strata[base]) if g == ALL else None)
             for name, r in res.items():
                 if math.isnan(r.base) and math.isnan(r.cond):
                     continue  # e.g. no non-speech clips in this group
+                few = too_few_speakers(r.n_speakers)
+                lo, hi = (None, None) if few else (json_float(r.low), json_float(r.high))
                 rows.append({
                     "accent_group": g, "condition": cond, "baseline": base, "metric": name,
                     "base": json_float(r.base), "cond": json_float(r.cond), "diff": json_float(r.diff),
-                    "low": json_float(r.low), "high": json_float(r.high),
-                    "ci_excludes_zero": bool(json_float(r.low) is not None and json_float(r.high) is not None
-                                             and (r.low > 0 or r.high < 0)),
-                    "n_speakers": r.n_speakers, "n_clips": r.n_clips,
-                    "wilcoxon_p": json_float(r.wilcoxon_p), "mapsswe_p": json_float(r.mapsswe_p),
+                    "low": lo, "high": hi,
+                    "ci_excludes_zero": bool(lo is not None and hi is not None and (lo > 0 or hi < 0)),
+                    "n_speakers": r.n_speakers, "n_clips": r.n_clips, "too_few_speakers": few,
+                    "n_differ": r.n_differ, "wilcoxon_p": json_float(r.wilcoxon_p),
+                    "speaker_t_p": json_float(r.speaker_t_p), "mapsswe_p": json_float(r.mapsswe_p),
                 })
     for family in (lambda r: r["accent_group"] == ALL, lambda r: r["accent_group"] != ALL):
         fam = [r for r in rows if family(r)]
+        tested = [r for r in fam if not r["too_few_speakers"]]
         for test in ("wilcoxon", "mapsswe"):
-            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in fam])
-            for r, a in zip(fam, adj):
+            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
+            for r in fam:
+                r[f"holm_{test}"] = None
+            for r, a in zip(tested, adj):
                 r[f"holm_{test}"] = json_float(a)
-        for r in fam:
-            hw, hm = r["holm_wilcoxon"], r["holm_mapsswe"]
-            r["significance"] = ("significant" if hw is not None and hw < ALPHA else
-                                 "segment-level only" if hm is not None and hm < ALPHA else "not significant")
+        decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
+                              alpha=ALPHA)
+        for r, d in zip(fam, decisions):
+            r["significance"] = d.verdict
+            r["decided_by"] = d.test
+            r["holm_decision"] = json_float(d.p_holm)
     return rows
 
 
-def _event_counts(run: RunData) -> list[dict[str, Any]]:
+def _event_counts(run: RunData, conditions: Sequence[str]) -> list[dict[str, Any]]:
     """Events per condition and kind (a clip may hold several of one kind: two loops)."""
     n: Counter[tuple[str, str]] = Counter((e["condition"], e["kind"]) for e in run.harms)
-    return [{"condition": c, **{k: n[(c, k)] for k in KINDS}} for c in run.conditions]
+    return [{"condition": c, **{k: n[(c, k)] for k in KINDS}} for c in conditions]
 
 
 def _event_view(e: Mapping[str, Any], red: Redactor) -> dict[str, Any]:
@@ -118,10 +126,10 @@ def _event_view(e: Mapping[str, Any], red: Redactor) -> dict[str, Any]:
             "text": red.text(e.get("text") or ""), "detail": red.text(e.get("detail") or "")}
 
 
-def _examples(run: RunData, red: Redactor) -> dict[str, list[dict[str, Any]]]:
+def _examples(run: RunData, conditions: Sequence[str], red: Redactor) -> dict[str, list[dict[str, Any]]]:
     """The first events of each condition, biased conditions' echoes and loops first."""
     rank = {ECHO: 0, LOOP: 1, NONSPEECH: 2, TAIL: 3}
-    out: dict[str, list[dict[str, Any]]] = {c: [] for c in run.conditions}
+    out: dict[str, list[dict[str, Any]]] = {c: [] for c in conditions}
     for e in sorted(run.harms, key=lambda e: (rank.get(e["kind"], 9), e["utt_id"])):
         rows = out.get(e["condition"])
         if rows is not None and len(rows) < N_EXAMPLES:

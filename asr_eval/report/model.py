@@ -10,13 +10,15 @@ modules to every excerpt that leaves them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from .. import stats as st
 from ..redact import Redactor
-from ..runfolder import RunData
+from ..runfolder import ClipBlock, RunData
 from . import harms, numbers, verdicts, views
+from .collect import blocks_of, collect
 from .format import fmt_ci, fmt_p, fmt_value
 from .numbers import ALL, ALPHA, SUMMARY_METRICS
 
@@ -26,7 +28,7 @@ __all__ = ["ALL", "ALPHA", "SCHEMA", "SUMMARY_METRICS", "build_report", "directo
            "fmt_value"]
 
 
-def directory_names(run: RunData) -> tuple[list[str], str | None]:
+def directory_names(run: RunData, seen: set[str] | None = None) -> tuple[list[str], str | None]:
     """Name phrases to mask: every directory person of the run's vocabulary snapshot, plus directory terms seen.
 
     The snapshot (vocabulary.json) is what the run used, so the names masked are
@@ -35,7 +37,7 @@ def directory_names(run: RunData) -> tuple[list[str], str | None]:
     masks the names seen as terms and says so (``problem``), rather than open
     whatever path its run.json names.
     """
-    names = {t["term"] for t in run.terms if t.get("source") == "directory"}
+    names = set(seen) if seen is not None else {t["term"] for t in run.terms if t.get("source") == "directory"}
     if run.vocabulary is not None:
         people = [t for t in run.vocabulary.scoring if t.source == "directory"]
         return sorted(names | _name_forms(people)), None
@@ -61,33 +63,50 @@ def build_report(
     redact_names: bool = False,
     n_boot: int = 2000,
     seed: int = 0,
+    clips: Callable[[], Iterable[ClipBlock]] | None = None,
+    directory_terms: Callable[[], set[str]] | None = None,
 ) -> dict[str, Any]:
-    """The full report model (JSON-ready: only dicts, lists, str, int, float, bool, None)."""
-    names, name_problem = directory_names(run) if redact_names else ([], None)
+    """The full report model (JSON-ready: only dicts, lists, str, int, float, bool, None).
+
+    ``clips`` streams the run's clips (``runfolder.iter_clips``) and
+    ``directory_terms`` the directory terms its terms.csv names, for a ``run``
+    read without its rows (``runfolder.open_run``); by default both come from
+    the rows ``run`` holds. Either way one pass over the clips
+    (``collect.collect``) gathers what the report needs, so its memory does
+    not grow with the number of clips.
+    """
+    if clips is None:
+        blocks = lambda: blocks_of(run)  # noqa: E731
+        seen = {t["term"] for t in run.terms if t.get("source") == "directory"}
+    else:
+        blocks = clips
+        seen = directory_terms() if (redact_names and directory_terms is not None) else set()
+    names, name_problem = directory_names(run, seen) if redact_names else ([], None)
     red = Redactor.build(redact or redact_names, names) if (redact or redact_names) else Redactor(enabled=False)
-    dir_terms = sorted({t["term"] for t in run.terms if t.get("source") == "directory"})
-    name_index = {t: i + 1 for i, t in enumerate(dir_terms)}
+    # A pseudonym numbers the directory names seen as terms (only with redact_names does it show).
+    name_index = {t: i + 1 for i, t in enumerate(sorted(seen))}
 
     def display(term: str, source: str) -> str:
         return red.term(term, source, name_index.get(term))
 
-    groups = numbers.group_order(run.utterances)
-    summary = numbers.summary(run, groups, n_boot, seed)
-    comparisons = numbers.comparisons(run, groups, n_boot, seed)
+    col = collect(blocks(), run.run, red=red, display=display)
+    groups = col.groups
+    summary = numbers.summary(col, groups, n_boot, seed)
+    comparisons = numbers.comparisons(col, groups, n_boot, seed)
     for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
         r["verdict_note"] = verdicts.comparison_note(r)
         r["verdict_reason"] = verdicts.decision_reason(r)
-    fairness = numbers.fairness(run, groups, comparisons, n_boot, seed)
+    fairness = numbers.fairness(col, groups, comparisons, n_boot, seed)
     notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
     for g in fairness["gains"]:
         g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
-    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(run.baseline, fairness["gaps"], fairness["gains"],
+    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(col.baseline, fairness["gaps"], fairness["gains"],
                                                              fairness["gain_correlation"])
     fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
-    terms, term_changes = numbers.term_tables(run, display)
-    explanations, n_expl, causes = views.explanations(run, red, display)
-    utterances, n_views = views.utterance_views(run, red, display)
-    harm_report = harms.harm_section(run, groups, red, n_boot, seed)
+    terms, term_changes = numbers.term_tables(col, display)
+    explanations, n_expl, causes = views.explanations(col)
+    utterances, n_views = views.utterance_views(col)
+    harm_report = harms.harm_section(run, col, groups, red, n_boot, seed)
     harms.attach_to_views(run, utterances, red)
     return {
         "schema": SCHEMA,
@@ -107,8 +126,8 @@ def build_report(
                                       "its smallest p (2/2^n) to pass the first Holm step (alpha / family), the "
                                       "paired t-test over speakers when fewer did; Holm within the overall and "
                                       "within the per-group comparisons; MAPSSWE is reported, never decides")},
-        "baseline": run.baseline,
-        "conditions": list(run.conditions),
+        "baseline": col.baseline,
+        "conditions": list(col.conditions),
         "groups": groups,
         "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent,
                         "lower_is_better": st.METRICS[k].lower_is_better} for k in SUMMARY_METRICS},
@@ -123,7 +142,7 @@ def build_report(
         "explanations": explanations,
         "explanations_total": n_expl,
         "failure_causes": causes,
-        "worst": views.worst(utterances, run.conditions),
+        "worst": views.worst(col),
         "utterances": utterances,
         "utterances_total": n_views,
         "skipped": views.skipped(run, red),

@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .. import stats as st
 from ..counts import Counts
-from ..runfolder import RunData
+from .collect import ALL, Collected
 from .format import json_float
 
-ALL = "ALL"
 ALPHA = 0.05
 SUMMARY_METRICS = (
     "wer", "sub_rate", "del_rate", "ins_rate", "cer", "term_recall", "term_partial_rate", "term_precision",
@@ -43,24 +44,14 @@ def group_order(utterances: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({str(u["accent_group"]) for u in utterances})
 
 
-def _by_group(run: RunData, pooled: bool) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Records per (accent group, condition); with ``pooled`` also per (ALL, condition)."""
-    by = defaultdict(list)
-    for u in run.utterances:
-        by[(u["accent_group"], u["condition"])].append(u)
-        if pooled:
-            by[(ALL, u["condition"])].append(u)
-    return by
-
-
-def _strata(records: Sequence[Mapping[str, Any]]) -> dict[str, str] | None:
+def _strata(speaker_group: Mapping[str, str]) -> dict[str, str] | None:
     """speaker -> accent group for the pooled (ALL) rows, or None to resample speakers unstratified.
 
     Stratifying keeps each group's share of speakers fixed, as the test set's
     design fixed it. It needs two or more speakers in every group: a group with
     one speaker could not vary at all and would make the interval too narrow.
     """
-    strata = {str(r["speaker"]): str(r["accent_group"]) for r in records}
+    strata = dict(speaker_group)
     per_group: dict[str, int] = defaultdict(int)
     for g in strata.values():
         per_group[g] += 1
@@ -72,18 +63,17 @@ def _strata(records: Sequence[Mapping[str, Any]]) -> dict[str, str] | None:
 # --------------------------------------------------------------------------- summary
 
 
-def summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+def summary(col: Collected, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
     """One row per condition x accent group (and ALL): counts and every metric with its interval."""
-    by = _by_group(run, pooled=True)
     rows = []
-    for cond in run.conditions:
+    for cond in col.conditions:
         for g in [*groups, ALL]:
-            recs = by.get((g, cond), [])
-            if not recs:
+            if not col.has_cell(g, cond):
                 continue
-            strata = _strata(recs) if g == ALL else None
-            gs = st.summarize(recs, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g), metrics=SUMMARY_METRICS,
-                              strata=strata)
+            strata = _strata(col.strata[cond]) if g == ALL else None
+            speakers, mat = col.cell(g, cond)
+            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g),
+                                     metrics=SUMMARY_METRICS, strata=strata)
             few = too_few_speakers(gs.speakers)
             metrics = {k: v.as_dict() for k, v in gs.metrics.items()}
             rows.append(
@@ -109,41 +99,33 @@ def summary(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dic
 # --------------------------------------------------------------------------- paired comparisons
 
 
-def _wer_segments(run: RunData, base: Sequence[Mapping[str, Any]], cond: str) -> list[tuple[int, int]] | None:
-    """sc_stats' MAPSSWE segments over these clips: (condition errors, baseline errors) per segment.
+def _paired(col: Collected, g: str, cond: str) -> st.PairedCounts:
+    return col.paired(g, cond) or st.PairedCounts([], np.zeros((0, len(st.COUNT_FIELDS))),
+                                                  np.zeros((0, len(st.COUNT_FIELDS))), {}, 0)
 
-    None when an alignment is missing, so the test falls back to whole utterances.
+
+def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Each condition minus the baseline per group (ALL first) and paired metric, with Holm-adjusted tests.
+
+    WER's segment-level test runs over sc_stats' MAPSSWE segments of the two
+    alignments, or over whole utterances when an alignment is missing.
     """
-    out: list[tuple[int, int]] = []
-    for r in base:
-        a = run.alignments.get((r["utt_id"], cond))
-        b = run.alignments.get((r["utt_id"], r["condition"]))
-        if a is None or b is None:
-            return None
-        out += st.mapsswe_segments([p[0] for p in a], [p[0] for p in b])
-    return out
-
-
-def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Each condition minus the baseline per group (ALL first) and paired metric, with Holm-adjusted tests."""
-    base = run.baseline
-    if base not in run.conditions:
+    base = col.baseline
+    if base not in col.conditions:
         return []
-    by = _by_group(run, pooled=True)
     rows = []
-    for cond in run.conditions:
+    for cond in col.conditions:
         if cond == base:
             continue
         for g in [ALL, *groups]:
-            b, c = by.get((g, base), []), by.get((g, cond), [])
-            if not b or not c:
+            if not col.has_cell(g, base) or not col.has_cell(g, cond):
                 continue
             # Same seed for every condition of a group: the same speaker resamples
             # serve every comparison in that group.
-            strata = _strata(b) if g == ALL else None
-            segs = _wer_segments(run, b, cond)
-            res = st.paired_compare(b, c, n_boot=n_boot, seed=st.stable_seed(seed, "paired", g), strata=strata,
-                                    segments={"wer": segs} if segs is not None else None)
+            strata = _strata(col.strata[base]) if g == ALL else None
+            segs = col.segments(g, cond)
+            res = st.paired_compare_counts(_paired(col, g, cond), n_boot=n_boot, seed=st.stable_seed(seed, "paired", g),
+                                           strata=strata, segments={"wer": segs} if segs is not None else None)
             for name, r in res.items():
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
@@ -205,18 +187,17 @@ def comparisons(run: RunData, groups: list[str], n_boot: int, seed: int) -> list
 # --------------------------------------------------------------------------- fairness
 
 
-def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, Any]], n_boot: int,
+def fairness(col: Collected, groups: list[str], comparison_rows: list[dict[str, Any]], n_boot: int,
              seed: int) -> dict[str, Any]:
     """Best-worst gaps per condition, the biasing gain per group, and the correlation of gain with baseline."""
-    by = _by_group(run, pooled=False)
     gaps = []
-    for cond in run.conditions:
+    for cond in col.conditions:
         for metric in ("wer", "term_recall"):
-            recs = {g: by[(g, cond)] for g in groups if by.get((g, cond))}
-            gap = st.group_gap(recs, metric=metric, n_boot=n_boot, seed=st.stable_seed(seed, "gap", cond))
+            mats = {g: col.cell(g, cond)[1] for g in groups if col.has_cell(g, cond)}
+            gap = st.group_gap_matrices(mats, metric=metric, n_boot=n_boot, seed=st.stable_seed(seed, "gap", cond))
             if gap is None:
                 continue
-            n_spk = {g: len({str(r["speaker"]) for r in recs[g]}) for g in (gap.worst, gap.best)}
+            n_spk = {g: len(col.cell(g, cond)[0]) for g in (gap.worst, gap.best)}
             few = [g for g in (gap.worst, gap.best) if too_few_speakers(n_spk[g])]
             diff, ratio = gap.diff.as_dict(), gap.ratio.as_dict()
             if few:
@@ -262,14 +243,18 @@ def fairness(run: RunData, groups: list[str], comparison_rows: list[dict[str, An
             }
         )
     correlations = []
-    base = run.baseline
-    for cond in run.conditions:
+    base = col.baseline
+    for cond in col.conditions:
         if cond == base:
             continue
-        pairs = {g: (by[(g, base)], by[(g, cond)]) for g in groups if by.get((g, base)) and by.get((g, cond))}
+        pairs = {}
+        for g in groups:
+            if col.has_cell(g, base) and col.has_cell(g, cond):
+                p = _paired(col, g, cond)
+                pairs[g] = (p.base, p.cond)
         for relative in (False, True):
-            c = st.gain_correlation(pairs, relative=relative, n_boot=n_boot,
-                                    seed=st.stable_seed(seed, "corr", cond))
+            c = st.gain_correlation_matrices(pairs, relative=relative, n_boot=n_boot,
+                                             seed=st.stable_seed(seed, "corr", cond))
             if c is None:
                 continue
             correlations.append(
@@ -287,42 +272,28 @@ def _recall(a: Mapping[str, Any]) -> float | None:
     return Counts(term_refs=a["refs"], term_hits=a["hits"]).rate("term_recall")
 
 
-def term_tables(run: RunData, display: Callable[[str, str], str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def term_tables(col: Collected, display: Callable[[str, str], str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per (term, condition): occurrences by outcome and recall against the baseline; the terms that changed most.
 
     ``display(term, source)`` is the name a row shows (a pseudonym when names are redacted).
+    The tallies were summed by ``collect`` as the terms streamed past.
     """
-    agg: dict[tuple[str, str], dict[str, Any]] = {}
-    for t in run.terms:
-        key = (t["term"], t["condition"])
-        a = agg.setdefault(key, {"term": t["term"], "category": t.get("category", ""), "source": t.get("source", ""),
-                                 "condition": t["condition"], "refs": 0, "hits": 0, "partial": 0, "misses": 0,
-                                 "false_ins": 0, "in_force": 0, "dropped": 0})
-        o = t["outcome"]
-        if o != "false_insertion":
-            # Of the clips where the term was said: how often the biasing offered it, or cut it.
-            a["in_force"] += bool(t.get("in_force"))
-            a["dropped"] += bool(t.get("dropped"))
-        if o == "false_insertion":
-            a["false_ins"] += 1
-        else:
-            a["refs"] += 1
-            a[{"hit": "hits", "partial": "partial", "miss": "misses"}[o]] += 1
+    agg = {k: dict(a) for k, a in col.term_agg.items()}
     rows = []
     for (term, cond), a in agg.items():
         a["recall"] = _recall(a)
-        base = agg.get((term, run.baseline))
+        base = agg.get((term, col.baseline))
         a["base_recall"] = _recall(base) if base else None
         a["recall_change"] = (a["recall"] - a["base_recall"]) if a["recall"] is not None and a["base_recall"] is not None else None
         a["false_ins_change"] = a["false_ins"] - (base["false_ins"] if base else 0)
         a["display"] = display(term, a["source"])
         a["term"] = a["display"]  # the raw term may be a person's name: never let it out unredacted
         rows.append(a)
-    cond_order = {c: i for i, c in enumerate(run.conditions)}
+    cond_order = {c: i for i, c in enumerate(col.conditions)}
     rows.sort(key=lambda r: (cond_order.get(r["condition"], 99), r["display"]))
     changes = {}
-    for cond in run.conditions:
-        if cond == run.baseline:
+    for cond in col.conditions:
+        if cond == col.baseline:
             continue
         rs = [r for r in rows if r["condition"] == cond]
         scored = [r for r in rs if r["recall_change"] is not None]

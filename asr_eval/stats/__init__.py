@@ -16,12 +16,15 @@ from .bootstrap import (
     GroupStats,
     bootstrap_weights,
     gain_correlation,
+    gain_correlation_matrices,
     group_gap,
+    group_gap_matrices,
     record_vector,
     speaker_matrix,
     stable_seed,
     studentized_interval,
     summarize,
+    summarize_matrix,
 )
 from .metrics import COUNT_FIELDS, HARM_METRICS, METRICS, PAIRED_METRICS, Metric
 from .significance import (
@@ -33,6 +36,7 @@ from .significance import (
     WILCOXON,
     WILCOXON_MIN_DIFFER,
     Decision,
+    PairedCounts,
     PairedResult,
     SpeakerTests,
     _wilcoxon_sign_flips,  # tests/test_stats.py checks the exact enumeration against scipy
@@ -41,8 +45,11 @@ from .significance import (
     holm,
     mapsswe,
     mapsswe_segments,
+    mapsswe_z,
     min_wilcoxon_p,
     paired_compare,
+    paired_compare_counts,
+    paired_counts,
     sign_test,
     speaker_t_test,
     speaker_tests,
@@ -54,9 +61,10 @@ from .significance import (
 __all__ = [
     "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "HARM_METRICS", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
     "PAIRED_METRICS", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
-    "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedResult", "SpeakerTests",
-    "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
-    "bootstrap_weights", "gain_correlation", "group_gap", "holm", "mapsswe", "mapsswe_segments",
-    "min_wilcoxon_p", "paired_compare", "record_vector", "sign_test", "speaker_matrix", "stable_seed",
-    "studentized_interval", "summarize", "wilcoxon_test",
+    "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedCounts", "PairedResult",
+    "SpeakerTests", "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
+    "bootstrap_weights", "gain_correlation", "gain_correlation_matrices", "group_gap", "group_gap_matrices", "holm",
+    "mapsswe", "mapsswe_segments", "mapsswe_z", "min_wilcoxon_p", "paired_compare", "paired_compare_counts",
+    "paired_counts", "record_vector", "sign_test", "speaker_matrix", "stable_seed", "studentized_interval",
+    "summarize", "summarize_matrix", "wilcoxon_test",
 ]

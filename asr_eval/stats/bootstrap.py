@@ -1,8 +1,13 @@
 """Speaker-level bootstrap: group summaries with intervals, and the gap between groups.
 
-Pure: the input is a sequence of per-utterance count records (mappings with a
-``speaker`` key and the count columns of ``utterances.csv``, read through
-``asr_eval.counts.Counts.from_record``); no files, no pandas.
+Pure: the work is done on compact arrays, per-speaker sums of integer counts
+(``summarize_matrix``, ``group_gap_matrices``, ``gain_correlation_matrices``: one
+row per speaker, one column per ``COUNT_FIELDS`` entry), so a test set of a
+million clips costs what its speakers cost, not its rows. The record forms
+(``summarize``, ``group_gap``, ``gain_correlation``) take per-utterance count
+records (mappings with a ``speaker`` key and the count columns of
+``utterances.csv``, read through ``asr_eval.counts.Counts.from_record``) and sum
+them per speaker first (``speaker_matrix``). No files, no pandas.
 
 Why speakers are the resampling unit: clips of one speaker share a voice, a
 microphone and an accent, so their errors are correlated. Resampling clips as if
@@ -298,6 +303,21 @@ def summarize(
     but its numbers are still reported.
     """
     speakers, mat = speaker_matrix(records)
+    return summarize_matrix(speakers, mat, n_boot=n_boot, seed=seed, alpha=alpha, metrics=metrics, strata=strata)
+
+
+def summarize_matrix(
+    speakers: Sequence[str],
+    mat: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    metrics: Iterable[str] = tuple(METRICS),
+    strata: Mapping[str, str] | None = None,
+) -> GroupStats:
+    """``summarize`` of per-speaker count sums: ``mat`` has one row per speaker (in ``speakers`` order)."""
+    mat = np.asarray(mat, dtype=float)
     counts = Counts(*(int(x) for x in mat.sum(axis=0)))
     n_spk = len(speakers)
     rng = np.random.default_rng(seed)
@@ -343,9 +363,8 @@ class _GroupBoot(_Boot):
     weights: np.ndarray
 
 
-def _group_boot(records: Sequence[Mapping[str, Any]], n_boot: int, seed: int, metric: Metric) -> _GroupBoot:
-    """One group's ratio and bootstrap draws; speakers resampled within the group only."""
-    _, mat = speaker_matrix(records)
+def _group_boot(mat: np.ndarray, n_boot: int, seed: int, metric: Metric) -> _GroupBoot:
+    """One group's ratio and bootstrap draws (``mat``: its per-speaker sums); speakers resampled within the group only."""
     w = bootstrap_weights(mat.shape[0], n_boot, np.random.default_rng(seed))
     b = _ratio_boot(mat, w, metric)
     return _GroupBoot(b.est, b.num, b.den, b.infl, b.boot, b.infl_boot, w)
@@ -366,11 +385,24 @@ def group_gap(
     is biased upwards). Groups are independent samples of speakers, so each is
     resampled on its own. Returns None with fewer than two groups.
     """
+    return group_gap_matrices({g: speaker_matrix(recs)[1] for g, recs in groups.items()}, metric=metric,
+                              n_boot=n_boot, seed=seed, alpha=alpha)
+
+
+def group_gap_matrices(
+    groups: Mapping[str, np.ndarray],
+    *,
+    metric: str = "wer",
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> GapResult | None:
+    """``group_gap`` of per-speaker count sums: ``groups`` maps each group to its speakers x fields matrix."""
     m = METRICS[metric]
     nv, dv = m.num_vec, m.den_vec
     values = {}
-    for g, recs in groups.items():
-        tot = speaker_matrix(recs)[1].sum(axis=0)
+    for g, mat in groups.items():
+        tot = np.asarray(mat, dtype=float).reshape(-1, len(FIELDS)).sum(axis=0)
         v = float(_ratio(np.array(tot @ nv), np.array(tot @ dv)))
         if not math.isnan(v):
             values[g] = v
@@ -378,7 +410,7 @@ def group_gap(
         return None
     ordered = sorted(values, key=lambda g: (values[g], g))
     good, bad = (ordered[0], ordered[-1]) if m.lower_is_better else (ordered[-1], ordered[0])
-    bad_b, good_b = (_group_boot(groups[g], n_boot, stable_seed(seed, "group", g), m) for g in (bad, good))
+    bad_b, good_b = (_group_boot(np.asarray(groups[g], dtype=float), n_boot, stable_seed(seed, "group", g), m) for g in (bad, good))
     d_est = values[bad] - values[good]
     r_est = values[bad] / values[good] if values[good] > 0 else math.nan
     d_boot = bad_b.boot - good_b.boot
@@ -421,14 +453,31 @@ def gain_correlation(
     percentile over speaker resamples within each group (same resample for
     both conditions). None with fewer than three groups.
     """
+    mats = {}
+    for g, (b, c) in pairs.items():
+        b_recs, c_recs = _pair_records(b, c)
+        mats[g] = (speaker_matrix(b_recs)[1],
+                   speaker_matrix([{**cr, "speaker": br["speaker"]} for br, cr in zip(b_recs, c_recs)])[1])
+    return gain_correlation_matrices(mats, metric=metric, relative=relative, n_boot=n_boot, seed=seed, alpha=alpha)
+
+
+def gain_correlation_matrices(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    metric: str = "wer",
+    relative: bool = False,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> Correlation | None:
+    """``gain_correlation`` of per-speaker sums: group -> (baseline, condition) matrices over the same speakers and clips."""
     m = METRICS[metric]
     nv, dv = m.num_vec, m.den_vec
     sign = 1.0 if m.lower_is_better else -1.0
     base_vals, gains, base_boot, gain_boot = [], [], [], []
-    for g, (b, c) in pairs.items():
-        b_recs, c_recs = _pair_records(b, c)
-        _, bm = speaker_matrix(b_recs)
-        _, cm = speaker_matrix([{**cr, "speaker": br["speaker"]} for br, cr in zip(b_recs, c_recs)])
+    for g, (bm, cm) in pairs.items():
+        bm = np.asarray(bm, dtype=float).reshape(-1, len(FIELDS))
+        cm = np.asarray(cm, dtype=float).reshape(-1, len(FIELDS))
         if bm.shape[0] == 0:
             continue
         rng = np.random.default_rng(stable_seed(seed, "gain", g))

@@ -17,7 +17,10 @@ one speaker as independent, and when speakers respond differently to a
 condition it claims a difference where there is none (about 15 % of null runs
 at alpha 0.05 in tests/test_verdicts_sim.py, with 3 to 40 speakers alike).
 
-Pure: records in, numbers out; no files, no pandas.
+Pure: no files, no pandas. ``paired_compare_counts`` works on compact arrays
+(``PairedCounts``: per-speaker sums of both conditions and, per metric, each
+clip's error difference); ``paired_compare`` builds them from per-utterance
+count records.
 """
 
 from __future__ import annotations
@@ -101,7 +104,12 @@ def mapsswe(errors_a: Sequence[float], errors_b: Sequence[float]) -> tuple[float
     which clips of one speaker are not: the speaker-level tests are the
     conservative companions. Returns (W, p); p is 1.0 when nothing differs.
     """
-    z = np.asarray(errors_a, dtype=float) - np.asarray(errors_b, dtype=float)
+    return mapsswe_z(np.asarray(errors_a, dtype=float) - np.asarray(errors_b, dtype=float))
+
+
+def mapsswe_z(z: np.ndarray) -> tuple[float, float]:
+    """``mapsswe`` from the per-segment differences ``errors_a - errors_b`` (what a streaming caller keeps)."""
+    z = np.asarray(z, dtype=float)
     n = z.size
     if n < 2 or not np.any(z):
         return (0.0, 1.0)
@@ -391,6 +399,38 @@ def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: 
 # --------------------------------------------------------------------------- paired comparison
 
 
+@dataclass(frozen=True)
+class PairedCounts:
+    """Two conditions on the same clips, as compact arrays.
+
+    ``base`` and ``cond``: per-speaker count sums (speakers x ``COUNT_FIELDS``,
+    rows in ``speakers`` order; each clip counted under the baseline's
+    speaker). ``utt_errors``: for each metric with an error count
+    (``Metric.errors``), every clip's condition errors minus baseline errors,
+    in clip order, for the utterance-level MAPSSWE test. ``n_clips``: clips
+    paired.
+    """
+
+    speakers: Sequence[str]
+    base: np.ndarray
+    cond: np.ndarray
+    utt_errors: Mapping[str, np.ndarray]
+    n_clips: int
+
+
+def paired_counts(base: Sequence[Mapping[str, Any]], cond: Sequence[Mapping[str, Any]],
+                  metrics: Iterable[str] = PAIRED_METRICS) -> PairedCounts:
+    """The ``PairedCounts`` of two lists of per-utterance records (paired by ``utt_id``)."""
+    b_recs, c_recs = _pair_records(base, cond)
+    speakers, b_mat = speaker_matrix(b_recs)
+    _, c_mat = speaker_matrix([{**c, "speaker": b["speaker"]} for b, c in zip(b_recs, c_recs)])
+    b_utt = np.vstack([record_vector(r) for r in b_recs]) if b_recs else np.zeros((0, len(FIELDS)))
+    c_utt = np.vstack([record_vector(r) for r in c_recs]) if c_recs else np.zeros((0, len(FIELDS)))
+    errs = {name: c_utt @ METRICS[name].err_vec - b_utt @ METRICS[name].err_vec
+            for name in metrics if METRICS[name].err_vec is not None}
+    return PairedCounts(speakers, b_mat, c_mat, errs, len(b_recs))
+
+
 def paired_compare(
     base: Sequence[Mapping[str, Any]],
     cond: Sequence[Mapping[str, Any]],
@@ -402,25 +442,45 @@ def paired_compare(
     strata: Mapping[str, str] | None = None,
     segments: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> dict[str, PairedResult]:
-    """``cond`` minus ``base`` on the clips both hold, per metric.
+    """``cond`` minus ``base`` on the clips both hold, per metric (``paired_compare_counts`` of their records).
+
+    ``segments``: for a metric, (condition errors, baseline errors) pairs to
+    run MAPSSWE over instead of whole utterances (``mapsswe_segments``).
+    """
+    metrics = tuple(metrics)
+    seg_z = {k: np.array([c - b for c, b in v], dtype=float) for k, v in segments.items()} if segments else None
+    return paired_compare_counts(paired_counts(base, cond, metrics), metrics=metrics, n_boot=n_boot, seed=seed,
+                                 alpha=alpha, strata=strata, segments=seg_z)
+
+
+def paired_compare_counts(
+    p: PairedCounts,
+    *,
+    metrics: Iterable[str] = PAIRED_METRICS,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    strata: Mapping[str, str] | None = None,
+    segments: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, PairedResult]:
+    """Condition minus baseline per metric, from compact arrays.
 
     One set of speaker resamples serves both conditions and every metric, so
     each bootstrap draw compares the two conditions on exactly the same clips.
     Tests: Wilcoxon signed-rank and sign test over per-speaker rate differences,
-    the paired t-test over speakers (``speaker_tests``), MAPSSWE over per-utterance error counts, or, for a metric in ``segments``,
-    over the given (condition errors, baseline errors) pairs: the report passes
-    sclite-style segments (``mapsswe_segments``) for WER when alignments exist.
-    ``strata`` as in ``summarize``.
+    the paired t-test over speakers (``speaker_tests``), MAPSSWE over per-utterance
+    error differences, or, for a metric in ``segments``, over the given
+    per-segment differences (condition errors minus baseline errors): the
+    report passes sclite-style segments (``mapsswe_segments``) for WER when
+    alignments exist. ``strata`` as in ``summarize``.
     """
-    b_recs, c_recs = _pair_records(base, cond)
-    speakers, b_mat = speaker_matrix(b_recs)
-    _, c_mat = speaker_matrix([{**c, "speaker": b["speaker"]} for b, c in zip(b_recs, c_recs)])
+    speakers = list(p.speakers)
+    b_mat = np.asarray(p.base, dtype=float).reshape(-1, len(FIELDS))
+    c_mat = np.asarray(p.cond, dtype=float).reshape(-1, len(FIELDS))
     n_spk = len(speakers)
     rng = np.random.default_rng(seed)
     sidx = _strata_index(speakers, strata)
     w = bootstrap_weights(n_spk, n_boot, rng, sidx) if n_spk >= 2 else np.zeros((0, n_spk))
-    b_utt = np.vstack([record_vector(r) for r in b_recs]) if b_recs else np.zeros((0, len(FIELDS)))
-    c_utt = np.vstack([record_vector(r) for r in c_recs]) if c_recs else np.zeros((0, len(FIELDS)))
     out: dict[str, PairedResult] = {}
     for name in metrics:
         m = METRICS[name]
@@ -438,14 +498,15 @@ def paired_compare(
         sp = speaker_tests(b_mat @ nv, c_mat @ nv, b_mat @ dv, c_mat @ dv)
         spk_diff = sp.speaker_diffs[~np.isnan(sp.speaker_diffs)]
         seg = (segments or {}).get(name)
+        utt = p.utt_errors.get(name)
         if seg is not None:
-            mw, mp = mapsswe([c for c, _ in seg], [b for _, b in seg]) if len(seg) >= 2 else (math.nan, math.nan)
+            mw, mp = mapsswe_z(seg) if len(seg) >= 2 else (math.nan, math.nan)
             n_seg = len(seg)
-        elif m.err_vec is not None and len(b_recs) >= 2:
-            mw, mp = mapsswe(c_utt @ m.err_vec, b_utt @ m.err_vec)
-            n_seg = len(b_recs)
+        elif utt is not None and p.n_clips >= 2:
+            mw, mp = mapsswe_z(utt)
+            n_seg = p.n_clips
         else:
-            mw, mp, n_seg = math.nan, math.nan, len(b_recs)
+            mw, mp, n_seg = math.nan, math.nan, p.n_clips
         out[name] = PairedResult(
             metric=name,
             base=bb.est,
@@ -455,7 +516,7 @@ def paired_compare(
             high=hi,
             n_speakers=n_spk,
             n_segments=n_seg,
-            n_clips=len(b_recs),
+            n_clips=p.n_clips,
             mapsswe_unit="sclite segments" if seg is not None else "utterances",
             wilcoxon_p=float(sp.wilcoxon_p),
             sign_p=sign_test(spk_diff) if spk_diff.size else math.nan,
@@ -467,4 +528,3 @@ def paired_compare(
             speaker_t_df=int(sp.t_df),
         )
     return out
-
