@@ -264,3 +264,8 @@ def test_decision_rule() -> None:
     assert d[1].p_holm == pytest.approx(0.03) and d[2].p_holm == pytest.approx(0.04)
     assert math.isnan(d[0].p) and d[3].p == 1.0
     assert st.decide([(8, 8, 0.03, 0.01), (8, 8, 0.03, 0.01)])[0].verdict == st.NOT_SIGNIFICANT  # 0.06 after Holm
+    # An interval of the pooled difference that includes zero takes a claim back; it never makes one.
+    v = st.decide([(12, 12, 0.001, 0.5), (12, 12, 0.001, 0.5), (12, 12, 0.5, 0.001)],
+                  interval_excludes_zero=[False, None, True])
+    assert [(x.verdict, x.vetoed_by_interval) for x in v] == [
+        (st.NOT_SIGNIFICANT, True), (st.SIGNIFICANT, False), (st.NOT_SIGNIFICANT, False)]

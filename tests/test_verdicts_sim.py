@@ -13,6 +13,10 @@ true difference, yet speakers differ in how they react, as they do to a prompt.
 The verdicts come from the report's own code: ``stats.speaker_tests`` (the
 per-speaker tests ``paired_compare`` runs) and ``stats.decide`` (the rule
 ``report.numbers.comparisons`` applies), on arrays of thousands of runs at once.
+The report also hands ``decide`` whether the bootstrap interval of the pooled
+difference excludes zero, which can only take a claim back: the false-claim
+rates here are upper bounds for the report's, and the power check runs the
+whole path (``paired_compare`` with its interval) to show the veto costs little.
 """
 
 from __future__ import annotations
@@ -173,15 +177,35 @@ def test_speaker_tests_are_the_ones_paired_compare_reports() -> None:
     """One simulated run through ``paired_compare`` (the report's path) gives the same p-values."""
     rng = np.random.default_rng(11)
     err_b, err_c, words, mask = simulate(rng, 1, 5)
-    base, cond = [], []
-    for s in range(5):
-        for u in np.flatnonzero(mask[0, s]):
-            for recs, err in ((base, err_b), (cond, err_c)):
-                e, w = int(err[0, s, u]), int(words[0, s, u])
-                recs.append({"speaker": f"s{s}", "utt_id": f"s{s}-{u}", "ref_words": w, "subs": e, "hits": w - e})
-    r = st.paired_compare(base, cond, n_boot=50, metrics=("wer",))["wer"]
+    r = st.paired_compare(*_records(err_b, err_c, words, mask, 0), n_boot=50, metrics=("wer",))["wer"]
     t = st.speaker_tests(err_b.sum(-1), err_c.sum(-1), words.sum(-1), words.sum(-1))
     assert r.wilcoxon_p == pytest.approx(float(t.wilcoxon_p[0]))
     assert r.speaker_t_p == pytest.approx(float(t.t_p[0]))
     assert (r.n_speakers, r.n_differ, r.speaker_t_df) == (5, int(t.n_differ[0]), 4)
     assert r.diff == pytest.approx(float(t.diff[0]))
+
+
+def _records(err_b, err_c, words, mask, run: int) -> tuple[list[dict], list[dict]]:
+    base, cond = [], []
+    for s in range(err_b.shape[1]):
+        for u in np.flatnonzero(mask[run, s]):
+            for recs, err in ((base, err_b), (cond, err_c)):
+                e, w = int(err[run, s, u]), int(words[run, s, u])
+                recs.append({"speaker": f"s{s}", "utt_id": f"s{s}-{u}", "ref_words": w, "subs": e, "hits": w - e})
+    return base, cond
+
+
+@pytest.mark.slow  # a bootstrap per run: several seconds
+@pytest.mark.parametrize("speakers", (12, 40))
+def test_the_whole_report_path_finds_a_large_difference(speakers: int) -> None:
+    """``paired_compare`` (interval and tests) then ``decide`` with the interval, as the report runs them."""
+    rng = np.random.default_rng(5000 + speakers)
+    runs = 60
+    err_b, err_c, words, mask = simulate(rng, runs, speakers, shift=-0.7)
+    found = 0
+    for i in range(runs):
+        r = st.paired_compare(*_records(err_b, err_c, words, mask, i), n_boot=300, seed=i, metrics=("wer",))["wer"]
+        (d,) = st.decide([(r.n_speakers, r.n_differ, r.wilcoxon_p, r.speaker_t_p)],
+                         interval_excludes_zero=[r.low > 0 or r.high < 0])
+        found += d.verdict == st.SIGNIFICANT and r.diff < 0
+    assert found >= 0.8 * runs, f"{speakers} speakers: found {found}/{runs}"

@@ -173,7 +173,9 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
             for r, a in zip(tested, adj):
                 r[f"holm_{test}"] = json_float(a)
         decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
-                              alpha=ALPHA)
+                              alpha=ALPHA,
+                              interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
+                                                      for r in fam])
         for r, d in zip(fam, decisions):
             r["significance"] = d.verdict
             r["decided_by"] = d.test
@@ -181,6 +183,7 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
             r["holm_decision"] = json_float(d.p_holm)
             r["holm_family"] = d.family
             r["wilcoxon_needs"] = d.wilcoxon_needs
+            r["vetoed_by_interval"] = d.vetoed_by_interval
     return rows
 
 

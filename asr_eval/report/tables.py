@@ -44,7 +44,7 @@ COMPARISON_COLUMNS = [
     "accent_group", "condition", "baseline", "metric", "base", "cond", "diff", "low", "high", "ci_excludes_zero",
     "n_speakers", "too_few_speakers", "n_differ", "n_clips", "n_segments", "mapsswe_unit", "wilcoxon_p",
     "holm_wilcoxon", "sign_p", "holm_sign", "speaker_t_p", "speaker_t_df", "holm_speaker_t", "mapsswe_w", "mapsswe_p",
-    "holm_mapsswe", "significance", "decided_by", "decision_p", "holm_decision", "holm_family", "verdict_note",
+    "holm_mapsswe", "significance", "decided_by", "decision_p", "holm_decision", "holm_family", "vetoed_by_interval", "verdict_note",
 ]
 
 

@@ -59,9 +59,10 @@ def decision_reason(r: Mapping[str, Any]) -> str:
         else:
             text += ("; the 95% interval (of the pooled difference) excludes zero, the rank test (of the speakers'"
                      " own differences) does not: they disagree near the boundary, and the verdict follows the test")
-    elif r["significance"] == st.SIGNIFICANT and r["low"] is not None and not r["ci_excludes_zero"]:
-        text += ("; the 95% interval of the pooled difference still includes zero: most speakers changed the same"
-                 " way, but the size of the change is uncertain")
+    elif r.get("vetoed_by_interval"):
+        text += ("; that test finds a difference, but the 95% interval of the pooled difference includes zero: most"
+                 " speakers changed one way while some moved far the other, so no change in the pooled rate is"
+                 " claimed")
     hm = r.get("holm_mapsswe")
     if r["significance"] != st.SIGNIFICANT and hm is not None and hm < ALPHA:
         text += (f"; MAPSSWE over {r['n_segments']} segments does find a difference ({_p(hm)} after Holm), but it treats"
@@ -80,6 +81,8 @@ def comparison_note(r: Mapping[str, Any]) -> str:
         p = r["decision_p"]
         text += ("; interval not Holm-corrected" if p is not None and p < ALPHA
                  else "; interval optimistic, test decides")
+    elif r.get("vetoed_by_interval"):
+        text += "; test says yes, interval includes zero"
     return text
 
 

@@ -352,6 +352,7 @@ class Decision:
     p_holm: float
     family: int  # comparisons in the Holm family that got a test
     wilcoxon_needs: int = WILCOXON_MIN_DIFFER  # changed speakers the Wilcoxon test needed to be chosen here
+    vetoed_by_interval: bool = False  # the test said yes, the interval of the pooled difference includes zero
 
 
 def deciding_test(n_speakers: int, n_differ: int, alpha: float = 0.05, family: int = 1) -> str | None:
@@ -370,13 +371,18 @@ def deciding_test(n_speakers: int, n_differ: int, alpha: float = 0.05, family: i
     return WILCOXON if min_wilcoxon_p(n_differ) < alpha / max(family, 1) else SPEAKER_T
 
 
-def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: float = 0.05) -> list[Decision]:
+def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: float = 0.05,
+           interval_excludes_zero: Sequence[bool | None] | None = None) -> list[Decision]:
     """Verdicts for one family of comparisons, Holm-corrected over those that got a test.
 
     ``cases``: (speakers, speakers whose rate differs, Wilcoxon p, paired t p)
     per comparison. A comparison with too few speakers takes no part in the
     correction; a test whose p is undefined (nothing to compare) counts as a
-    test that found nothing.
+    test that found nothing. ``interval_excludes_zero`` (per comparison; None:
+    no interval) can only take a claim back: the verdict is about the pooled
+    difference the report prints, and the Wilcoxon test can say yes because
+    most speakers improved a little while a few got much worse and the pooled
+    rate did not move (real accent data does this: hallucinating on a prompt).
     """
     m = sum(n >= MIN_SPEAKERS for n, _, _, _ in cases)
     tests = [deciding_test(n, k, alpha, m) for n, k, _, _ in cases]
@@ -387,12 +393,14 @@ def decide(cases: Sequence[tuple[int, int, float | None, float | None]], alpha: 
         ps.append(math.nan if t is None else (1.0 if p is None or math.isnan(p) else float(p)))
     adj = holm(ps)
     k = sum(t is not None for t in tests)
+    ci = list(interval_excludes_zero) if interval_excludes_zero is not None else [None] * len(cases)
     out = []
-    for t, p, a in zip(tests, ps, adj):
+    for t, p, a, c in zip(tests, ps, adj, ci):
         if t is None:
             out.append(Decision(TOO_FEW_SPEAKERS, None, math.nan, math.nan, k, needs))
         else:
-            out.append(Decision(SIGNIFICANT if a < alpha else NOT_SIGNIFICANT, t, p, a, k, needs))
+            veto = a < alpha and c is False
+            out.append(Decision(SIGNIFICANT if a < alpha and not veto else NOT_SIGNIFICANT, t, p, a, k, needs, veto))
     return out
 
 
