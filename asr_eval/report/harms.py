@@ -106,7 +106,9 @@ def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -
             for r, a in zip(tested, adj):
                 r[f"holm_{test}"] = json_float(a)
         decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
-                              alpha=ALPHA)
+                              alpha=ALPHA,
+                              interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
+                                                      for r in fam])
         for r, d in zip(fam, decisions):
             r["significance"] = d.verdict
             r["decided_by"] = d.test
