@@ -11,6 +11,14 @@ terms appear in their files; a combined condition alternates dictionary and
 directory terms (so a long dictionary cannot crowd every name out of the
 budget). Terms are added first-fit: a term that does not fit is dropped and
 shorter terms after it may still fit.
+
+Per-clip lists (``ClipPlans``): a ``context`` condition offers each clip its
+own list (a manifest's ``context_terms``; ``asr_eval.context``), and
+``context+dictionary`` that list first, then the dictionary/directory terms,
+in the same budget, clip by clip. Within the clip's list the same priority
+order applies; the distractor protocol's lists are a seeded shuffle and keep
+their order. Each clip's plan says which of its terms were in force and which
+the budget dropped (``plans.jsonl`` in the run folder).
 """
 
 from __future__ import annotations
@@ -118,7 +126,13 @@ def plan_terms(name: str, method: str, strength: float | None, terms: Sequence[T
     if method == "none" or not terms:
         return BiasPlan(condition=name, method="none" if not terms else method, text=None, budget=budget,
                         strength=strength)
-    kept, dropped, used = fit_terms(terms, count_tokens, budget, presorted=presorted)
+    return plan_of_fit(name, method, strength, fit_terms(terms, count_tokens, budget, presorted=presorted), budget)
+
+
+def plan_of_fit(name: str, method: str, strength: float | None, fit: tuple[list[Term], list[Term], int],
+                budget: int) -> BiasPlan:
+    """The plan of terms already fitted (``fit_terms``'s result): one fit may serve several methods."""
+    kept, dropped, used = fit
     return BiasPlan(
         condition=name,
         method=method,
@@ -288,10 +302,17 @@ class ClipPlans(Mapping[str, BiasPlan]):
             self._memo.move_to_end(utt.id)
             return dict(got)
         out = dict(self._plans)
+        fits: dict[tuple[int, int, int], tuple[list[Term], list[Term], int]] = {}  # prompt and hotwords share a list
         for name in self.per_clip:
             c, tpl = self.conditions[name], self._plans[name]
-            out[name] = plan_terms(name, c.method, c.strength, self.offered(utt, name), self._count, tpl.budget,
-                                   presorted=True)
+            seq = self.offered(utt, name)
+            if c.method == "none" or not seq:
+                out[name] = plan_terms(name, c.method, c.strength, seq, self._count, tpl.budget)
+                continue
+            key = (id(self.lists[name]), id(c.terms), tpl.budget)
+            if key not in fits:
+                fits[key] = fit_terms(seq, self._count, tpl.budget, presorted=True)
+            out[name] = plan_of_fit(name, c.method, c.strength, fits[key], tpl.budget)
         self._memo[utt.id] = out
         if len(self._memo) > self._keep:
             self._memo.popitem(last=False)

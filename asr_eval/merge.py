@@ -177,6 +177,7 @@ def merge_runs(
     from .runfolder import mentions, write_run_folder
     from .score_run import score_transcripts
     from .normalize import make_normalizer
+    from .context import term_pool
     from .files import RunLock
 
     t0 = time.perf_counter()
@@ -238,8 +239,12 @@ def merge_runs(
     conditions = vocabulary.conditions(records)
     plans = {r.name: r.plan for r in records if r.plan is not None}
     terms = vocabulary.scoring
-    normalizer = make_normalizer(terms)
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
+    # per-clip conditions (bias.ClipPlans): each clip is scored against its own plans' terms too
+    per_clip = [c["name"] for c in run0["conditions"] if c.get("per_clip")]
+    clip_terms = vocabulary.clip_terms if per_clip else ()
+    normalizer = make_normalizer((*terms, *clip_terms))
+    scored = score_transcripts(utterances, transcripts, names, terms, normalizer, per_clip=per_clip,
+                               pool=term_pool(terms, clip_terms) if per_clip else None)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
     problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
                                for row in (rejected_at_load[u.line] for u in rejected)]
@@ -278,7 +283,7 @@ def merge_runs(
     with RunLock(out, force=force):
         write_run_folder(out, manifest=man, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=problems)
+                         problems=problems, per_clip=per_clip, clip_terms=clip_terms)
         if reports:
             try:
                 from .report import write_reports

@@ -61,6 +61,8 @@ def write_run_folder(
     vocabulary: Sequence[Term] = (),
     problems: Sequence[Problem] = (),
     baseline: str | None = None,
+    per_clip: Sequence[str] = (),
+    clip_terms: Sequence[Term] = (),
 ) -> None:
     """Every output file of a run whose rows are all in memory (``RunWriter`` fed from ``scored``)."""
     from .score_run import ClipRows
@@ -72,7 +74,7 @@ def write_run_folder(
     for h in scored.harm_rows:
         harms_of.setdefault(h["utt_id"], []).append(h)
     pending_terms: list[dict[str, Any]] = []
-    with RunWriter(out_dir, names) as w:
+    with RunWriter(out_dir, names, per_clip=per_clip) as w:
         for u in utterances:
             ts = tuple(transcripts.get((u.id, n)) for n in names)
             if u.id in excluded:
@@ -91,7 +93,7 @@ def write_run_folder(
                 tr.append(row)
             w.add(ClipRows(u, ts, ur, tuple(tr), ar, harm_rows=tuple(harms_of.get(u.id, ()))))
         w.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
-                 vocabulary=vocabulary, problems=problems, baseline=baseline)
+                 vocabulary=vocabulary, problems=problems, baseline=baseline, clip_terms=clip_terms)
 
 
 #: Parquet types of the columns that are not strings; a new column is a string unless listed here

@@ -284,6 +284,27 @@ def test_rerun_with_per_clip_lists_decodes_nothing(tmp_path):
     assert fake.decoded == [] and again.decoded == 0 and again.cached == 2 * 4  # clips x conditions
 
 
+def test_sharded_context_runs_merge_into_the_unsharded_run(tmp_path):
+    from asr_eval.merge import merge_runs
+
+    a, b = _wav(tmp_path / "a.wav"), _wav(tmp_path / "b.wav", freq=300.0)
+    man = _manifest(tmp_path, [
+        {"id": f"c{i}", "audio": (a if i % 2 else b).name, "text": "we heard Ann Lee", "speaker": f"s{i}",
+         "accent_group": "g", "context_terms": ["Ann Lee|Bo Chan", "Bo Chan", "", "Cy Dunn|Ann Lee"][i]}
+        for i in range(4)])
+    inputs = load_inputs(man)
+
+    def run(out: Path, shard: str | None = None) -> None:
+        evaluate(inputs, out, config=RunConfig(progress=False, reports=False, shard=shard), backend=WordFake())
+
+    run(tmp_path / "one")
+    run(tmp_path / "s0", "0/2")
+    run(tmp_path / "s1", "1/2")
+    merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "merged", manifest=man, reports=False)
+    for name in ("utterances.csv", "terms.csv", "plans.jsonl"):
+        assert (tmp_path / "merged" / name).read_text() == (tmp_path / "one" / name).read_text(), name
+
+
 # --------------------------------------------------------------------------- the distractor protocol
 
 
@@ -311,6 +332,7 @@ def test_protocol_lists_are_own_terms_plus_seeded_nested_distractors():
         _draw(max_n=83).draw(u)
 
 
+@pytest.mark.slow
 def test_protocol_sweep_reports_own_terms_dropped_by_the_budget(tmp_path):
     from asr_eval.sweep import run_sweep
 
@@ -326,7 +348,8 @@ def test_protocol_sweep_reports_own_terms_dropped_by_the_budget(tmp_path):
 
     def sweep(out: Path) -> Any:
         return run_sweep(man, out, dictionary=dictionary, directory=directory, strengths=(), distractors=(0, 20, 200),
-                         config=RunConfig(progress=False), backend=WordFake(budget=30), allow_outside_paths=True)
+                         config=RunConfig(progress=False, reports=False), backend=WordFake(budget=30),
+                         allow_outside_paths=True)
 
     res = sweep(tmp_path / "s1")
     got = {r.condition: r for r in res.context_rows if r.group == "ALL"}
