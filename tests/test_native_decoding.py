@@ -189,6 +189,7 @@ def _clips(n: int = 3) -> list[str]:
 
 @pytest.mark.model
 def test_faster_whisper_native_is_exactly_the_engines_own_transcribe():
+    import soundfile as sf
     from faster_whisper import WhisperModel
 
     from asr_eval.audio import load_audio
@@ -197,16 +198,20 @@ def test_faster_whisper_native_is_exactly_the_engines_own_transcribe():
     backend = FasterWhisperBackend(options=NATIVE, cpu_threads=1)
     user = WhisperModel(str(backend.spec.path), device="cpu", compute_type="int8", cpu_threads=1)
     compared = 0
-    for clip in _clips():
-        ours = backend.transcribe(load_audio(clip), [NONE, PROMPT, HOTWORDS])
+    for clip in _clips(4):
+        audio = load_audio(clip)
+        ours = backend.transcribe(audio, [NONE, PROMPT, HOTWORDS])
+        # A 16 kHz file is given as its path, as users call it (PyAV then decodes it to the same samples);
+        # other rates as asr-eval's resampled samples, since PyAV's resampler is not soxr (docs/backends.md).
+        given = clip if sf.info(clip).samplerate == 16000 else audio
         for plan, res in zip([NONE, PROMPT, HOTWORDS], ours):
-            # the user's own call: a file path, the engine's defaults, the condition's argument
+            # the user's own call: the engine's defaults and the condition's argument
             extra = {"prompt": {"initial_prompt": TERMS}, "hotwords": {"hotwords": TERMS}}.get(plan.method, {})
-            segments, _ = user.transcribe(clip, language="en", beam_size=5, **extra)
+            segments, _ = user.transcribe(given, language="en", beam_size=5, **extra)
             assert res.text == "".join(s.text for s in segments).strip(), (clip, plan.condition)
             assert res.extra["decoding"] == "native" and res.extra["segments"]
             compared += 1
-    assert compared == 9
+    assert compared == 12
 
 
 @pytest.mark.model
@@ -242,7 +247,8 @@ def test_openai_whisper_native_is_exactly_whisper_transcribe():
     from asr_eval.backends import load_backend
     from asr_eval.backends.openai_whisper import CARRY_SUPPORTED
 
-    backend = load_backend("openai-whisper", options=NATIVE)
+    options = replace(NATIVE, beam_size=1)  # greedy: PyTorch beam search is slow on 2 shared cores
+    backend = load_backend("openai-whisper", options=options, cpu_threads=1)
     user = whisper.load_model(str(backend.checkpoint), device="cpu")  # the converted bundled weights
     d = backend.describe()
     assert d["native"]["call"] == "whisper.transcribe" and d["native"]["initial_prompt_every_window"] == CARRY_SUPPORTED
@@ -251,12 +257,12 @@ def test_openai_whisper_native_is_exactly_whisper_transcribe():
             backend.prompt_budget(method)
     carry = {"carry_initial_prompt": True} if CARRY_SUPPORTED else {}
     compared = 0
-    for clip in _clips():
+    for clip in _clips(2):
         audio = load_audio(clip)  # whisper.load_audio needs ffmpeg; a user without it passes the samples
         for plan, res in zip([NONE, PROMPT], backend.transcribe(audio, [NONE, PROMPT])):
             extra = {"initial_prompt": TERMS, **carry} if plan.method == "prompt" else {}
-            torch.manual_seed(native.native_seed(NATIVE))
-            result = whisper.transcribe(user, audio, language="en", beam_size=5, best_of=5, fp16=False, **extra)
+            torch.manual_seed(native.native_seed(options))
+            result = whisper.transcribe(user, audio, language="en", best_of=5, fp16=False, **extra)
             assert res.text == result["text"].strip(), (clip, plan.condition)
             compared += 1
-    assert compared == 6
+    assert compared == 4
