@@ -187,8 +187,8 @@ class RayExecutor:
                 kwargs["runtime_env"] = dict(runtime_env)
             if address:
                 ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=num_cpus, **kwargs)
+            else:  # "local": a new instance even where `ray start` left one to auto-join (use --address auto for that)
+                ray.init(address="local", num_cpus=num_cpus, **kwargs)
             self._started = True
         resources = ray.cluster_resources()
         gpus = 1 if device == "cuda" or (device == "auto" and resources.get("GPU", 0) >= 1) else 0
