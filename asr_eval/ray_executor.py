@@ -138,11 +138,11 @@ def _actor_alive(ray: Any, actor: Any) -> bool:
         return False
 
 
-# Fault tolerance (docs/scale.md, "Ray: losing a node"). Ray restarts a dead actor
+# Fault tolerance (docs/scale.md, "Ray", "Losing a node"). Ray restarts a dead actor
 # (its process crashed, or its node was lost) up to MAX_RESTARTS times, on any node
 # with room, and re-sends the calls it had not answered: a lost batch is decoded
 # again by the restarted actor and reaches the driver once. Retries are unbounded
-# (-1) because until the GCS declares a node dead (some 30 s of missed heartbeats)
+# (-1) because until the GCS declares a node dead (by default 5 missed health checks 3 s apart)
 # every retry meets "actor temporarily unavailable" and a bounded count runs out
 # before the restart; a call still fails once its actor is out of restarts.
 MAX_RESTARTS = 3
