@@ -295,6 +295,8 @@ class Transcript:
     decode_seconds: float
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # where it was decoded (host, or host/ip/Ray node): like decode_seconds, a fact about the run, not the transcript
+    node: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", _frozen(self.extra))
@@ -309,6 +311,7 @@ class Transcript:
             "decode_seconds": self.decode_seconds,
             "error": self.error,
             "extra": dict(self.extra),
+            "node": self.node,
         }
 
     @classmethod
@@ -322,4 +325,5 @@ class Transcript:
             decode_seconds=float(d.get("decode_seconds") or 0.0),
             error=d.get("error"),
             extra=d.get("extra") or {},
+            node=str(d.get("node") or ""),
         )

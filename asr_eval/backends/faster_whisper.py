@@ -206,9 +206,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
                     f = self.model.feature_extractor(audio[start:end])
                     feats.append((i, pad_or_trim(f[:, : f.shape[-1] - 1])))
         out: list[list[np.ndarray]] = [[] for _ in audios]
-        # On CPU a 30 s window already fills the GEMMs (1500 frames): batching windows
-        # there only costs cache (docs/scale.md).
-        step = max(1, self.batch_size) if self.device == "cuda" else 1
+        step = self.encode_batch_size()
         for k in range(0, len(feats), step):
             chunk = feats[k : k + step]
             batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack([f for _, f in chunk])))
@@ -216,6 +214,12 @@ class FasterWhisperBackend(WhisperPromptTokens):
             for (i, _), enc in zip(chunk, encoded):
                 out[i].append(np.array(enc))
         return out
+
+    def encode_batch_size(self) -> int:
+        """Windows per encoder call: ``batch_size`` on GPU, 1 on CPU, where one 30 s window
+        already fills the GEMMs (1500 frames) and batching only costs cache (docs/scale.md).
+        A method so the GPU's grouping of windows can be tested on a CPU."""
+        return max(1, self.batch_size) if self.device == "cuda" else 1
 
     def _generate(self, encoded: Sequence[np.ndarray], prompts: Sequence[list[int]], temperature: float,
                   model: Any = None) -> list[Any]:
