@@ -27,6 +27,14 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from asr_eval.fold import fold, fold_with_origins
 from asr_eval.matching import PhraseIndex
+from asr_eval.normalize_whisper import (
+    DOLLARS_AND_CENTS,
+    ORDINAL_UNIT,
+    WHISPER_WORDS,
+    digits_apart,
+    join_cents,
+    read_numbers,
+)
 from asr_eval.types import Term
 
 NORMALIZER_VERSION = "en-whisper-asr-eval-2"  # 2: one fold (asr_eval.fold); see docs/scoring.md
@@ -165,187 +173,152 @@ SPELLINGS: Mapping[str, str] = _build_spellings()
 
 
 # --------------------------------------------------------------------------- numbers
+#
+# The number reader is Whisper's (``asr_eval.normalize_whisper``), so every
+# equivalence Whisper's normaliser draws ("$25.50" = "twenty-five dollars and
+# fifty cents", "$1.5 million" = "one point five million dollars", "Q3" = "Q
+# three") holds here too. On top of it, where Whisper's rules lose information
+# or read a word as a number by accident: "oh" and "o" are zeros only next to
+# another number ("one oh one", not "oh no"); "minus"/"plus" stay words; digit
+# strings keep their leading zeros ("PIN 0000", "007"); "ninth" is an ordinal
+# (Whisper knows only "nineth"); "a hundred" is "one hundred"; "5k" is 5000 and
+# "5 bucks" "$5"; "1" and "1s" become "one"/"ones" only as whole words ("1.5"
+# stays "1.5"), and a lone "1st"/"2nd" reads "first"/"second" ("at first").
+# docs/normalization.md has the table of pairs.
 
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
-_ORDINAL_UNITS = {
-    "first": (1, "st"), "second": (2, "nd"), "third": (3, "rd"), "fourth": (4, "th"),
-    "fifth": (5, "th"), "sixth": (6, "th"), "seventh": (7, "th"), "eighth": (8, "th"),
-    "ninth": (9, "th"), "tenth": (10, "th"), "eleventh": (11, "th"), "twelfth": (12, "th"),
-    "thirteenth": (13, "th"), "fourteenth": (14, "th"), "fifteenth": (15, "th"),
-    "sixteenth": (16, "th"), "seventeenth": (17, "th"), "eighteenth": (18, "th"),
-    "nineteenth": (19, "th"),
-    **{w[:-1] + "ieth": (v, "th") for w, v in _TENS.items()},
-}
-_CURRENCY = {"dollar": "$", "dollars": "$", "pound": "£", "pounds": "£", "euro": "€", "euros": "€"}
-_NUMBER_WORDS = set(_UNITS) | set(_TENS) | {"hundred"} | set(_SCALES)
-_NUMBER_ANY = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
+_WHISPER_ZEROS = ("oh", "o")
+_NUMBER_WORDS = WHISPER_WORDS.extended({"ninth": (ORDINAL_UNIT, 9, "th")}, keep_leading_zeros=True)
+_NUMBER_WORDS.lex.pop("oh")
+_NUMBER_WORDS.lex.pop("o")
+for _sign in ("minus", "negative", "plus", "positive"):
+    _NUMBER_WORDS.lex.pop(_sign)
+# The words this normaliser writes for 1, 1s, 1st and 2nd never join a number written in digits before
+# them, so normalising its own output changes nothing ("$13 one" stays, where Whisper reads "$131").
+_NUMBER_WORDS = _NUMBER_WORDS.extended({}, keep_leading_zeros=True, symbol_twice=False,
+                                       apart_from_digits=frozenset({"one", "ones", "first", "second"}))
+_NUMBER_KINDS = frozenset(_NUMBER_WORDS.lex) - {
+    "and", "per", "percent", "cent", "cents", "dollar", "dollars", "pound", "pounds", "euro", "euros"}
+# A word that starts or continues a number (what "oh", "a", "k" and "bucks" need beside them).
+# Cardinal words (not ordinals: "oh, first of all" is not "01st of all")
+_NUMBERISH = frozenset(w for w, (k, _, _) in _NUMBER_WORDS.lex.items()
+                       if w in _NUMBER_WORDS.decimals or w in _NUMBER_WORDS.multipliers) | {"double", "triple", "point"}
+_NUMBER_TRIGGERS = frozenset(_NUMBER_KINDS - {"point", "double", "triple"})
+_HAS_DIGIT_RE = re.compile(r"\d")
+_NUMERAL_RE = re.compile(r"^\d+(\.\d+)?$")  # a written amount ("$20") is complete: "oh" after it is a word
+_GLUED_K_RE = re.compile(r"(\d)k\b")
+_HALF_RE = re.compile(r"\b([^\W\d_]+) and a half\b")
+_ONLY_CENTS_RE = re.compile(r"[€£$]0\.([0-9]{2})\b")
+_DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
+_WHOLE_DECIMAL_RE = re.compile(r"(?<!\S)([$£€¢]?\d+)\.0+(?!\S)")
+_WHOLE_WORDS = {"1": "one", "1s": "ones", "1st": "first", "2nd": "second"}  # as words, whole tokens only
 
 
-class _NumberParser:
-    """Turns runs of spelled-out numbers into digits.
+def _numberish(t: str | None) -> bool:
+    return t is not None and (t in _NUMBERISH or _NUMERAL_RE.match(t) is not None)
 
-    Adjacent numbers in one run are written together ("nineteen eighty four" ->
-    "1984", "one oh one" -> "101"), as Whisper does for years and codes. A lone
-    "one" stays a word ("no one", "the one"), and a lone digit "1" becomes "one"
-    so both spellings meet.
+
+def _half(m: re.Match) -> str:
+    w = m.group(1)
+    return f"{w} point five" if w in _NUMBER_WORDS.decimals or w in _NUMBER_WORDS.multipliers else m.group()
+
+
+_WRITTEN_AS_WORDS = {"1": "one", "1st": "first", "2nd": "second"}
+
+
+def _spoken_aliases(tokens: list[str]) -> list[str]:
+    """Words that are numbers only beside a number: "one oh one", "a hundred", "half a million", "5 bucks".
+
+    A written "1", "1st", "2nd" reads as its word first, so that the reader joins it
+    to its neighbours just as it joins the word ("one 1st" = "one first").
     """
-
-    def __call__(self, tokens: list[str]) -> list[str]:
-        if "1" in tokens:
-            tokens = ["one" if t == "1" else t for t in tokens]
-        out: list[str] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            t = tokens[i]
-            if t not in _NUMBER_ANY and not t[:1].isdigit():
-                out.append(t)
-                i += 1
-                continue
-            if t in _NUMBER_WORDS:
-                j, text = self._run(tokens, i)
-                if text == "1" and j == i + 1:
-                    out.append("one")
-                else:
-                    out.append(text)
-                i = j
-                continue
-            if t in _ORDINAL_UNITS and t not in ("first", "second"):
-                value, suffix = _ORDINAL_UNITS[t]
-                out.append(f"{value}{suffix}")
-                i += 1
-                continue
-            if t.isdigit() and i + 1 < n and tokens[i + 1] in _SCALES and len(t) < 16:
-                out.append(str(int(t) * _SCALES[tokens[i + 1]]))
-                i += 2
-                continue
-            out.append(t)
-            i += 1
-        if _SYMBOL_WORDS.isdisjoint(out):
-            return out
-        return self._symbols(out)
-
-    def _run(self, tokens: list[str], i: int) -> tuple[int, str]:
-        """Parse from tokens[i]; returns (next index, digits)."""
-        pieces: list[str] = []
-        total = cur = 0
-        last: str | None = None  # kind of the previous token in the current number
-        have = False
-        scale_cap = 10**15
-        n = len(tokens)
-
-        def close() -> None:
-            nonlocal total, cur, last, have, scale_cap
-            if have:
-                pieces.append(str(total + cur))
-            total = cur = 0
-            last = None
-            have = False
-            scale_cap = 10**15
-
-        while i < n:
-            t = tokens[i]
-            if t in ("oh", "o") and (have or pieces) and i + 1 < n and tokens[i + 1] in _UNITS and _UNITS[tokens[i + 1]] < 10:
-                close()
-                pieces.append("0")
-                i += 1
-                continue
-            if t in _UNITS:
-                u = _UNITS[t]
-                if not (last is None or (last == "tens" and u < 10) or last in ("hundred", "scale")):
-                    close()
-                cur += u
-                last, have = "unit", True
-            elif t in _TENS:
-                if last not in (None, "hundred", "scale"):
-                    close()
-                cur += _TENS[t]
-                last, have = "tens", True
-            elif t == "hundred":
-                if last == "unit" and 0 < cur < 10:
-                    cur *= 100
-                elif last is None:
-                    cur = 100
-                else:
-                    close()
-                    cur = 100
-                last, have = "hundred", True
-            elif t in _SCALES:
-                s = _SCALES[t]
-                if last in ("unit", "tens", "hundred") and s < scale_cap:
-                    total += cur * s
-                    cur = 0
-                    scale_cap = s
-                else:
-                    close()
-                    total = s
-                    scale_cap = s
-                last, have = "scale", True
-            elif t == "and" and last in ("hundred", "scale") and i + 1 < n and (tokens[i + 1] in _UNITS or tokens[i + 1] in _TENS):
-                pass
-            elif t == "point" and have and i + 1 < n and tokens[i + 1] in _UNITS and _UNITS[tokens[i + 1]] < 10:
-                close()
-                digits = []
-                i += 1
-                while i < n and tokens[i] in _UNITS and _UNITS[tokens[i]] < 10:
-                    digits.append(str(_UNITS[tokens[i]]))
-                    i += 1
-                pieces[-1] = pieces[-1] + "." + "".join(digits)
-                continue
-            elif t in _ORDINAL_UNITS and last in ("tens", "hundred", "scale") and (last != "tens" or _ORDINAL_UNITS[t][0] < 10):
-                value, suffix = _ORDINAL_UNITS[t]
-                cur += value
-                pieces.append(str(total + cur))
-                pieces[-1] += suffix
-                total = cur = 0
-                last, have = None, False
-                i += 1
-                break
+    if not _WRITTEN_AS_WORDS.keys().isdisjoint(tokens):
+        tokens = [_WRITTEN_AS_WORDS.get(t, t) for t in tokens]
+    tokens = _zeros(tokens)
+    out: list[str] = []
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        prev = tokens[i - 1] if i else None
+        if t == "a" and i + 1 < n and tokens[i + 1] in _NUMBER_WORDS.multipliers and not _numberish(prev):
+            if prev == "half":
+                out[-1:] = ["point", "five"]  # "half a million" is 500000
             else:
-                break
-            i += 1
-        close()
-        return i, "".join(pieces)
-
-    @staticmethod
-    def _symbols(tokens: list[str]) -> list[str]:
-        out: list[str] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            t = tokens[i]
-            nxt = tokens[i + 1] if i + 1 < n else None
-            if _is_number(t) and nxt in _CURRENCY:
-                out.append(_CURRENCY[nxt] + t)
-                i += 2
-                continue
-            if _is_number(t) and nxt == "percent":
-                out.append(t + "%")
-                i += 2
-                continue
-            if _is_number(t) and nxt == "per" and i + 2 < n and tokens[i + 2] == "cent":
-                out.append(t + "%")
-                i += 3
-                continue
+                out.append("one")
+        elif t in ("bucks", "buck") and _numberish(prev):
+            out.append("dollars")
+        else:
             out.append(t)
+    return out
+
+
+def _zeros(tokens: list[str]) -> list[str]:
+    """A run of "oh"/"o" is zeros after a number ("nine oh", "double oh seven") or before two
+    spelled digits ("oh seven seven", "oh five oh"); not in "oh, one more thing" or "o'clock".
+
+    Only spelled digits count after the run: the number reader turns them into
+    digits, so a second pass over the result sees no reason to read "oh" anew.
+    """
+    if _WHISPER_ZEROS[0] not in tokens and _WHISPER_ZEROS[1] not in tokens:
+        return tokens
+    out = list(tokens)
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if tokens[i] not in _WHISPER_ZEROS:
             i += 1
-        return out
+            continue
+        j = i
+        while j < n and tokens[j] in _WHISPER_ZEROS:
+            j += 1
+        after = tokens[j] if j < n else None
+        before = tokens[i - 1] if i else None
+        then = tokens[j + 1] if j + 1 < n else None
+        spelled_digits = after in _DIGIT_WORDS and (then in _DIGIT_WORDS or then in _WHISPER_ZEROS)
+        if after != "clock" and (_numberish(before) or spelled_digits):
+            out[i:j] = ["zero"] * (j - i)
+        i = j
+    return out
 
 
-_NUMBER_RE = re.compile(r"^\d+(\.\d+)?$")
+def _join_digit_groups(tokens: list[str]) -> list[str]:
+    """Adjacent digit groups laid out like a phone number (groups of 2-4 digits, the first may have
+    one, seven digits or more in all) are one number, as when spoken: "555 0199" and "555-0199"
+    read like "five five five oh one nine nine"."""
+    out: list[str] = []
+    run: list[str] = []
+    for t in [*tokens, ""]:
+        if t.isdigit() and t.isascii():
+            run.append(t)
+            continue
+        if len(run) > 1 and sum(map(len, run)) >= 7 and len(run[0]) <= 4 and all(2 <= len(g) <= 4 for g in run[1:]):
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        out.append(t)
+    out.pop()
+    return out
 
 
-def _is_number(t: str) -> bool:
-    return t[:1].isdigit() and _NUMBER_RE.match(t) is not None
+def _only_cents(m: re.Match) -> str:
+    return f"¢{int(m.group(1))}"
 
 
-_SYMBOL_WORDS = frozenset(_CURRENCY) | {"percent", "per"}
+def _read_numbers(tokens: list[str]) -> list[str]:
+    s = " ".join(tokens)
+    if " and a half" in s:
+        s = _HALF_RE.sub(_half, s)
+    if "k" in s:
+        s = _GLUED_K_RE.sub(r"\1 thousand", s)  # "5k", "$2.5k"
+    s = digits_apart(s)
+    s = " ".join(read_numbers(_spoken_aliases(s.split()), _NUMBER_WORDS))
+    if "0." in s:
+        s = _ONLY_CENTS_RE.sub(_only_cents, s)
+    if "¢" in s:
+        s = DOLLARS_AND_CENTS.sub(join_cents, s)
+        s = _ONLY_CENTS_RE.sub(_only_cents, s)  # "$0 and ¢50" joined to "$0.50" is "¢50"
+    if ".0" in s:  # "twenty point oh" is 20, as the written "20.0" reads
+        s = _WHOLE_DECIMAL_RE.sub(r"\1", s)
+    return [_WHOLE_WORDS.get(t, t) for t in _join_digit_groups(s.split())]
 
 
 # --------------------------------------------------------------------------- steps
@@ -360,6 +333,23 @@ _SYMBOL_WORDS = frozenset(_CURRENCY) | {"percent", "per"}
 
 def lower(s: str) -> str:
     return s.lower()
+
+
+_CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d\d)(?![\d:])")
+_AREA_CODE_RE = re.compile(r"\((\d{3})\)(?=\s?\d)")
+_AM_PM_RE = re.compile(r"\b([ap])\.m\b\.?")
+
+
+def join_layouts(s: str) -> str:
+    """Written layouts a speaker says otherwise: "3:30" -> "330" (as "three thirty" reads), an area code
+    in brackets is part of the number ("(555) 123-4567", not an aside), "a.m."/"p.m." -> "am"/"pm"."""
+    if ":" in s:
+        s = _CLOCK_RE.sub(r"\1\2", s)
+    if ")" in s:
+        s = _AREA_CODE_RE.sub(r" \1 ", s)
+    if ".m" in s:
+        s = _AM_PM_RE.sub(r"\1m", s)
+    return s
 
 
 _BRACKETS_RE = re.compile(r"[<\[][^>\]]*[>\]]|\(([^)]+?)\)")
@@ -488,15 +478,11 @@ def word_rules(s: str) -> str:
     return " ".join(out)
 
 
-_NUMBERS = _NumberParser()
-_HAS_DIGIT_RE = re.compile(r"\d")
-
-
 def standardize_numbers(s: str) -> str:
     tokens = s.split()
     if _NUMBER_TRIGGERS.isdisjoint(tokens) and not _HAS_DIGIT_RE.search(s):
         return s
-    return " ".join(_NUMBERS(tokens))
+    return " ".join(_read_numbers(tokens))
 
 
 def standardize_spellings(s: str) -> str:
@@ -506,10 +492,9 @@ def standardize_spellings(s: str) -> str:
     return " ".join([SPELLINGS.get(t, t) for t in tokens])
 
 
-_NUMBER_TRIGGERS = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
-
 DEFAULT_STEPS: tuple[Step, ...] = (
     lower,
+    join_layouts,
     remove_bracketed,
     join_apostrophes,
     word_rules,
@@ -521,7 +506,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 
 def _default_chain(s: str) -> str:
     """``DEFAULT_STEPS`` fused into one pass over a token list (same output; tests compare)."""
-    s = s.lower()
+    s = join_layouts(s.lower())
     if "[" in s or "<" in s or "(" in s:
         s = _BRACKETS_RE.sub(" ", s)
     if "'" in s or not s.isascii():
@@ -532,8 +517,11 @@ def _default_chain(s: str) -> str:
         words.extend(chunk(c))
     out = " ".join(words)
     if not _NUMBER_TRIGGERS.isdisjoint(words) or _HAS_DIGIT_RE.search(out):
-        words = _NUMBERS(words)
+        words = _read_numbers(words)
         out = " ".join(words)
+        if not _MARKS.isdisjoint(out):  # a symbol the reader put before something that is not a number
+            words = tidy(out).split()
+            out = " ".join(words)
     if not SPELLINGS.keys().isdisjoint(words):
         out = " ".join([SPELLINGS.get(t, t) for t in words])
     return out

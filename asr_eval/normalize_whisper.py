@@ -151,16 +151,36 @@ def _lexicon() -> dict[str, tuple[int, object, str]]:
     return out
 
 
-_LEX = _lexicon()
-_MULTIPLIER_WORDS = frozenset(w for w, (k, _, _) in _LEX.items() if k == _MULTIPLIER)
-_DECIMAL_WORDS = frozenset(w for w, (k, _, _) in _LEX.items() if k in (_ZERO, _ONE, _TEN))
-_UNIT_OR_ZERO = frozenset(w for w, (k, _, _) in _LEX.items() if k in (_ZERO, _ONE))
+class NumberWords:
+    """A number lexicon and the word sets the reader derives from it (Whisper's, or an extension of it)."""
+
+    def __init__(self, lexicon: Mapping[str, tuple[int, object, str]], keep_leading_zeros: bool = False,
+                 apart_from_digits: frozenset[str] = frozenset(), symbol_twice: bool = True) -> None:
+        self.lex = dict(lexicon)
+        self.multipliers = frozenset(w for w, (k, _, _) in self.lex.items() if k == _MULTIPLIER)
+        self.decimals = frozenset(w for w, (k, _, _) in self.lex.items() if k in (_ZERO, _ONE, _TEN))
+        self.unit_or_zero = frozenset(w for w, (k, _, _) in self.lex.items() if k in (_ZERO, _ONE))
+        # "007" stays "007" (a code) instead of becoming 7, as Whisper makes it
+        self.keep_leading_zeros = keep_leading_zeros
+        # Whisper reads "20 one" as 21; these words start a new number after one written in digits
+        self.apart_from_digits = apart_from_digits
+        # Whisper reads "$20 percent" as "$20%" and "$20 pounds" as "£20"; without this the word stays
+        self.symbol_twice = symbol_twice
+
+    def extended(self, extra: Mapping[str, tuple[int, object, str]], keep_leading_zeros: bool,
+                 apart_from_digits: frozenset[str] = frozenset(), symbol_twice: bool = True) -> "NumberWords":
+        return NumberWords({**self.lex, **extra}, keep_leading_zeros, apart_from_digits, symbol_twice)
+
+
+WHISPER_WORDS = NumberWords(_lexicon())
+ORDINAL_UNIT = _ONE_SUFFIXED  # the kind of "first" ... "nineteenth", for lexicon extensions
 _NUMERAL = re.compile(r"^\d+(\.\d+)?$")
+_SIGNED_NUMERAL = re.compile(r"^[-+£€$¢]?\d+(\.\d+)?$")
 _AND_A_HALF = re.compile(r"\band\s+a\s+half\b")
 _LETTER_DIGIT = re.compile(r"([a-z])([0-9])")
 _DIGIT_LETTER = re.compile(r"([0-9])([a-z])")
 _DIGIT_SUFFIX = re.compile(r"([0-9])\s+(st|nd|rd|th|s)\b")
-_DOLLARS_AND_CENTS = re.compile(r"([€£$])([0-9]+) (?:and )?¢([0-9]{1,2})\b")
+DOLLARS_AND_CENTS = re.compile(r"([€£$])([0-9]+) (?:and )?¢([0-9]{1,2})\b")
 _ONLY_CENTS = re.compile(r"[€£$]0.([0-9]{1,2})\b")
 _LONE_ONE = re.compile(r"\b1(s?)\b")
 
@@ -172,7 +192,7 @@ def _fraction(s: object) -> Fraction | None:
         return None
 
 
-def _halves(s: str) -> str:
+def halves(s: str, words: NumberWords = WHISPER_WORDS) -> str:
     """"<number> and a half" -> "<number> point five"; text between the halves is kept as Whisper keeps it."""
     pieces = _AND_A_HALF.split(s)
     kept: list[str] = []
@@ -183,11 +203,12 @@ def _halves(s: str) -> str:
         kept.append(piece)
         if i < last:
             word = piece.split()[-1]
-            kept.append("point five" if word in _DECIMAL_WORDS or word in _MULTIPLIER_WORDS else "and a half")
+            kept.append("point five" if word in words.decimals or word in words.multipliers else "and a half")
     return " ".join(kept)
 
 
-def _digits_apart(s: str) -> str:
+def digits_apart(s: str) -> str:
+    """Digits and letters are separate words ("q3" -> "q 3"), except ordinal and plural endings ("3rd", "1990s")."""
     s = _LETTER_DIGIT.sub(r"\1 \2", s)
     s = _DIGIT_LETTER.sub(r"\1 \2", s)
     return _DIGIT_SUFFIX.sub(r"\1\2", s)
@@ -211,9 +232,10 @@ class _NumberReader:
     symbol waiting to be written before it (``prefix``).
     """
 
-    __slots__ = ("value", "prefix", "out")
+    __slots__ = ("value", "prefix", "out", "words")
 
-    def __init__(self) -> None:
+    def __init__(self, words: NumberWords = WHISPER_WORDS) -> None:
+        self.words = words
         self.value: object = None
         self.prefix: str | None = None
         self.out: list[str] = []
@@ -233,7 +255,7 @@ class _NumberReader:
     def read(self, words: list[str]) -> list[str]:
         n = len(words)
         skip = False
-        lex = _LEX
+        lex = self.words.lex
         for i, word in enumerate(words):
             if skip:
                 skip = False
@@ -250,6 +272,12 @@ class _NumberReader:
                 self.emit(word)
                 continue
             kind, amount, suffix = entry
+            if (word in self.words.apart_from_digits and self.value is not None
+                    and prev is not None and _SIGNED_NUMERAL.match(prev)):
+                self.flush()
+            elif (_CURRENCY <= kind <= _PER and self.prefix is not None and self.value is not None
+                    and not self.words.symbol_twice):
+                self.flush()  # "$20 dollars", "$20 percent" keep their word: the number has its symbol
             value = self.value
             if kind == _ZERO:
                 self.value = f"{value or ''}0"
@@ -308,11 +336,11 @@ class _NumberReader:
                 self.flush()
                 self.emit(word)
             elif kind == _AND:
-                if prev not in _MULTIPLIER_WORDS:  # "and" after hundred/thousand/... is dropped
+                if prev not in self.words.multipliers:  # "and" after hundred/thousand/... is dropped
                     self.flush()
                     self.emit(word)
             elif kind == _REPEAT:
-                if nxt in _UNIT_OR_ZERO:
+                if nxt in self.words.unit_or_zero:
                     digit = lex[nxt][1] if lex[nxt][0] == _ONE else 0
                     self.value = f"{value or ''}{str(digit) * int(amount)}"  # type: ignore[call-overload]
                     skip = True
@@ -320,7 +348,7 @@ class _NumberReader:
                     self.flush()
                     self.emit(word)
             elif kind == _POINT:
-                if nxt in _DECIMAL_WORDS or nxt_numeric:
+                if nxt in self.words.decimals or nxt_numeric:
                     self.value = f"{value or ''}."
         self.flush()
         return self.out
@@ -344,7 +372,10 @@ class _NumberReader:
             self.emit(value)
         if signed:
             self.prefix = word[0]
-        self.value = f.numerator if f.denominator == 1 else digits
+        if f.denominator != 1 or (self.words.keep_leading_zeros and digits[0] == "0" and len(digits) > 1):
+            self.value = digits
+        else:
+            self.value = f.numerator
         return True
 
     def _multiply(self, m: int) -> None:
@@ -378,7 +409,12 @@ class _NumberReader:
             self.emit(f"{value // 1000 * 1000 + value % 1000 * m}{suffix}")
 
 
-def _cents(m: re.Match[str]) -> str:
+def read_numbers(words: list[str], lexicon: NumberWords = WHISPER_WORDS) -> list[str]:
+    """One pass of the number reader over a word list."""
+    return _NumberReader(lexicon).read(words)
+
+
+def join_cents(m: re.Match[str]) -> str:
     return f"{m.group(1)}{m.group(2)}.{int(m.group(3)):02d}"
 
 
@@ -388,9 +424,9 @@ def _only_cents(m: re.Match[str]) -> str:
 
 def numbers(s: str) -> str:
     """Spelled-out numbers to digits, currency and percent words to symbols (Whisper's number rules)."""
-    s = _digits_apart(_halves(s))
-    s = " ".join(_NumberReader().read(s.split()))
-    s = _DOLLARS_AND_CENTS.sub(_cents, s)
+    s = digits_apart(halves(s))
+    s = " ".join(read_numbers(s.split()))
+    s = DOLLARS_AND_CENTS.sub(join_cents, s)
     s = _ONLY_CENTS.sub(_only_cents, s)
     return _LONE_ONE.sub(r"one\1", s)
 
