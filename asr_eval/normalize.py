@@ -21,23 +21,28 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
 from asr_eval.fold import fold, fold_with_origins
 from asr_eval.matching import PhraseIndex
+from asr_eval.normalize_whisper import RULES_VERSION as WHISPER_RULES_VERSION
 from asr_eval.normalize_whisper import (
     DOLLARS_AND_CENTS,
     ORDINAL_UNIT,
     WHISPER_WORDS,
+    Spellings,
     digits_apart,
     join_cents,
+    normalize_english,
     read_numbers,
 )
 from asr_eval.types import Term
 
-NORMALIZER_VERSION = "en-whisper-asr-eval-2"  # 2: one fold (asr_eval.fold); see docs/scoring.md
+# 2: one fold (asr_eval.fold); 3: Whisper's number rules and more (docs/normalization.md)
+NORMALIZER_VERSION = "en-whisper-asr-eval-3"
+NONE_VERSION = "none-whitespace-1"  # case- and punctuation-sensitive: text split on whitespace
 
 # Private-use code points stand in for protected terms while the other rules run:
 # they are neither letters, digits, punctuation nor symbols, so no rule touches them.
@@ -599,6 +604,9 @@ class Normalizer:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     version: str = NORMALIZER_VERSION
     protector: Protector = field(default_factory=Protector)
+    name: str = "asr-eval"
+    # a protected term comes back as its raw words (case and punctuation kept), not its light tokens
+    raw_terms: bool = False
 
     def __call__(self, text: str) -> str:
         return self.normalize_with_sources(text)[0]
@@ -635,13 +643,16 @@ class Normalizer:
             elif len(w) == 1 and _PLACEHOLDER_RE.match(w):
                 k = ord(w) - _PLACEHOLDER_BASE
                 start, end, toks = spans[k]
+                if self.raw_terms:
+                    toks = tuple(text[start:end].split())
                 sources.append((len(out_words), len(toks), text[start:end]))
                 out_words.extend(toks)
             elif _PLACEHOLDER_RE.search(w):
                 # a placeholder glued to something else (should not happen): restore in place
                 for piece in re.split(r"([\U000F0000-\U000FFFFD])", w):
                     if piece and _PLACEHOLDER_RE.match(piece):
-                        out_words.extend(spans[ord(piece) - _PLACEHOLDER_BASE][2])
+                        start, end, toks = spans[ord(piece) - _PLACEHOLDER_BASE]
+                        out_words.extend(text[start:end].split() if self.raw_terms else toks)
                     elif piece:
                         out_words.append(piece)
             else:
@@ -659,7 +670,7 @@ class Normalizer:
 @lru_cache(maxsize=256)
 def _with_forms(base: Normalizer, extra: frozenset[tuple[str, ...]]) -> Normalizer:
     forms = base.protector.forms | extra
-    return Normalizer(base.steps, base.version, Protector.from_forms(" ".join(f) for f in forms))
+    return replace(base, protector=Protector.from_forms(" ".join(f) for f in forms))
 
 
 def protected_forms(terms: Sequence[Term]) -> list[str]:
@@ -674,3 +685,88 @@ def make_normalizer(terms: Sequence[Term] = (), steps: Sequence[Step] | None = N
         NORMALIZER_VERSION,
         Protector.from_forms(protected_forms(terms)),
     )
+
+
+# --------------------------------------------------------------------------- the choice of normaliser
+
+NORMALIZER_NAMES = ("asr-eval", "whisper", "none")
+
+
+@dataclass(frozen=True)
+class WhisperNormalizer:
+    """``--normalizer whisper``: openai-whisper's English rules exactly (``asr_eval.normalize_whisper``).
+
+    Nothing is protected, so WER equals what the Open ASR Leaderboard's
+    normaliser gives; terms are matched after the same rules (a term's written
+    forms are normalised by this very function). The protector only locates
+    terms in the raw text so that display-form accuracy can still be judged: a
+    term's source is kept when the normalised text has, at the term's place,
+    exactly the words the term alone normalises to.
+    """
+
+    spellings: Spellings
+    protector: Protector = field(default_factory=Protector)
+    name: str = "whisper"
+
+    @property
+    def version(self) -> str:
+        return f"{WHISPER_RULES_VERSION}+spellings-{self.spellings.source}"
+
+    def _norm(self, text: str) -> str:
+        return normalize_english(text, self.spellings.table).strip()
+
+    def __call__(self, text: str) -> str:
+        return self._norm(text)
+
+    def words(self, text: str) -> list[str]:
+        return self._norm(text).split()
+
+    def normalize_with_sources(self, text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+        out = self._norm(text)
+        spans = self.protector.spans(text)
+        if not spans:
+            return out, ()
+        words = out.split()
+        sources: list[tuple[int, int, str]] = []
+        for start, end, _ in spans:
+            span = self._norm(text[start:end]).split()
+            at = len(self._norm(text[:start]).split())
+            if span and words[at : at + len(span)] == span:
+                sources.append((at, len(span), text[start:end]))
+        return out, tuple(sources)
+
+    def with_terms(self, forms: Iterable[str]) -> "WhisperNormalizer":
+        extra = Protector.from_forms(forms)
+        if extra.forms <= self.protector.forms:
+            return self
+        both = self.protector.forms | extra.forms
+        return replace(self, protector=Protector.from_forms(" ".join(f) for f in both))
+
+
+# asr-eval's own British -> American list, for --normalizer whisper when openai-whisper is not installed
+CURATED_SPELLINGS = Spellings("asr-eval-curated", SPELLINGS)
+
+
+def get_normalizer(name: str = "asr-eval", terms: Sequence[Term] = (), *,
+                   whisper_spellings: Spellings | None = None) -> "Normalizer | WhisperNormalizer":
+    """The normaliser called ``name``, protecting (or, for ``whisper``, locating) every written form of ``terms``.
+
+    - ``asr-eval``: the default, term-protecting rules of this module;
+    - ``whisper``: openai-whisper's ``EnglishTextNormalizer`` exactly; its
+      British -> American map is ``whisper_spellings`` (``asr_eval.whisper_spellings``
+      reads openai-whisper's own), else asr-eval's curated list, and the version says which;
+    - ``none``: case- and punctuation-sensitive words split on whitespace (fstalign's
+      formatted WER); a protected term is cut out of the punctuation around it and
+      kept as written, so "PayNimbus." still holds the term "PayNimbus".
+
+    Every normaliser has ``name``, ``version``, ``__call__``, ``words``,
+    ``normalize_with_sources`` and ``with_terms``: the scorer needs nothing else.
+    """
+    protector = Protector.from_forms(protected_forms(terms))
+    if name == "asr-eval":
+        return Normalizer(DEFAULT_STEPS, NORMALIZER_VERSION, protector)
+    if name == "whisper":
+        return WhisperNormalizer(whisper_spellings or CURATED_SPELLINGS, protector)
+    if name == "none":
+        return Normalizer((), NONE_VERSION, protector, name="none", raw_terms=True)
+    raise ValueError(f"unknown normaliser {name!r}: choose one of {', '.join(NORMALIZER_NAMES)}")

@@ -22,10 +22,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterator, Mapping
+from typing import Mapping
 
 RULES_VERSION = "whisper-english-20250625"  # the openai-whisper release whose rules this reproduces
+
+
+@dataclass(frozen=True)
+class Spellings:
+    """A British -> American word map and where it came from (named in the normaliser's version)."""
+
+    source: str
+    table: Mapping[str, str] = field(compare=False, hash=False, repr=False)
 
 # --------------------------------------------------------------------------- text rules
 
