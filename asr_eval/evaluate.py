@@ -51,6 +51,7 @@ class RunConfig:
     ray_address: str | None = None   # existing Ray cluster; None starts a local one
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
+    normalizer: str = "asr-eval"     # 'asr-eval' | 'whisper' | 'none' (asr_eval.normalize.get_normalizer)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def evaluate(
     driver talks to it through the executor's proxy backend.
     """
     from .backends import load_backend
-    from .normalize import make_normalizer
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -179,6 +180,7 @@ def evaluate(
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
+    normalizer = normalizer_for(config.normalizer, inputs.terms)  # an unknown name fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -200,7 +202,6 @@ def evaluate(
                                              batch_size=config.batch_size, executor=executor)
         stack.close()  # release Ray actors (and their GPUs) before scoring
         terms = inputs.terms
-        normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
         scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
         wall = time.perf_counter() - t_start
@@ -217,6 +218,7 @@ def evaluate(
             "directory": vocab_info(dir_v),
             "engine": backend.describe(),
             "normalizer": normalizer.version,
+            "normalizer_name": normalizer.name,
             "shard": config.shard,
             "executor": {"kind": config.executor, "batch_size": config.batch_size,
                          "ray_address": config.ray_address, "ray_actors": config.ray_actors}
@@ -264,6 +266,7 @@ def score_hypotheses(
     reports: bool = True,
     command: Sequence[str] | None = None,
     force: bool = False,
+    normalizer: str = "asr-eval",
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -279,11 +282,13 @@ def score_hypotheses(
     error (file:line) says why, not "id not in the manifest".
     """
     from .hypotheses import check_ids, load_hypotheses, merge
-    from .normalize import make_normalizer
+    from .normalize import get_normalizer
     from .score_run import score_transcripts
     from .types import BiasPlan, InputError, Transcript
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
+    get_normalizer(normalizer)  # an unknown name fails before anything is read
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False)  # scoring imported text needs no audio
@@ -324,8 +329,8 @@ def score_hypotheses(
                 transcripts[(u.id, c.name)] = Transcript(
                     utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
                     decode_seconds=0.0, extra={"missing_hypothesis": True})
-    normalizer = make_normalizer(terms)
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
+    norm = normalizer_for(normalizer, terms)
+    scored = score_transcripts(utterances, transcripts, names, terms, norm)
     with RunLock(out, force=force):
         provenance = base_provenance(command)
         provenance.update({
@@ -335,7 +340,8 @@ def score_hypotheses(
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},
-            "normalizer": normalizer.version,
+            "normalizer": norm.version,
+            "normalizer_name": norm.name,
             "shard": None,
             "method": "external",
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},

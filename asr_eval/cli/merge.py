@@ -28,13 +28,16 @@ def merge(
     manifest: Optional[Path] = typer.Option(None, help="The manifest, if it moved since the shards ran (its sha256 must match)."),
     reports: bool = typer.Option(True, help="Write the reports after merging."),
     redaction: options.Redaction = options.Redaction(),
+    normalizer: Optional[options.NormalizerName] = typer.Option(
+        None, "--normalizer", case_sensitive=False,
+        help="Re-score with this normaliser (asr-eval | whisper | none); default: the one the shards were scored with."),
 ) -> None:
     """Combine shard run folders into one run: checks every clip x condition is present exactly once, then re-scores."""
     from ..merge import merge_runs
 
     try:
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, **redaction.kwargs(),
-                             command=sys.argv, force=force)
+                             command=sys.argv, force=force, normalizer=normalizer.value if normalizer else None)
     except AsrEvalError as exc:
         raise _fail(exc)
     console.print(
