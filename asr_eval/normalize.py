@@ -11,9 +11,11 @@ sentence normalise to the same token run.
 
 The rules follow OpenAI Whisper's ``EnglishTextNormalizer`` (MIT licence,
 https://github.com/openai/whisper, ``whisper/normalizers/english.py``) in spirit;
-the implementation and word lists here are our own and deliberately simpler
-(numbers become digits; British spellings from a curated list become American).
-See docs/scoring.md for the rule list. Bump ``NORMALIZER_VERSION`` whenever any
+the implementation and word lists here are our own; numbers are read by Whisper's
+own number rules (``asr_eval.normalize_whisper``, shared) with asr-eval's additions,
+and British spellings from a curated list become American. ``get_normalizer``
+chooses between this one, Whisper's exactly and none. See docs/normalization.md
+for the rules and the table of equivalences. Bump ``NORMALIZER_VERSION`` whenever any
 output can change: the version is written into every result.
 """
 
