@@ -230,6 +230,8 @@ def _half(m: re.Match) -> str:
 
 
 _WRITTEN_AS_WORDS = {"1": "one", "1st": "first", "2nd": "second"}
+_ALIAS_WORDS = frozenset({"a", "bucks", "buck"})
+_HOT_WORDS = frozenset(_NUMBER_WORDS.lex) | frozenset(_WHISPER_ZEROS) | _ALIAS_WORDS | {"half", "point", "clock"}
 
 
 def _spoken_aliases(tokens: list[str]) -> list[str]:
@@ -241,20 +243,31 @@ def _spoken_aliases(tokens: list[str]) -> list[str]:
     if not _WRITTEN_AS_WORDS.keys().isdisjoint(tokens):
         tokens = [_WRITTEN_AS_WORDS.get(t, t) for t in tokens]
     tokens = _zeros(tokens)
-    out: list[str] = []
+    if "point" in tokens:  # Whisper's reader drops a "point" before "hundred"...: drop it first, so that
+        tokens = _without_stray_points(tokens)  # a second pass sees the same neighbours ("per point cent")
+    if _ALIAS_WORDS.isdisjoint(tokens):
+        return tokens
+    out = list(tokens)
     n = len(tokens)
-    for i, t in enumerate(tokens):
+    for i in [i for i, t in enumerate(tokens) if t in _ALIAS_WORDS]:
+        t = tokens[i]
         prev = tokens[i - 1] if i else None
-        if t == "a" and i + 1 < n and tokens[i + 1] in _NUMBER_WORDS.multipliers and not _numberish(prev):
-            if prev == "half":
-                out[-1:] = ["point", "five"]  # "half a million" is 500000
-            else:
-                out.append("one")
-        elif t in ("bucks", "buck") and _numberish(prev):
-            out.append("dollars")
-        else:
-            out.append(t)
+        if t == "a":
+            if i + 1 < n and tokens[i + 1] in _NUMBER_WORDS.multipliers and not _numberish(prev):
+                if prev == "half":
+                    out[i - 1 : i + 1] = ["point", "five"]  # "half a million" is 500000
+                else:
+                    out[i] = "one"
+        elif _numberish(prev):  # "bucks", "buck"
+            out[i] = "dollars"
     return out
+
+
+def _without_stray_points(tokens: list[str]) -> list[str]:
+    lex, decimals = _NUMBER_WORDS.lex, _NUMBER_WORDS.decimals
+    n = len(tokens)
+    return [t for i, t in enumerate(tokens)
+            if t != "point" or i + 1 >= n or tokens[i + 1] not in lex or tokens[i + 1] in decimals]
 
 
 def _zeros(tokens: list[str]) -> list[str]:
@@ -286,24 +299,17 @@ def _zeros(tokens: list[str]) -> list[str]:
     return out
 
 
-def _join_digit_groups(tokens: list[str]) -> list[str]:
+_DIGIT_RUN_RE = re.compile(r"(?<!\S)[0-9]+(?: [0-9]+)+(?!\S)")
+
+
+def _digit_run(m: re.Match) -> str:
     """Adjacent digit groups laid out like a phone number (groups of 2-4 digits, the first may have
     one, seven digits or more in all) are one number, as when spoken: "555 0199" and "555-0199"
     read like "five five five oh one nine nine"."""
-    out: list[str] = []
-    run: list[str] = []
-    for t in [*tokens, ""]:
-        if t.isdigit() and t.isascii():
-            run.append(t)
-            continue
-        if len(run) > 1 and sum(map(len, run)) >= 7 and len(run[0]) <= 4 and all(2 <= len(g) <= 4 for g in run[1:]):
-            out.append("".join(run))
-        else:
-            out.extend(run)
-        run = []
-        out.append(t)
-    out.pop()
-    return out
+    groups = m.group().split(" ")
+    if sum(map(len, groups)) >= 7 and len(groups[0]) <= 4 and all(2 <= len(g) <= 4 for g in groups[1:]):
+        return "".join(groups)
+    return m.group()
 
 
 def _only_cents(m: re.Match) -> str:
@@ -311,21 +317,60 @@ def _only_cents(m: re.Match) -> str:
 
 
 def _read_numbers(tokens: list[str]) -> list[str]:
+    """The number rules over the stretches of ``tokens`` that can hold a number.
+
+    A plain word (letters only, no number word, none of "oh a half point bucks")
+    is left as it is by every number rule and ends every number; no rule looks
+    more than two words past a word it rewrites. So each stretch of other words,
+    with two words of context either side, is read on its own, and the rest of
+    the sentence is not walked again and again.
+    """
+    n = len(tokens)
+    hot = [i for i, t in enumerate(tokens) if t in _HOT_WORDS or not t.isalpha()]
+    if not hot:
+        return tokens
+    spans: list[list[int]] = []
+    for i in hot:
+        a, b = max(0, i - 2), min(n, i + 3)
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    if len(spans) == 1 and spans[0] == [0, n]:
+        return _read_number_stretch(tokens)
+    out: list[str] = []
+    prev = 0
+    for a, b in spans:
+        out += tokens[prev:a]
+        out += _read_number_stretch(tokens[a:b])
+        prev = b
+    out += tokens[prev:]
+    return out
+
+
+def _read_number_stretch(tokens: list[str]) -> list[str]:
     s = " ".join(tokens)
     if " and a half" in s:
         s = _HALF_RE.sub(_half, s)
-    if "k" in s:
-        s = _GLUED_K_RE.sub(r"\1 thousand", s)  # "5k", "$2.5k"
-    s = digits_apart(s)
+    digits = _HAS_DIGIT_RE.search(s) is not None
+    if digits:
+        if "k" in s:
+            s = _GLUED_K_RE.sub(r"\1 thousand", s)  # "5k", "$2.5k"
+        s = digits_apart(s)
     s = " ".join(read_numbers(_spoken_aliases(s.split()), _NUMBER_WORDS))
     if "0." in s:
         s = _ONLY_CENTS_RE.sub(_only_cents, s)
-    if "¢" in s:
-        s = DOLLARS_AND_CENTS.sub(join_cents, s)
-        s = _ONLY_CENTS_RE.sub(_only_cents, s)  # "$0 and ¢50" joined to "$0.50" is "¢50"
+    while "¢" in s:  # "$0 and ¢50" joined to "$0.50" is "¢50", which may join the amount before it
+        joined = _ONLY_CENTS_RE.sub(_only_cents, DOLLARS_AND_CENTS.sub(join_cents, s))
+        if joined == s:
+            break
+        s = joined
     if ".0" in s:  # "twenty point oh" is 20, as the written "20.0" reads
         s = _WHOLE_DECIMAL_RE.sub(r"\1", s)
-    return [_WHOLE_WORDS.get(t, t) for t in _join_digit_groups(s.split())]
+    if " " in s and _HAS_DIGIT_RE.search(s):
+        s = _DIGIT_RUN_RE.sub(_digit_run, s)
+    words = s.split()
+    return [_WHOLE_WORDS.get(t, t) for t in words] if not _WHOLE_WORDS.keys().isdisjoint(words) else words
 
 
 # --------------------------------------------------------------------------- steps

@@ -185,6 +185,9 @@ WHISPER_WORDS = NumberWords(_lexicon())
 ORDINAL_UNIT = _ONE_SUFFIXED  # the kind of "first" ... "nineteenth", for lexicon extensions
 _NUMERAL = re.compile(r"^\d+(\.\d+)?$")
 _SIGNED_NUMERAL = re.compile(r"^[-+£€$¢]?\d+(\.\d+)?$")
+
+
+
 _AND_A_HALF = re.compile(r"\band\s+a\s+half\b")
 _LETTER_DIGIT = re.compile(r"([a-z])([0-9])")
 _DIGIT_LETTER = re.compile(r"([0-9])([a-z])")
@@ -419,8 +422,29 @@ class _NumberReader:
 
 
 def read_numbers(words: list[str], lexicon: NumberWords = WHISPER_WORDS) -> list[str]:
-    """One pass of the number reader over a word list."""
-    return _NumberReader(lexicon).read(words)
+    """One pass of the number reader over a word list.
+
+    A word that is neither a number word nor digits ends any number and is
+    written as it is; for its neighbours it is the same as the start or end of
+    the text. So only the runs of number words and digits go through the reader,
+    which keeps plain talk cheap.
+    """
+    lex = lexicon.lex
+    out: list[str] = []
+    run: list[str] = []
+    signs = _PREFIX_CHARS
+    numeral = _SIGNED_NUMERAL.match
+    for w in words:
+        if w in lex or ((w[0].isdigit() or w[0] in signs) and numeral(w)):
+            run.append(w)
+            continue
+        if run:
+            out += _NumberReader(lexicon).read(run)
+            run = []
+        out.append(w)
+    if run:
+        out += _NumberReader(lexicon).read(run)
+    return out
 
 
 def join_cents(m: re.Match[str]) -> str:
