@@ -52,6 +52,7 @@ class RunConfig:
     ray_address: str | None = None   # existing Ray cluster; None starts a local one
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
+    normalizer: str = "asr-eval"     # 'asr-eval' | 'whisper' | 'none' (asr_eval.normalize.get_normalizer)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def evaluate(
     driver talks to it through the executor's proxy backend.
     """
     from .backends import load_backend
-    from .normalize import make_normalizer
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -199,6 +200,7 @@ def evaluate(
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
+    normalizer = normalizer_for(config.normalizer, inputs.terms)  # an unknown name fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -216,7 +218,6 @@ def evaluate(
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         terms = inputs.terms
-        normalizer = make_normalizer(terms)
         names = [c.name for c in conditions]
         with TranscriptStore(cache_path) as store:
             stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
@@ -250,6 +251,7 @@ def evaluate(
                     "directory": vocab_info(dir_v),
                     "engine": backend.describe(),
                     "normalizer": normalizer.version,
+                    "normalizer_name": normalizer.name,
                     "shard": config.shard,
                     "executor": {"kind": config.executor, "batch_size": config.batch_size,
                                  "ray_address": config.ray_address, "ray_actors": config.ray_actors}
@@ -299,6 +301,7 @@ def score_hypotheses(
     force: bool = False,
     manifest_options: Any = None,
     hyp_options: Any = None,
+    normalizer: str = "asr-eval",
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -316,11 +319,13 @@ def score_hypotheses(
     and matched to clips: format, matching, channel, Azure field.
     """
     from .hypotheses import HypOptions, load_for_manifest
-    from .normalize import make_normalizer
+    from .normalize import get_normalizer
     from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
+    get_normalizer(normalizer)  # an unknown name fails before anything is read
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
@@ -356,9 +361,9 @@ def score_hypotheses(
             out.append(_apply_correction(t, c) if c.correct is not None else t)
         return out
 
-    normalizer = make_normalizer(terms)
+    norm = normalizer_for(normalizer, terms)
     with RunLock(out, force=force), RunWriter(out, names) as writer:
-        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, normalizer):
+        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
             writer.add(clip)
         excluded = len(writer.excluded)
         provenance = base_provenance(command)
@@ -371,7 +376,8 @@ def score_hypotheses(
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},
-            "normalizer": normalizer.version,
+            "normalizer": norm.version,
+            "normalizer_name": norm.name,
             "shard": None,
             "method": "external",
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},

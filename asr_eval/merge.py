@@ -167,17 +167,22 @@ def merge_runs(
     command: Sequence[str] | None = None,
     force: bool = False,
     manifest_options: Any = None,
+    normalizer: str | None = None,
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder.
 
     ``force`` writes into a non-empty folder that is not an asr-eval run folder.
+    ``normalizer`` (asr-eval | whisper | none) re-scores with that normaliser; by
+    default the merged run is scored with the one the shards recorded (they must
+    agree; a shard from before the choice existed was scored with asr-eval's).
     """
     from .provenance import base_provenance
     from .shard import in_shard
     from .runfolder import mentions, write_run_folder
     from .score_run import score_transcripts
-    from .normalize import make_normalizer
+    from .normalize import get_normalizer
     from .files import RunLock
+    from .whisper_spellings import normalizer_for
 
     t0 = time.perf_counter()
     if not shard_dirs:
@@ -187,6 +192,16 @@ def merge_runs(
         raise MergeError(f"the merged run cannot be written into shard folder {out}")
     shards = [_read_shard(Path(d)) for d in shard_dirs]
     check_compatible(shards)
+    if normalizer is None:
+        recorded = sorted({str(s.run.get("normalizer_name") or "asr-eval") for s in shards})
+        if len(recorded) > 1:
+            raise MergeError(f"the shards were scored with different normalisers ({', '.join(recorded)}): "
+                             "choose one with --normalizer")
+        normalizer = recorded[0]
+    try:
+        get_normalizer(normalizer)  # an unknown name (a hand-edited run.json) fails before anything is written
+    except ValueError as exc:
+        raise MergeError(str(exc)) from None
     run0 = shards[0].run
     manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
     vocabulary = shards[0].vocabulary
@@ -238,8 +253,8 @@ def merge_runs(
     conditions = vocabulary.conditions(records)
     plans = {r.name: r.plan for r in records if r.plan is not None}
     terms = vocabulary.scoring
-    normalizer = make_normalizer(terms)
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer)
+    norm = normalizer_for(normalizer, terms)
+    scored = score_transcripts(utterances, transcripts, names, terms, norm)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
     problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
                                for row in (rejected_at_load[u.line] for u in rejected)]
@@ -262,7 +277,8 @@ def merge_runs(
         "dictionary": run0.get("dictionary"),
         "directory": run0.get("directory"),
         "engine": run0.get("engine"),
-        "normalizer": normalizer.version,
+        "normalizer": norm.version,
+        "normalizer_name": norm.name,
         "shard": None,
         "method": run0.get("method"),
         "merged_from": [{"folder": str(s.folder), "shard": s.run.get("shard"), "created": s.run.get("created"),

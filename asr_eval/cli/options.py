@@ -23,6 +23,7 @@ import functools
 import inspect
 import typing
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, List, Optional
 
@@ -36,6 +37,21 @@ Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="
 # no short flag: '-d' is --dictionary in every command
 Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+class NormalizerName(str, Enum):
+    """The --normalizer values (``asr_eval.normalize.NORMALIZER_NAMES``)."""
+
+    asr_eval = "asr-eval"
+    whisper = "whisper"
+    none = "none"
+
+
+NormalizerChoice = Annotated[NormalizerName, typer.Option(
+    "--normalizer", case_sensitive=False,
+    help="Text normaliser that scores the run: asr-eval (default; Whisper-style, keeps vocabulary terms intact) | "
+         "whisper (openai-whisper's EnglishTextNormalizer exactly, as the Open ASR Leaderboard uses) | "
+         "none (case- and punctuation-sensitive words split on whitespace).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]
