@@ -160,6 +160,8 @@ def _fmt(metric: str, x: float | None, diff: bool = False, unsigned: bool = Fals
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     m = st.METRICS[metric]
+    if abs(x) < 1e-9:
+        x = 0.0  # never "-0.00 pp"
     sign = "+" if diff and not unsigned and x > 0 else ""
     if m.percent:
         return f"{sign}{100 * x:.2f} pp" if diff else f"{100 * x:.2f}%"
@@ -203,8 +205,9 @@ def _check(rule: Rule, pair: PairRecords, group: str, a: Sequence[Mapping[str, A
                 "to leave this group out, or add speakers"))
         bound = max(bound, worsening)
         ok = bound <= rule.margin + 1e-12
-        word = "worse" if worsening > 0 else "better"
-        shown = (f"B - A = {_fmt(rule.metric, diff, True)} ({_fmt(rule.metric, abs(worsening), True, True)} {word}); "
+        change = ("no change" if abs(worsening) < 1e-12 else
+                  f"{_fmt(rule.metric, abs(worsening), True, True)} {'worse' if worsening > 0 else 'better'}")
+        shown = (f"B - A = {_fmt(rule.metric, diff, True)} ({change}); "
                  f"{pct} upper bound of the worsening {_fmt(rule.metric, bound, True)}")
         if ok:
             return Check(**base, bound=bound, status=PASS,
