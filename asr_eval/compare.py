@@ -344,7 +344,9 @@ def gate_folder(folder: str | Path, rules: str | Path, *, junit: str | Path | No
                 summary: str | Path | None = None) -> tuple[RuleResult, ...]:
     """``asr-eval gate``: the rules evaluated on a comparison folder's paired clips (nothing else is read)."""
     rule_list, settings = load_rules(rules)
-    model = read_json(Path(folder) / MODEL_FILE, "compare.json") if (Path(folder) / MODEL_FILE).is_file() else None
+    if not (Path(folder) / MODEL_FILE).is_file():
+        raise InputError(str(Path(folder) / MODEL_FILE), "not found: is this a folder written by `asr-eval compare`?")
+    model = read_json(Path(folder) / MODEL_FILE, "compare.json")
     if not isinstance(model, dict) or model.get("schema", "").split("/")[0] != "asr-eval-compare":
         raise InputError(str(Path(folder) / MODEL_FILE), "not a comparison written by `asr-eval compare`")
     paired = read_paired(folder)
