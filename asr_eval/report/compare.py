@@ -26,7 +26,7 @@ from .. import stats as st
 from ..redact import Redactor
 from ..runfolder import Run
 from . import harms, numbers, verdicts, views
-from .model import directory_names
+from .model import directory_names, verdicts_and_fairness
 from .numbers import ALL, ALPHA, SUMMARY_METRICS
 
 SCHEMA = "asr-eval-compare/1"
@@ -189,17 +189,8 @@ def build_compare_report(
     out_pairs = []
     verdict_lines: list[str] = []
     for p, synth, groups, rows in per_pair:
-        for r in rows:
-            r["verdict_note"] = verdicts.comparison_note(r)
-            r["verdict_reason"] = verdicts.decision_reason(r)
         summary = numbers.summary(synth, groups, n_boot, seed)
-        fairness = numbers.fairness(synth, groups, rows, n_boot, seed)
-        notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in rows if r["metric"] == "wer"}
-        for g in fairness["gains"]:
-            g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
-        gap_v, gain_v = verdicts.fairness_verdicts(p.a_label, fairness["gaps"], fairness["gains"],
-                                                   fairness["gain_correlation"])
-        fairness.update(verdicts=gap_v + gain_v, gap_verdicts=gap_v, gain_verdicts=gain_v)
+        fairness = verdicts_and_fairness(synth, groups, rows, n_boot, seed)
         gap_changes = _gap_changes(synth, p, groups, n_boot, seed)
         lines = verdicts.overall_verdicts(summary, rows) + [_gap_sentence(p.name, g) for g in gap_changes]
         terms = _terms(synth, p, red)

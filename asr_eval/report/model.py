@@ -54,6 +54,26 @@ def _name_forms(people) -> set[str]:
     return out
 
 
+def verdicts_and_fairness(run: RunData, groups: list[str], comparisons: list[dict[str, Any]], n_boot: int,
+                          seed: int) -> dict[str, Any]:
+    """Put the verdict in words on each comparison row; the fairness section with its verdict sentences.
+
+    Shared with ``compare``, which calls it on each pair of runs once the Holm
+    correction has been applied across every pair.
+    """
+    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
+        r["verdict_note"] = verdicts.comparison_note(r)
+        r["verdict_reason"] = verdicts.decision_reason(r)
+    fairness = numbers.fairness(run, groups, comparisons, n_boot, seed)
+    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
+    for g in fairness["gains"]:
+        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
+    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(run.baseline, fairness["gaps"], fairness["gains"],
+                                                             fairness["gain_correlation"])
+    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    return fairness
+
+
 def build_report(
     run: RunData,
     *,
@@ -74,16 +94,7 @@ def build_report(
     groups = numbers.group_order(run.utterances)
     summary = numbers.summary(run, groups, n_boot, seed)
     comparisons = numbers.comparisons(run, groups, n_boot, seed)
-    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
-        r["verdict_note"] = verdicts.comparison_note(r)
-        r["verdict_reason"] = verdicts.decision_reason(r)
-    fairness = numbers.fairness(run, groups, comparisons, n_boot, seed)
-    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
-    for g in fairness["gains"]:
-        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
-    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(run.baseline, fairness["gaps"], fairness["gains"],
-                                                             fairness["gain_correlation"])
-    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    fairness = verdicts_and_fairness(run, groups, comparisons, n_boot, seed)
     terms, term_changes = numbers.term_tables(run, display)
     explanations, n_expl, causes = views.explanations(run, red, display)
     utterances, n_views = views.utterance_views(run, red, display)
