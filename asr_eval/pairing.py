@@ -367,7 +367,7 @@ class GapChange:
 
     def as_dict(self) -> dict[str, Any]:
         def f(x: float) -> float | None:
-            return None if x is None or math.isnan(x) else float(x)
+            return None if x is None or math.isnan(x) else (0.0 if abs(x) < 1e-12 else float(x))
         return {"metric": self.metric, "a_worst": self.a_worst, "a_best": self.a_best, "a_gap": f(self.a_gap),
                 "b_worst": self.b_worst, "b_best": self.b_best, "b_gap": f(self.b_gap), "change": f(self.change),
                 "low": f(self.low), "high": f(self.high), "groups": self.groups,
