@@ -22,15 +22,15 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "pure": ("fold", "matching", "align", "normalize", "normalize_whisper", "scoring", "stats", "stats.*", "annotations", "correct",
              "redact", "bias", "shard", "score_run", "harms", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules",
-             "backends.native", "wordtimes"),
+             "backends.native", "wordtimes", "pairing", "gate"),
     "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "hypformats", "hypformats.*",
            "trn", "vocab", "vocab.load",
-           "vocab.distractors", "runfolder", "provenance", "whisper_spellings"),
+           "vocab.distractors", "runfolder", "provenance", "whisper_spellings", "rules"),
     "engines": ("backends", "backends.*"),
     "tooling": ("vocab.sources", "vocab.probe"),
     "stages": ("transcribe", "ray_executor"),
     "reports": ("report", "report.*"),
-    "orchestration": ("evaluate", "merge", "sweep"),
+    "orchestration": ("evaluate", "merge", "sweep", "compare"),
     "cli": ("cli", "cli.*"),
 }
 MAY_USE: dict[str, set[str]] = {

@@ -18,7 +18,7 @@ from .. import stats as st
 from ..redact import Redactor
 from ..runfolder import ClipBlock, RunData
 from . import harms, numbers, verdicts, views
-from .collect import blocks_of, collect
+from .collect import Collected, blocks_of, collect
 from .format import fmt_ci, fmt_p, fmt_value
 from .numbers import ALL, ALPHA, SUMMARY_METRICS
 
@@ -54,6 +54,26 @@ def _name_forms(people) -> set[str]:
         out.update(term.written_forms)
         out.update(str(term.meta[k]) for k in ("first", "last") if term.meta.get(k))
     return out
+
+
+def verdicts_and_fairness(col: Collected, groups: list[str], comparisons: list[dict[str, Any]], n_boot: int,
+                          seed: int) -> dict[str, Any]:
+    """Put the verdict in words on each comparison row; the fairness section with its verdict sentences.
+
+    Shared with ``compare``, which calls it on each pair of runs once the Holm
+    correction has been applied across every pair.
+    """
+    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
+        r["verdict_note"] = verdicts.comparison_note(r)
+        r["verdict_reason"] = verdicts.decision_reason(r)
+    fairness = numbers.fairness(col, groups, comparisons, n_boot, seed)
+    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
+    for g in fairness["gains"]:
+        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
+    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(col.baseline, fairness["gaps"], fairness["gains"],
+                                                             fairness["gain_correlation"])
+    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    return fairness
 
 
 def build_report(
@@ -93,16 +113,7 @@ def build_report(
     groups = col.groups
     summary = numbers.summary(col, groups, n_boot, seed)
     comparisons = numbers.comparisons(col, groups, n_boot, seed)
-    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
-        r["verdict_note"] = verdicts.comparison_note(r)
-        r["verdict_reason"] = verdicts.decision_reason(r)
-    fairness = numbers.fairness(col, groups, comparisons, n_boot, seed)
-    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
-    for g in fairness["gains"]:
-        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
-    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(col.baseline, fairness["gaps"], fairness["gains"],
-                                                             fairness["gain_correlation"])
-    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    fairness = verdicts_and_fairness(col, groups, comparisons, n_boot, seed)
     terms, term_changes = numbers.term_tables(col, display)
     explanations, n_expl, causes = views.explanations(col)
     utterances, n_views = views.utterance_views(col)

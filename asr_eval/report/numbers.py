@@ -160,9 +160,17 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
                         "speaker_t_df": r.speaker_t_df,
                     }
                 )
-    # Holm within two families: the overall (ALL) comparisons, which the verdicts
-    # rest on, and the per-group comparisons, which are exploratory. A row with
-    # too few speakers gets no test, so it takes no part in either correction.
+    holm_families(rows)
+    return rows
+
+
+def holm_families(rows: list[dict[str, Any]]) -> None:
+    """Holm-adjust and decide comparison rows in place (``compare`` calls it again over every pair it makes).
+
+    Holm within two families: the overall (ALL) comparisons, which the verdicts
+    rest on, and the per-group comparisons, which are exploratory. A row with
+    too few speakers gets no test, so it takes no part in either correction.
+    """
     for family in (lambda r: r["accent_group"] == ALL, lambda r: r["accent_group"] != ALL):
         fam = [r for r in rows if family(r)]
         tested = [r for r in fam if not r["too_few_speakers"]]
@@ -184,7 +192,6 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
             r["holm_family"] = d.family
             r["wilcoxon_needs"] = d.wilcoxon_needs
             r["vetoed_by_interval"] = d.vetoed_by_interval
-    return rows
 
 
 # --------------------------------------------------------------------------- fairness
