@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .grouping import manifest_problems, parse_group_by
 from .runfolder import (
     VOCABULARY_FILE, ConditionRecord, VocabularySnapshot, read_run_info, read_skipped, read_transcripts,
 )
@@ -167,10 +168,12 @@ def merge_runs(
     command: Sequence[str] | None = None,
     force: bool = False,
     manifest_options: Any = None,
+    group_by: Sequence[str] = (),
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder.
 
     ``force`` writes into a non-empty folder that is not an asr-eval run folder.
+    ``group_by`` picks the report's groupings; by default the shards' own (their run.json).
     """
     from .provenance import base_provenance
     from .shard import in_shard
@@ -189,6 +192,9 @@ def merge_runs(
     check_compatible(shards)
     run0 = shards[0].run
     manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
+    if not group_by and isinstance(run0.get("group_by"), list):
+        group_by = [str(g) for g in run0["group_by"]]
+    manifest_problems(parse_group_by(group_by), man.utterances, f"manifest {manifest_path}")  # before any scoring
     vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
@@ -265,6 +271,7 @@ def merge_runs(
         "normalizer": normalizer.version,
         "shard": None,
         "method": run0.get("method"),
+        "group_by": [",".join(g.columns) for g in parse_group_by(group_by)],
         "merged_from": [{"folder": str(s.folder), "shard": s.run.get("shard"), "created": s.run.get("created"),
                          "normalizer": s.run.get("normalizer")} for s in shards],
         "timing": {
@@ -285,7 +292,7 @@ def merge_runs(
             except ImportError:  # the report writers are optional for merging
                 write_reports = None
             if write_reports is not None:
-                written = write_reports(out, redact=redact, redact_names=redact_names)
+                written = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
     rejected_rows = len(rejected) + sum(p.severity == "error" for p in man.problems)
     return MergeOutcome(out, len(shards), len(man.utterances), len(utterances) - len(scored.excluded),
                         len(failed_in), written, rejected=rejected_rows)

@@ -36,6 +36,11 @@ Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="
 # no short flag: '-d' is --dictionary in every command
 Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+GroupBy = Annotated[Optional[List[str]], typer.Option(
+    "--group-by", metavar="COLUMN[,COLUMN]",
+    help="Report per-group numbers by this manifest column (gender, native_language, age band...), by speaker, or by "
+         "duration_band (derived: <5 s, 5-15 s, 15-30 s, >30 s); 'a,b' groups by both at once. Repeatable: one table "
+         "each. Default: accent_group (a report: the run's own). See docs/grouping.md.")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]
