@@ -202,10 +202,12 @@ def test_report_regroups_a_finished_run_without_the_manifest(tmp_path):
     assert r.exit_code == 0, r.output
     assert {x["channel"] for x in _csv(out / "summary.csv")} == {"8k", "16k", "ALL"}
     assert (out / "summary_by_age_band+gender.csv").exists()
-    # and back: without --group-by, the run's own grouping (accent group), byte for byte as first written
+    # and back: without --group-by, the run's own grouping (accent group), byte for byte as first written;
+    # the regrouped tables of the report before go with it
     r = CliRunner().invoke(app, ["report", str(out)])
     assert r.exit_code == 0, r.output
     assert (out / "summary.csv").read_text() == before
+    assert not list(out.glob("*_by_*.csv"))
 
 
 def test_missing_column_is_a_clear_error_before_scoring(tmp_path):
@@ -273,3 +275,20 @@ def test_default_report_json_has_no_grouping_keys(tmp_path):
     assert all("groups" not in u for u in model["utterances"])
     run = load_run(out)
     assert run.metadata_columns == ("gender", "age_band", "channel") and run.metadata["s0c0"]["gender"] == "female"
+
+
+def test_vocab_coverage_and_history_by_any_column(tmp_path):
+    man, hyp = _setup(tmp_path)
+    (tmp_path / "dict.csv").write_text("term,category\ninvoice,finance\nquarterly,finance\n")
+    r = CliRunner().invoke(app, ["vocab", "coverage", str(tmp_path / "dict.csv"), str(man), "--group-by", "gender",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["accent_groups"] == ["female", "male"]
+    r = CliRunner().invoke(app, ["vocab", "coverage", str(tmp_path / "dict.csv"), str(man), "--group-by", "sex"])
+    assert r.exit_code == 2 and "no column 'sex'" in r.output
+    r, out = _score(tmp_path, man, hyp, "--dictionary", str(tmp_path / "dict.csv"))
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["vocab", "history", str(out), "--group-by", "age_band", "--json"])
+    assert r.exit_code == 0, r.output
+    assert {row["accent_group"] for row in json.loads(r.stdout)["rows"]} == {"18-30", "31-50", "(all)"}

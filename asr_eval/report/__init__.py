@@ -10,11 +10,12 @@ clips needs no more memory than one over a thousand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
-from ..files import RunLock, record_outputs, write_atomic
+from ..files import RunLock, listed_outputs, os_errors, record_outputs, write_atomic
 from ..runfolder import NotInClipOrder, RunData, directory_terms, iter_clips, load_run, open_run, read_run_info
 from ..grouping import Grouping, check_columns, parse_group_by
 from .model import build_report
@@ -119,5 +120,13 @@ def write_reports(
             from .html import render_html
 
             put("report.html", render_html(model))
-        record_outputs(run_dir, written)
+        # A grouping an earlier report showed and this one does not: its tables go (only those asr-eval listed).
+        stale = sorted(rel for rel in listed_outputs(run_dir) - set(written) if _GROUPING_FILE.fullmatch(rel))
+        for rel in stale:
+            with os_errors(run_dir / rel):
+                (run_dir / rel).unlink(missing_ok=True)
+        record_outputs(run_dir, written, removed=stale)
     return written
+
+
+_GROUPING_FILE = re.compile(r"(summary|comparison|harms)_by_[^/]+\.csv")
