@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .grouping import manifest_problems, parse_group_by
+from .grouping import manifest_problems as grouping_problems, parse_group_by
 from .runfolder import (
     VOCABULARY_FILE, ConditionRecord, VocabularySnapshot, read_run_info, read_skipped, read_transcripts,
 )
@@ -194,7 +194,7 @@ def merge_runs(
     manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
     if not group_by and isinstance(run0.get("group_by"), list):
         group_by = [str(g) for g in run0["group_by"]]
-    manifest_problems(parse_group_by(group_by), man.utterances, f"manifest {manifest_path}")  # before any scoring
+    grouping_problems(parse_group_by(group_by), man.utterances, f"manifest {manifest_path}")  # before any scoring
     vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
