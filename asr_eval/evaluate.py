@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 from .bias import build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
+from .grouping import manifest_problems, metadata_columns, parse_group_by
 from .harms import THRESHOLDS
 from .manifest import Manifest, join_manifests, load_manifest
 from .provenance import base_provenance, vocab_info
@@ -53,6 +54,7 @@ class RunConfig:
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
     normalizer: str = "asr-eval"     # 'asr-eval' | 'whisper' | 'none' (asr_eval.normalize.get_normalizer)
+    group_by: tuple[str, ...] = ()   # --group-by: the report's groupings (grouping.parse_group_by); () = accent group
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,18 @@ def harm_thresholds() -> dict[str, Any]:
     return dict(THRESHOLDS)
 
 
+def grouping_problems(group_by: Sequence[str], manifest: Manifest) -> tuple[Problem, ...]:
+    """Check ``--group-by`` against the manifest (``InputError`` for a missing column); warnings for empty values."""
+    groupings = parse_group_by(group_by)
+    notes = manifest_problems(groupings, manifest.utterances, f"manifest {manifest.path}")
+    return tuple(Problem(manifest.path, None, n, "warning") for n in notes)
+
+
+def stored_group_by(group_by: Sequence[str]) -> list[str]:
+    """run.json's ``group_by``: the groupings a later ``asr-eval report`` of the folder uses unless told otherwise."""
+    return [",".join(g.columns) for g in parse_group_by(group_by)]
+
+
 def _rejected(manifest: Manifest) -> int:
     return sum(p.severity == "error" for p in manifest.problems)
 
@@ -198,6 +212,8 @@ def evaluate(
                           for c in conditions]
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
+    # A grouping column the manifest lacks is refused now, before minutes of decoding.
+    group_notes = grouping_problems(config.group_by, manifest)
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
     normalizer = normalizer_for(config.normalizer, inputs.terms)  # an unknown name fails before any decoding
@@ -225,7 +241,7 @@ def evaluate(
             stack.close()  # release Ray actors (and their GPUs) before scoring
             # Read back, scored and written clip by clip: no stage holds the whole run's transcripts or rows.
             audio_total = decode_total = 0.0
-            with RunWriter(out, names) as writer:
+            with RunWriter(out, names, meta_columns=metadata_columns(u.meta for u in manifest.utterances)) as writer:
                 for clip in score_stream(stored, names, terms, normalizer):
                     writer.add(clip)
                     present = [t for t in clip.transcripts if t is not None]
@@ -257,6 +273,7 @@ def evaluate(
                                  "ray_address": config.ray_address, "ray_actors": config.ray_actors}
                     if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
                     "method": config.method,
+                    "group_by": stored_group_by(config.group_by),
                     "timing": {
                         "wall_seconds": round(wall, 3),
                         "audio_seconds": round(audio_total, 3),
@@ -275,12 +292,14 @@ def evaluate(
         if config.reports:
             from .report import write_reports
 
-            reports = write_reports(out, redact=config.redact, redact_names=config.redact_names)
+            reports = write_reports(out, redact=config.redact, redact_names=config.redact_names,
+                                    group_by=config.group_by or None)
     return RunOutcome(
         out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
-        wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *inputs.problems, *tstats.problems), reports=reports,
+        wall_seconds=time.perf_counter() - t_start,
+        problems=(*manifest.problems, *inputs.problems, *tstats.problems, *group_notes), reports=reports,
         rejected=_rejected(manifest),
     )
 
@@ -302,6 +321,7 @@ def score_hypotheses(
     manifest_options: Any = None,
     hyp_options: Any = None,
     normalizer: str = "asr-eval",
+    group_by: Sequence[str] = (),
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -329,6 +349,7 @@ def score_hypotheses(
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
+    group_notes = grouping_problems(group_by, manifest)
     loaded = load_for_manifest(hyp_paths, manifest.utterances, hyp_options or HypOptions(), rejected=manifest.rejected)
     hyps = loaded.hyps
     names = list(hyps)
@@ -362,7 +383,8 @@ def score_hypotheses(
         return out
 
     norm = normalizer_for(normalizer, terms)
-    with RunLock(out, force=force), RunWriter(out, names) as writer:
+    with RunLock(out, force=force), RunWriter(out, names,
+                                             meta_columns=metadata_columns(u.meta for u in utterances)) as writer:
         for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
             writer.add(clip)
         excluded = len(writer.excluded)
@@ -380,6 +402,7 @@ def score_hypotheses(
             "normalizer_name": norm.name,
             "shard": None,
             "method": "external",
+            "group_by": stored_group_by(group_by),
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
         })
         writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
@@ -388,10 +411,11 @@ def score_hypotheses(
         if reports:
             from .report import write_reports
 
-            paths = write_reports(out, redact=redact, redact_names=redact_names)
+            paths = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
     return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary), reports=paths,
+                      wall_seconds=time.perf_counter() - t_start,
+                      problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary, *group_notes), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
 
 

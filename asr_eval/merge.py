@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .grouping import manifest_problems as grouping_problems, parse_group_by
 from .runfolder import (
     VOCABULARY_FILE, ConditionRecord, VocabularySnapshot, read_run_info, read_skipped, read_transcripts,
 )
@@ -168,6 +169,7 @@ def merge_runs(
     force: bool = False,
     manifest_options: Any = None,
     normalizer: str | None = None,
+    group_by: Sequence[str] = (),
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder.
 
@@ -175,6 +177,7 @@ def merge_runs(
     ``normalizer`` (asr-eval | whisper | none) re-scores with that normaliser; by
     default the merged run is scored with the one the shards recorded (they must
     agree; a shard from before the choice existed was scored with asr-eval's).
+    ``group_by`` picks the report's groupings; by default the shards' own (their run.json).
     """
     from .provenance import base_provenance
     from .shard import in_shard
@@ -204,6 +207,9 @@ def merge_runs(
         raise MergeError(str(exc)) from None
     run0 = shards[0].run
     manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
+    if not group_by and isinstance(run0.get("group_by"), list):
+        group_by = [str(g) for g in run0["group_by"]]
+    grouping_problems(parse_group_by(group_by), man.utterances, f"manifest {manifest_path}")  # before any scoring
     vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
@@ -281,6 +287,7 @@ def merge_runs(
         "normalizer_name": norm.name,
         "shard": None,
         "method": run0.get("method"),
+        "group_by": [",".join(g.columns) for g in parse_group_by(group_by)],
         "merged_from": [{"folder": str(s.folder), "shard": s.run.get("shard"), "created": s.run.get("created"),
                          "normalizer": s.run.get("normalizer")} for s in shards],
         "timing": {
@@ -301,7 +308,7 @@ def merge_runs(
             except ImportError:  # the report writers are optional for merging
                 write_reports = None
             if write_reports is not None:
-                written = write_reports(out, redact=redact, redact_names=redact_names)
+                written = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
     rejected_rows = len(rejected) + sum(p.severity == "error" for p in man.problems)
     return MergeOutcome(out, len(shards), len(man.utterances), len(utterances) - len(scored.excluded),
                         len(failed_in), written, rejected=rejected_rows)

@@ -52,6 +52,13 @@ NormalizerChoice = Annotated[NormalizerName, typer.Option(
     help="Text normaliser that scores the run: asr-eval (default; Whisper-style, keeps vocabulary terms intact) | "
          "whisper (openai-whisper's EnglishTextNormalizer exactly, as the Open ASR Leaderboard uses) | "
          "none (case- and punctuation-sensitive words split on whitespace).")]
+
+
+GroupBy = Annotated[Optional[List[str]], typer.Option(
+    "--group-by", metavar="COLUMN[,COLUMN]",
+    help="Report per-group numbers by this manifest column (gender, native_language, age band...), by speaker, or by "
+         "duration_band (derived: <5 s, 5-15 s, 15-30 s, >30 s); 'a,b' groups by both at once. Repeatable: one table "
+         "each. Default: accent_group (a report: the run's own). See docs/grouping.md.")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]

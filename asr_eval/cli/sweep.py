@@ -59,6 +59,7 @@ def sweep(
     audio: options.AudioAccess = options.AudioAccess(),
     test_set: options.ManifestFormat = options.ManifestFormat(),
     normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
+    group_by: options.GroupBy = None,
     progress: options.Progress = True,
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
@@ -67,7 +68,7 @@ def sweep(
 
     try:
         config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False,
-                           force=force, normalizer=normalizer.value)
+                           force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()))
         result = run_sweep(
             manifest, out, dictionary=vocab.dictionary, directory=vocab.directory, method=method,
             strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),
