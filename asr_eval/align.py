@@ -431,6 +431,22 @@ def ops_many(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], costs: Costs 
     return _dp_batch(r_all, r_off, h_all, h_off, costs.sub, costs.ins, costs.dels)
 
 
+def counts_many(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], costs: Costs = SCLITE_COSTS) -> list[ErrorCounts]:
+    """Word error counts of many pairs in one compiled call, without op strings."""
+    vocab: dict[str, int] = {}
+    get = vocab.setdefault
+    r_all: list[int] = []
+    h_all: list[int] = []
+    r_off = [0]
+    h_off = [0]
+    for r, h in pairs:
+        r_all.extend([get(w, len(vocab)) for w in r])
+        h_all.extend([get(w, len(vocab)) for w in h])
+        r_off.append(len(r_all))
+        h_off.append(len(h_all))
+    return [ErrorCounts(*row) for row in _dp_batch(r_all, r_off, h_all, h_off, costs.sub, costs.ins, costs.dels, False)]
+
+
 def char_counts_many(pairs: Sequence[tuple[str, str]], costs: Costs = SCLITE_COSTS) -> list[ErrorCounts]:
     """``char_counts`` for many pairs in one compiled call."""
     refs = [r for r, _ in pairs]
