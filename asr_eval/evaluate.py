@@ -52,6 +52,7 @@ class RunConfig:
     ray_address: str | None = None   # existing Ray cluster; None starts a local one
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
+    synonyms: str | None = None      # --synonyms FILE: accepted equivalent spellings (asr_eval.synonyms)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ def evaluate(
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
+    synonyms = read_synonyms(config.synonyms, inputs.terms)  # a bad file fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -217,6 +219,7 @@ def evaluate(
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         terms = inputs.terms
         normalizer = make_normalizer(terms)
+        normalizer = with_synonyms(normalizer, synonyms)
         names = [c.name for c in conditions]
         with TranscriptStore(cache_path) as store:
             stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
@@ -250,6 +253,7 @@ def evaluate(
                     "directory": vocab_info(dir_v),
                     "engine": backend.describe(),
                     "normalizer": normalizer.version,
+                    "synonyms": synonyms.info() if synonyms else None,
                     "shard": config.shard,
                     "executor": {"kind": config.executor, "batch_size": config.batch_size,
                                  "ray_address": config.ray_address, "ray_actors": config.ray_actors}
@@ -299,6 +303,7 @@ def score_hypotheses(
     force: bool = False,
     manifest_options: Any = None,
     hyp_options: Any = None,
+    synonyms: str | Path | None = None,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -313,7 +318,8 @@ def score_hypotheses(
     A transcript whose manifest row was rejected is dropped; the row's own
     error (file:line) says why, not "id not in the manifest".
     ``hyp_options`` (a ``hypotheses.HypOptions``) says how the files are read
-    and matched to clips: format, matching, channel, Azure field.
+    and matched to clips: format, matching, channel, Azure field. ``synonyms``
+    is a ``--synonyms`` file (``asr_eval.synonyms``).
     """
     from .hypotheses import HypOptions, load_for_manifest
     from .normalize import make_normalizer
@@ -336,6 +342,7 @@ def score_hypotheses(
     vocab_problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)
+    syn = read_synonyms(synonyms, terms)
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
@@ -357,6 +364,7 @@ def score_hypotheses(
         return out
 
     normalizer = make_normalizer(terms)
+    normalizer = with_synonyms(normalizer, syn)
     with RunLock(out, force=force), RunWriter(out, names) as writer:
         for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, normalizer):
             writer.add(clip)
@@ -372,6 +380,7 @@ def score_hypotheses(
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},
             "normalizer": normalizer.version,
+            "synonyms": syn.info() if syn else None,
             "shard": None,
             "method": "external",
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
@@ -387,6 +396,28 @@ def score_hypotheses(
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
                       wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
+
+
+def read_synonyms(path: str | Path | None, terms: Sequence[Term] = ()) -> Any:
+    """The ``--synonyms`` file's sets (``asr_eval.synonyms.Synonyms``), checked against the default normaliser
+    with these terms (two sets that normalise alike are an error now, not after decoding); None without a file."""
+    if path is None:
+        return None
+    from .normalize import make_normalizer
+    from .synonyms_load import load_synonyms
+
+    syn = load_synonyms(path)
+    with_synonyms(make_normalizer(terms), syn)
+    return syn
+
+
+def with_synonyms(normalizer: Any, synonyms: Any) -> Any:
+    """``normalizer`` with the synonym sets applied after it (its version names the file); itself without sets."""
+    if synonyms is None:
+        return normalizer
+    from .synonyms import SynonymNormalizer
+
+    return SynonymNormalizer(normalizer, synonyms)
 
 
 def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], utterances: Sequence[Any],

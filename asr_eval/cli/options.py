@@ -36,6 +36,10 @@ Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="
 # no short flag: '-d' is --dictionary in every command
 Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+Synonyms = Annotated[Optional[Path], typer.Option(
+    "--synonyms", metavar="FILE",
+    help="Accepted equivalent spellings, one set per line ('ok|okay', 'healthcare|health care'), applied to "
+         "reference and hypothesis after normalisation (see docs/normalization.md).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]

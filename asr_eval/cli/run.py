@@ -44,6 +44,7 @@ def run(
     execution: options.Execution = options.Execution(),
     cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
     redaction: options.Redaction = options.Redaction(),
+    synonyms: options.Synonyms = None,
     progress: options.Progress = True,
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
@@ -53,7 +54,7 @@ def run(
         config = RunConfig(**engine.run_config(), **execution.run_config(), **redaction.kwargs(),
                            method=method, conditions=tuple(condition), shard=shard, correct=correct,
                            strength=strength, cache_dir=str(cache) if cache else None, progress=progress,
-                           force=force)
+                           force=force, synonyms=str(synonyms) if synonyms else None)
     except ValueError as exc:
         raise _fail(exc)
     _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set, nonspeech)

@@ -103,7 +103,7 @@ def _summary(model: Mapping[str, Any]) -> list[str]:
             f"other words. Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
             f"(n/a); groups marked ⚠ also include those with fewer than {model['settings']['min_words']} words, "
             "whose intervals are wide and unstable."), ""]
-    names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
+    names = ["wer", "cer", "fwer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
     for r in model["summary"]:
         flag = f"⚠ {md_escape(r['small_reason'])}" if r["small"] else ""
