@@ -35,6 +35,8 @@ _SAME_MARK = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
     "\u2026": "...",
 })
+# ASCII's punctuation marks (Unicode category P*): ASCII words are split with str.strip.
+_ASCII_P = "".join(c for c in map(chr, range(33, 127)) if unicodedata.category(c)[0] == "P")
 _ANNOTATION = re.compile(r"\[[^\[\]]*\]|<[^<>\s]*>")
 
 
@@ -44,6 +46,16 @@ def _is_punct(ch: str) -> bool:
 
 def _split_word(word: str, out: list[str]) -> None:
     """Append the word's leading marks, its core and its trailing marks."""
+    if word.isascii():
+        i = len(word) - len(word.lstrip(_ASCII_P))
+        j = len(word.rstrip(_ASCII_P)) if i < len(word) else i
+        if i:
+            _runs(word[:i], out)
+        if i < j:
+            out.append(word[i:j])
+        if j < len(word):
+            _runs(word[j:], out)
+        return
     i, j = 0, len(word)
     while i < j and _is_punct(word[i]):
         i += 1
