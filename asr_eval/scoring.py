@@ -22,6 +22,7 @@ from asr_eval.align import (
     char_counts_many,
     counts_from_ops,
     counts_many,
+    counts_only,
     ops_many,
 )
 from asr_eval.alternatives import has_alternatives, lattice, parse
@@ -339,7 +340,7 @@ def score_utterance(
         ref_norm, _ = norm.normalize_with_sources(ref)
         ref_words = ref_norm.split()
         alignment = align(ref_words, hyp_words, costs)
-        formatted = counts_many([(formatted_tokens(ref), formatted_tokens(hyp))], costs)[0]
+        formatted = counts_only(formatted_tokens(ref), formatted_tokens(hyp), costs)
     else:
         alignment = align_lattice(lattice(pieces, norm.words), hyp_words, costs)
         ref_words = list(alignment.ref)
