@@ -34,7 +34,7 @@ REF_TRN_STEM = "ref"  # trn/ref.trn holds the references; no condition may take 
 UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds",
                      "ref", "hyp", "ref_norm", "hyp_norm", *COUNT_COLUMNS)
 # Wall-clock figures differ between any two runs; kept apart so scored outputs are reproducible.
-TIMING_COLUMNS = ("utt_id", "condition", "audio_seconds", "decode_seconds")
+TIMING_COLUMNS = ("utt_id", "condition", "audio_seconds", "decode_seconds", "node")
 TERM_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "term", "category", "source", "outcome",
                 "ref_text", "hyp_text", "display_exact", "in_force", "dropped", "ref_start", "hyp_start")
 

@@ -388,6 +388,6 @@ def test_demo_non_speech_and_long_clips_run_end_to_end(tmp_path):
             u = got[(uid, cond)]
             assert (u["ns_clips"], u["ref_words"], u["ins"]) == ("1", "0", "0")
             assert int(u["ns_words"]) == len(u["hyp_norm"].split())
-        assert int(got[("long-form-long-b", cond)]["ref_words"]) > 60
+        assert int(got[("long-form-long-b", cond)]["ref_words"]) >= 50  # five sentences, 31 s: two windows
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Harms" in md

@@ -22,7 +22,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "pure": ("fold", "matching", "align", "normalize", "scoring", "alternatives", "formatted", "synonyms", "stats", "stats.*", "annotations", "correct",
              "redact", "bias", "shard", "score_run", "harms", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules",
-             "wordtimes"),
+             "backends.native", "wordtimes"),
     "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "hypformats", "hypformats.*",
            "trn", "vocab", "vocab.load", "synonyms_load",
            "vocab.distractors", "runfolder", "provenance"),

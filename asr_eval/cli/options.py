@@ -70,11 +70,18 @@ class Engine(OptionGroup):
     no_fallback: Annotated[bool, typer.Option(
         "--no-fallback", help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips).")] = False
     seed: Annotated[int, typer.Option(help="Seed for fallback sampling.")] = 0
+    decoding: Annotated[str, typer.Option(
+        help="windowed: asr-eval's loop (prompt re-applied in every 30 s window, one encoder pass for all "
+             "conditions) | native: the engine's own transcribe(), as its users run it (docs/backends.md).")] = "windowed"
+    no_carry_initial_prompt: Annotated[bool, typer.Option(
+        "--no-carry-initial-prompt", help="With --decoding native on openai-whisper: the prompt conditions the "
+                                          "first window only (openai-whisper's default), not every window.")] = False
 
     def decode(self) -> DecodeOptions:
         """Raises ValueError on an impossible combination (the caller turns it into exit code 1)."""
         return DecodeOptions(beam_size=self.beam_size, seed=self.seed,
-                             temperatures=(0.0,) if self.no_fallback else DecodeOptions().temperatures)
+                             temperatures=(0.0,) if self.no_fallback else DecodeOptions().temperatures,
+                             decoding=self.decoding, carry_initial_prompt=not self.no_carry_initial_prompt)
 
     def run_config(self) -> dict[str, Any]:
         """The ``RunConfig`` fields these options set."""

@@ -236,7 +236,8 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     if isinstance(eng, dict):
         dec = eng.get("decode") or {}
         lines.append(f"- Engine: {md_escape(eng.get('backend'))} {md_escape(eng.get('model'))} on {md_escape(eng.get('device'))} "
-                     f"({md_escape(eng.get('compute_type'))}), beam {md_escape(dec.get('beam_size'))}")
+                     f"({md_escape(eng.get('compute_type'))}), beam {md_escape(dec.get('beam_size'))}, "
+                     f"{md_escape(dec.get('decoding') or 'windowed')} decoding")
     for key in ("manifest", "dictionary", "directory"):
         v = r.get(key)
         if v:
