@@ -55,6 +55,7 @@ class RunConfig:
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
     normalizer: str = "asr-eval"     # 'asr-eval' | 'whisper' | 'none' (asr_eval.normalize.get_normalizer)
     group_by: tuple[str, ...] = ()   # --group-by: the report's groupings (grouping.parse_group_by); () = accent group
+    synonyms: str | None = None      # --synonyms FILE: accepted equivalent spellings (asr_eval.synonyms)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ def evaluate(
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
     normalizer = normalizer_for(config.normalizer, inputs.terms)  # an unknown name fails before any decoding
+    synonyms = read_synonyms(config.synonyms, inputs.terms)  # a bad file fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -234,6 +236,7 @@ def evaluate(
         plans = make_plans(conditions, backend)
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         terms = inputs.terms
+        normalizer = with_synonyms(normalizer, synonyms)
         names = [c.name for c in conditions]
         with TranscriptStore(cache_path) as store:
             stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
@@ -268,6 +271,7 @@ def evaluate(
                     "engine": backend.describe(),
                     "normalizer": normalizer.version,
                     "normalizer_name": normalizer.name,
+                    "synonyms": synonyms.info() if synonyms else None,
                     "shard": config.shard,
                     "executor": {"kind": config.executor, "batch_size": config.batch_size,
                                  "ray_address": config.ray_address, "ray_actors": config.ray_actors}
@@ -322,6 +326,7 @@ def score_hypotheses(
     hyp_options: Any = None,
     normalizer: str = "asr-eval",
     group_by: Sequence[str] = (),
+    synonyms: str | Path | None = None,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -336,7 +341,8 @@ def score_hypotheses(
     A transcript whose manifest row was rejected is dropped; the row's own
     error (file:line) says why, not "id not in the manifest".
     ``hyp_options`` (a ``hypotheses.HypOptions``) says how the files are read
-    and matched to clips: format, matching, channel, Azure field.
+    and matched to clips: format, matching, channel, Azure field. ``synonyms``
+    is a ``--synonyms`` file (``asr_eval.synonyms``).
     """
     from .hypotheses import HypOptions, load_for_manifest
     from .normalize import get_normalizer
@@ -362,6 +368,7 @@ def score_hypotheses(
     vocab_problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)
+    syn = read_synonyms(synonyms, terms)
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
@@ -382,7 +389,7 @@ def score_hypotheses(
             out.append(_apply_correction(t, c) if c.correct is not None else t)
         return out
 
-    norm = normalizer_for(normalizer, terms)
+    norm = with_synonyms(normalizer_for(normalizer, terms), syn)
     with RunLock(out, force=force), RunWriter(out, names,
                                              meta_columns=metadata_columns(u.meta for u in utterances)) as writer:
         for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
@@ -400,6 +407,7 @@ def score_hypotheses(
             "engine": {"backend": "external", "model": "imported transcripts"},
             "normalizer": norm.version,
             "normalizer_name": norm.name,
+            "synonyms": syn.info() if syn else None,
             "shard": None,
             "method": "external",
             "group_by": stored_group_by(group_by),
@@ -417,6 +425,28 @@ def score_hypotheses(
                       wall_seconds=time.perf_counter() - t_start,
                       problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary, *group_notes), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
+
+
+def read_synonyms(path: str | Path | None, terms: Sequence[Term] = ()) -> Any:
+    """The ``--synonyms`` file's sets (``asr_eval.synonyms.Synonyms``), checked against the default normaliser
+    with these terms (two sets that normalise alike are an error now, not after decoding); None without a file."""
+    if path is None:
+        return None
+    from .normalize import make_normalizer
+    from .synonyms_load import load_synonyms
+
+    syn = load_synonyms(path)
+    with_synonyms(make_normalizer(terms), syn)
+    return syn
+
+
+def with_synonyms(normalizer: Any, synonyms: Any) -> Any:
+    """``normalizer`` with the synonym sets applied after it (its version names the file); itself without sets."""
+    if synonyms is None:
+        return normalizer
+    from .synonyms import SynonymNormalizer
+
+    return SynonymNormalizer(normalizer, synonyms)
 
 
 def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], utterances: Sequence[Any],

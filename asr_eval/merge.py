@@ -157,6 +157,24 @@ def _load_manifest(run: dict[str, Any], manifest_override: Path | None, options:
     return manifest_path, man
 
 
+def _shard_synonyms(shards: Sequence[_Shard]) -> Any:
+    """The ``--synonyms`` file the shards were scored with (the same in each, unchanged since), or None."""
+    recorded = [s.run.get("synonyms") or None for s in shards]
+    hashes = {(r or {}).get("sha256") for r in recorded}
+    if len(hashes) > 1:
+        raise MergeError("the shards were scored with different --synonyms files: "
+                         + "; ".join(f"{s.folder}: {(r or {}).get('path') or 'none'}" for s, r in zip(shards, recorded)))
+    first = recorded[0]
+    if not first:
+        return None
+    from .synonyms_load import load_synonyms
+
+    syn = load_synonyms(first["path"])
+    if syn.sha256 != first.get("sha256"):
+        raise MergeError(f"synonyms file {first['path']} changed since the shards were scored (sha256 differs)")
+    return syn
+
+
 def merge_runs(
     shard_dirs: Sequence[str | Path],
     out_dir: str | Path,
@@ -259,7 +277,12 @@ def merge_runs(
     conditions = vocabulary.conditions(records)
     plans = {r.name: r.plan for r in records if r.plan is not None}
     terms = vocabulary.scoring
+    synonyms = _shard_synonyms(shards)
     norm = normalizer_for(normalizer, terms)
+    if synonyms is not None:
+        from .synonyms import SynonymNormalizer
+
+        norm = SynonymNormalizer(norm, synonyms)
     scored = score_transcripts(utterances, transcripts, names, terms, norm)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
     problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
@@ -285,6 +308,7 @@ def merge_runs(
         "engine": run0.get("engine"),
         "normalizer": norm.version,
         "normalizer_name": norm.name,
+        "synonyms": synonyms.info() if synonyms is not None else None,
         "shard": None,
         "method": run0.get("method"),
         "group_by": [",".join(g.columns) for g in parse_group_by(group_by)],

@@ -58,8 +58,10 @@ def kinds(result) -> list[str]:
 
 
 def test_harm_counts_are_appended_after_the_existing_columns():
-    """utterances.csv keeps its old columns in their old places; the harms come last."""
-    assert FIELDS[-len(HARM_FIELDS):] == HARM_FIELDS
+    """utterances.csv keeps its old columns in their old places; the harms come after the term counts."""
+    start = FIELDS.index(HARM_FIELDS[0])
+    assert FIELDS[start:start + len(HARM_FIELDS)] == HARM_FIELDS
+    assert FIELDS[start - 1] == "term_display_exact"
     assert COUNT_COLUMNS[:26][-1] == "term_display_exact"
     assert Counts(ns_clips=2, ns_output_clips=1).rate("ns_output_rate") == 0.5
     # a dropped tail is a share of speech clips: non-speech clips cannot stop early
@@ -308,7 +310,9 @@ def test_harm_events_and_counts_reach_the_run_folder(tmp_path):
 
     out = _run_folder(tmp_path)
     rows = {(r["utt_id"], r["condition"]): r for r in csv.DictReader(open(out / "utterances.csv", encoding="utf-8"))}
-    assert list(rows[("u1", "prompt")])[-len(HARM_FIELDS):] == list(HARM_FIELDS)
+    cols = list(rows[("u1", "prompt")])
+    start = cols.index(HARM_FIELDS[0])
+    assert cols[start:start + len(HARM_FIELDS)] == list(HARM_FIELDS)
     assert rows[("u1", "prompt")]["tail_words"] == "6"
     assert rows[("n1", "prompt")]["ins"] == "0" and rows[("n1", "prompt")]["ns_words"] == "4"
     assert rows[("n2", "baseline")]["ns_output_clips"] == "1"

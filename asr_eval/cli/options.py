@@ -59,6 +59,12 @@ GroupBy = Annotated[Optional[List[str]], typer.Option(
     help="Report per-group numbers by this manifest column (gender, native_language, age band...), by speaker, or by "
          "duration_band (derived: <5 s, 5-15 s, 15-30 s, >30 s); 'a,b' groups by both at once. Repeatable: one table "
          "each. Default: accent_group (a report: the run's own). See docs/grouping.md.")]
+
+
+Synonyms = Annotated[Optional[Path], typer.Option(
+    "--synonyms", metavar="FILE",
+    help="Accepted equivalent spellings, one set per line ('ok|okay', 'healthcare|health care'), applied to "
+         "reference and hypothesis after normalisation (see docs/normalization.md).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]

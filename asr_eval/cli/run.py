@@ -46,6 +46,7 @@ def run(
     redaction: options.Redaction = options.Redaction(),
     normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
     group_by: options.GroupBy = None,
+    synonyms: options.Synonyms = None,
     progress: options.Progress = True,
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
@@ -55,7 +56,8 @@ def run(
         config = RunConfig(**engine.run_config(), **execution.run_config(), **redaction.kwargs(),
                            method=method, conditions=tuple(condition), shard=shard, correct=correct,
                            strength=strength, cache_dir=str(cache) if cache else None, progress=progress,
-                           force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()))
+                           force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()),
+                           synonyms=str(synonyms) if synonyms else None)
     except ValueError as exc:
         raise _fail(exc)
     _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set, nonspeech)

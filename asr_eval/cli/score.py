@@ -35,6 +35,7 @@ def score(
     redaction: options.Redaction = options.Redaction(),
     normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
     group_by: options.GroupBy = None,
+    synonyms: options.Synonyms = None,
 ) -> None:
     """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary).
 
@@ -58,7 +59,8 @@ def score(
         outcome = score_hypotheses(manifest, hyp, out, dictionary=vocab.dictionary, directory=vocab.directory,
                                    baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv,
                                    force=force, manifest_options=test_set.read_options(), hyp_options=options,
-                                   normalizer=normalizer.value, group_by=tuple(group_by or ()))
+                                   normalizer=normalizer.value, group_by=tuple(group_by or ()),
+                                   synonyms=synonyms)
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)

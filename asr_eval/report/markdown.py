@@ -123,10 +123,10 @@ def _summary(model: Mapping[str, Any], sec: Mapping[str, Any] | None = None, lev
     out = [f"{level} Summary per {noun} and condition", "",
            (f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
             f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
-            f"other words. Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
+            f"other words; formatted WER counts case and punctuation (each mark a token, as fstalign's does). Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
             f"(n/a); groups marked ⚠ also include those with fewer than {model['settings']['min_words']} words, "
             "whose intervals are wide and unstable."), ""]
-    names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
+    names = ["wer", "cer", "fwer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
     for r in sec["summary"]:
         flag = f"⚠ {md_escape(r['small_reason'])}" if r["small"] else ""
@@ -161,7 +161,7 @@ def _comparisons(model: Mapping[str, Any], sec: Mapping[str, Any] | None = None,
            ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank, sign and paired t-test over "
             "speakers, MAPSSWE (NIST sc_stats) over segments (for WER cut exactly as sc_stats cuts them, for the "
             "other metrics whole clips); p-values Holm-adjusted within the overall comparisons and within the "
-            "per-group ones. The verdict is decided by a speaker-level test, named in its cell: the Wilcoxon test "
+            "per-group ones (formatted WER in families of its own). The verdict is decided by a speaker-level test, named in its cell: the Wilcoxon test "
             "when enough speakers changed for it to pass the Holm correction at all (its smallest p is 2/2^n: "
             f"{st.WILCOXON_MIN_DIFFER} speakers for one comparison, more for a family), the "
             "paired t-test over speakers otherwise; 'significant' = that test's Holm-adjusted p below "

@@ -21,7 +21,7 @@ from .format import json_float
 
 ALPHA = 0.05
 SUMMARY_METRICS = (
-    "wer", "sub_rate", "del_rate", "ins_rate", "cer", "term_recall", "term_partial_rate", "term_precision",
+    "wer", "sub_rate", "del_rate", "ins_rate", "cer", "fwer", "term_recall", "term_partial_rate", "term_precision",
     "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy",
 )
 N_TERMS = 10
@@ -149,6 +149,8 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int,
                                            seed=st.stable_seed(seed, "paired", seed_tag(grouping, g)),
                                            strata=strata, segments={"wer": segs} if segs is not None else None)
             for name, r in res.items():
+                if name in st.SEPARATE_FAMILY and math.isnan(r.base) and math.isnan(r.cond):
+                    continue  # a run folder from before this metric: no counts for it
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
                 few = too_few_speakers(r.n_speakers)
@@ -192,29 +194,38 @@ def holm_families(rows: list[dict[str, Any]], key: str = "accent_group") -> None
     Holm within two families: the overall (ALL) comparisons, which the verdicts
     rest on, and the per-group comparisons, which are exploratory. A row with
     too few speakers gets no test, so it takes no part in either correction.
+    Metrics in st.SEPARATE_FAMILY (formatted WER) make families of their own.
     ``key`` is the grouping's column in the rows.
     """
-    for family in (lambda r: r[key] == ALL, lambda r: r[key] != ALL):
-        fam = [r for r in rows if family(r)]
-        tested = [r for r in fam if not r["too_few_speakers"]]
-        for test in ("wilcoxon", "sign", "mapsswe", "speaker_t"):
-            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
-            for r in fam:
-                r[f"holm_{test}"] = None
-            for r, a in zip(tested, adj):
-                r[f"holm_{test}"] = json_float(a)
-        decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
-                              alpha=ALPHA,
-                              interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
-                                                      for r in fam])
-        for r, d in zip(fam, decisions):
-            r["significance"] = d.verdict
-            r["decided_by"] = d.test
-            r["decision_p"] = json_float(d.p)
-            r["holm_decision"] = json_float(d.p_holm)
-            r["holm_family"] = d.family
-            r["wilcoxon_needs"] = d.wilcoxon_needs
-            r["vetoed_by_interval"] = d.vetoed_by_interval
+    for overall in (True, False):
+        for separate in (False, True):
+            fam = [r for r in rows if (r[key] == ALL) == overall and (r["metric"] in st.SEPARATE_FAMILY) == separate]
+            _holm_family(fam)
+
+
+def _holm_family(fam: list[dict[str, Any]]) -> None:
+    """Holm-adjusted p-values and the decision of each row of one family, written into the rows."""
+    if not fam:
+        return
+    tested = [r for r in fam if not r["too_few_speakers"]]
+    for test in ("wilcoxon", "sign", "mapsswe", "speaker_t"):
+        adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
+        for r in fam:
+            r[f"holm_{test}"] = None
+        for r, a in zip(tested, adj):
+            r[f"holm_{test}"] = json_float(a)
+    decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
+                          alpha=ALPHA,
+                          interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
+                                                  for r in fam])
+    for r, d in zip(fam, decisions):
+        r["significance"] = d.verdict
+        r["decided_by"] = d.test
+        r["decision_p"] = json_float(d.p)
+        r["holm_decision"] = json_float(d.p_holm)
+        r["holm_family"] = d.family
+        r["wilcoxon_needs"] = d.wilcoxon_needs
+        r["vetoed_by_interval"] = d.vetoed_by_interval
 
 
 # --------------------------------------------------------------------------- fairness
