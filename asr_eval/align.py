@@ -431,6 +431,22 @@ def ops_many(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], costs: Costs 
     return _dp_batch(r_all, r_off, h_all, h_off, costs.sub, costs.ins, costs.dels)
 
 
+def counts_many(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], costs: Costs = SCLITE_COSTS) -> list[ErrorCounts]:
+    """Word error counts of many pairs in one compiled call, without op strings."""
+    vocab: dict[str, int] = {}
+    get = vocab.setdefault
+    r_all: list[int] = []
+    h_all: list[int] = []
+    r_off = [0]
+    h_off = [0]
+    for r, h in pairs:
+        r_all.extend([get(w, len(vocab)) for w in r])
+        h_all.extend([get(w, len(vocab)) for w in h])
+        r_off.append(len(r_all))
+        h_off.append(len(h_all))
+    return [ErrorCounts(*row) for row in _dp_batch(r_all, r_off, h_all, h_off, costs.sub, costs.ins, costs.dels, False)]
+
+
 def char_counts_many(pairs: Sequence[tuple[str, str]], costs: Costs = SCLITE_COSTS) -> list[ErrorCounts]:
     """``char_counts`` for many pairs in one compiled call."""
     refs = [r for r, _ in pairs]
@@ -451,3 +467,157 @@ def char_counts_many(pairs: Sequence[tuple[str, str]], costs: Costs = SCLITE_COS
 def char_counts(ref: str, hyp: str, costs: Costs = SCLITE_COSTS) -> ErrorCounts:
     """Character error counts over normalised text; spaces between words count as characters."""
     return _counts(_dp_text(ref, hyp, costs.sub, costs.ins, costs.dels))
+
+
+# --------------------------------------------------------------------------- alternations
+
+# sclite's word costs are C floats: leaving out an "@" arc costs 0.001
+# (``wwd_WORD``), so totals are float32 sums and ties fall where float32
+# rounding puts them. The network DP runs in float32 to choose as sclite does.
+NULL_DEL = 0.001
+
+
+def _lattice_src(words, pred_ptr, pred_idx, ends, h, sub, ins, dele, null_del, ops, arcs):  # pragma: no cover - compiled
+    """Align hypothesis codes ``h`` to a reference network; returns the number of columns written.
+
+    sclite's ``net_dp.c`` recurrence over (reference arc, hypothesis word):
+    a cell is reached by substitution from any predecessor arc one hypothesis
+    word back, by deletion from any predecessor arc, or by insertion from the
+    same arc; the predecessor with the least cost wins, the first listed on a
+    tie; then substitution if no worse than both others, deletion if strictly
+    cheaper than insertion, else insertion. ``words[a]`` is -1 for an ``@`` arc,
+    whose deletion costs ``null_del`` and leaves no column. The columns are
+    written backwards from index 0: ``ops[k]`` (ASCII C/S/D/I) and, for C/S/D,
+    ``arcs[k]`` the reference arc. Costs are float32, as sclite's.
+    """
+    n_arcs = words.shape[0]
+    m = h.shape[0]
+    w = m + 1
+    cost = np.zeros(n_arcs * w, np.float32)
+    back_a = np.empty(n_arcs * w, np.int64)
+    back_b = np.empty(n_arcs * w, np.int64)
+    back_a[0] = -1
+    back_b[0] = -1
+    for b in range(1, w):
+        cost[b] = cost[b - 1] + ins
+        back_a[b] = 0
+        back_b[b] = b - 1
+    for a in range(1, n_arcs):
+        wa = words[a]
+        da = null_del if wa < 0 else dele
+        p0 = pred_ptr[a]
+        p1 = pred_ptr[a + 1]
+        row = a * w
+        arg = pred_idx[p0]
+        best = cost[arg * w]
+        for q in range(p0 + 1, p1):
+            p = pred_idx[q]
+            if cost[p * w] < best:
+                best = cost[p * w]
+                arg = p
+        cost[row] = best + da
+        back_a[row] = arg
+        back_b[row] = 0
+        for b in range(1, w):
+            darg = pred_idx[p0]
+            sarg = darg
+            dmin = cost[darg * w + b]
+            smin = cost[darg * w + b - 1]
+            for q in range(p0 + 1, p1):
+                p = pred_idx[q]
+                c = cost[p * w + b]
+                if c < dmin:
+                    dmin = c
+                    darg = p
+                c = cost[p * w + b - 1]
+                if c < smin:
+                    smin = c
+                    sarg = p
+            sd = smin if wa == h[b - 1] else smin + sub
+            dd = dmin + da
+            idd = cost[row + b - 1] + ins
+            k = row + b
+            if sd <= dd and sd <= idd:
+                cost[k] = sd
+                back_a[k] = sarg
+                back_b[k] = b - 1
+            elif dd < idd:
+                cost[k] = dd
+                back_a[k] = darg
+                back_b[k] = b
+            else:
+                cost[k] = idd
+                back_a[k] = a
+                back_b[k] = b - 1
+    a = ends[0]
+    for e in ends[1:]:
+        if cost[e * w + m] < cost[a * w + m]:
+            a = e
+    b = m
+    n = 0
+    while a > 0 or b > 0:
+        k = a * w + b
+        pa = back_a[k]
+        pb = back_b[k]
+        if pa == a:
+            ops[n] = 73
+            arcs[n] = -1
+            n += 1
+        elif pb == b:
+            if words[a] >= 0:
+                ops[n] = 68
+                arcs[n] = a
+                n += 1
+        else:
+            ops[n] = 67 if words[a] == h[b - 1] else 83
+            arcs[n] = a
+            n += 1
+        a = pa
+        b = pb
+    return n
+
+
+_lattice_kernel = None
+
+
+def _lattice_impl():
+    """The network DP, compiled with numba when the word kernels are (else the same code, uncompiled)."""
+    global _lattice_kernel, np
+    if _lattice_kernel is None:
+        import numpy
+
+        if np is None:
+            np = numpy
+        kernel = _lattice_src
+        if backend() == "numba":
+            import numba
+
+            with _jit_cache(numba) as cache:
+                kernel = numba.njit(cache=cache, nogil=True)(_lattice_src)
+        _lattice_kernel = kernel
+    return _lattice_kernel
+
+
+def align_lattice(net, hyp: Sequence[str], costs: Costs = SCLITE_COSTS) -> Alignment:
+    """Align a hypothesis to a reference with alternations (an ``asr_eval.alternatives.Lattice``).
+
+    The alignment's ``ref`` is the path the alignment chose: the words of the
+    chosen alternatives, none for an ``@`` taken, so counts and columns read as
+    for a plain reference.
+    """
+    kernel = _lattice_impl()
+    vocab: dict[str, int] = {}
+    codes = np.array([-1 if wd is None else vocab.setdefault(wd, len(vocab)) for wd in net.words], np.int64)
+    h = np.array([vocab.setdefault(wd, len(vocab)) for wd in hyp], np.int64)
+    ptr = np.zeros(len(net.preds) + 1, np.int64)
+    ptr[1:] = np.cumsum([len(p) for p in net.preds])
+    idx = np.array([p for ps in net.preds for p in ps] or [0], np.int64)
+    ends = np.array(net.ends, np.int64)
+    size = len(codes) + len(h)
+    ops = np.empty(size, np.uint8)
+    arcs = np.empty(size, np.int64)
+    f = np.float32
+    n = kernel(codes, ptr, idx, ends, h, f(costs.sub), f(costs.ins), f(costs.dels), f(NULL_DEL), ops, arcs)
+    op_str = ops[:n][::-1].tobytes().decode("ascii")
+    ref = tuple(net.words[a] for a in arcs[:n][::-1].tolist() if a >= 0)
+    return Alignment(op_str, ref, tuple(hyp), _counts(op_str))

@@ -47,7 +47,8 @@ class Counts:
     characters (``char_*``), for the words of term occurrences (``b_*``, biased)
     and for all other words (``u_*``, unbiased), and term occurrences by outcome
     (``term_*``), and the harms of ``asr_eval.harms`` (``ns_*`` non-speech clips,
-    ``echo_*``, ``loop_*``, ``tail_*``). Definitions: docs/scoring.md.
+    ``echo_*``, ``loop_*``, ``tail_*``), and formatted tokens (``fmt_*``, case and
+    punctuation kept: docs/normalization.md). Definitions: docs/scoring.md.
     """
 
     clips: int = 0
@@ -89,11 +90,19 @@ class Counts:
     loop_words: int = 0
     tail_clips: int = 0
     tail_words: int = 0
+    # Formatted words (asr_eval.formatted: case kept, punctuation marks as
+    # tokens), aligned on the raw texts: fstalign's formatted WER.
+    fmt_ref: int = 0
+    fmt_hits: int = 0
+    fmt_subs: int = 0
+    fmt_dels: int = 0
+    fmt_ins: int = 0
 
     word_errors = _Sum("subs", "dels", "ins")
     char_errors = _Sum("char_subs", "char_dels", "char_ins")
     b_errors = _Sum("b_subs", "b_dels", "b_ins")
     u_errors = _Sum("u_subs", "u_dels", "u_ins")
+    fmt_errors = _Sum("fmt_subs", "fmt_dels", "fmt_ins")
 
     @classmethod
     def zero(cls) -> Counts:
@@ -217,6 +226,8 @@ RATES: Mapping[str, Ratio] = {
     "cer": Ratio({"char_errors": 1}, {"ref_chars": 1}),
     "bwer": Ratio({"b_errors": 1}, {"b_ref": 1}),
     "uwer": Ratio({"u_errors": 1}, {"u_ref": 1}),
+    # Formatted WER: case- and punctuation-sensitive tokens of the raw texts.
+    "fwer": Ratio({"fmt_errors": 1}, {"fmt_ref": 1}),
     # A partial occurrence is not a hit.
     "term_recall": Ratio({"term_hits": 1}, {"term_refs": 1}),
     "term_partial_rate": Ratio({"term_partial": 1}, {"term_refs": 1}),

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .bias import CONTEXT_KIND, build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
+from .grouping import manifest_problems, metadata_columns, parse_group_by
 from .harms import THRESHOLDS
 from .manifest import Manifest, join_manifests, load_manifest
 from .provenance import base_provenance, vocab_info
@@ -52,6 +53,9 @@ class RunConfig:
     ray_address: str | None = None   # existing Ray cluster; None starts a local one
     ray_actors: int = 0              # 0: one per GPU on cuda, else one per CPU
     force: bool = False              # write into a non-empty folder that is not an asr-eval run folder
+    normalizer: str = "asr-eval"     # 'asr-eval' | 'whisper' | 'none' (asr_eval.normalize.get_normalizer)
+    group_by: tuple[str, ...] = ()   # --group-by: the report's groupings (grouping.parse_group_by); () = accent group
+    synonyms: str | None = None      # --synonyms FILE: accepted equivalent spellings (asr_eval.synonyms)
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,18 @@ def harm_thresholds() -> dict[str, Any]:
     return dict(THRESHOLDS)
 
 
+def grouping_problems(group_by: Sequence[str], manifest: Manifest) -> tuple[Problem, ...]:
+    """Check ``--group-by`` against the manifest (``InputError`` for a missing column); warnings for empty values."""
+    groupings = parse_group_by(group_by)
+    notes = manifest_problems(groupings, manifest.utterances, f"manifest {manifest.path}")
+    return tuple(Problem(manifest.path, None, n, "warning") for n in notes)
+
+
+def stored_group_by(group_by: Sequence[str]) -> list[str]:
+    """run.json's ``group_by``: the groupings a later ``asr-eval report`` of the folder uses unless told otherwise."""
+    return [",".join(g.columns) for g in parse_group_by(group_by)]
+
+
 def _rejected(manifest: Manifest) -> int:
     return sum(p.severity == "error" for p in manifest.problems)
 
@@ -193,7 +209,7 @@ def evaluate(
     """
     from .backends import load_backend
     from .context import ManifestLists, has_context, term_pool
-    from .normalize import make_normalizer
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -214,8 +230,12 @@ def evaluate(
                           for c in conditions]
     shard = parse_shard(config.shard)
     utterances = [u for u in manifest.utterances if in_shard(u.id, shard)]
+    # A grouping column the manifest lacks is refused now, before minutes of decoding.
+    group_notes = grouping_problems(config.group_by, manifest)
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
+    normalizer = normalizer_for(config.normalizer, (*inputs.terms, *clip_terms))  # an unknown name fails before any decoding
+    synonyms = read_synonyms(config.synonyms, inputs.terms)  # a bad file fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
                               options=config.decode, cpu_threads=config.cpu_threads, batch_size=config.batch_size)
@@ -234,7 +254,7 @@ def evaluate(
         per_clip = getattr(plans, "per_clip", ())
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         terms = inputs.terms
-        normalizer = make_normalizer((*terms, *clip_terms))
+        normalizer = with_synonyms(normalizer, synonyms)
         pool = term_pool(terms, clip_terms) if per_clip else None
         names = [c.name for c in conditions]
         with TranscriptStore(cache_path) as store:
@@ -243,7 +263,8 @@ def evaluate(
             stack.close()  # release Ray actors (and their GPUs) before scoring
             # Read back, scored and written clip by clip: no stage holds the whole run's transcripts or rows.
             audio_total = decode_total = 0.0
-            with RunWriter(out, names, per_clip=per_clip) as writer:
+            with RunWriter(out, names, meta_columns=metadata_columns(u.meta for u in manifest.utterances),
+                           per_clip=per_clip) as writer:
                 for clip in score_stream(stored, names, terms, normalizer, per_clip=per_clip, pool=pool):
                     writer.add(clip)
                     present = [t for t in clip.transcripts if t is not None]
@@ -269,11 +290,14 @@ def evaluate(
                     "directory": vocab_info(dir_v),
                     "engine": backend.describe(),
                     "normalizer": normalizer.version,
+                    "normalizer_name": normalizer.name,
+                    "synonyms": synonyms.info() if synonyms else None,
                     "shard": config.shard,
                     "executor": {"kind": config.executor, "batch_size": config.batch_size,
                                  "ray_address": config.ray_address, "ray_actors": config.ray_actors}
                     if config.executor == "ray" else {"kind": "local", "batch_size": config.batch_size},
                     "method": config.method,
+                    "group_by": stored_group_by(config.group_by),
                     "timing": {
                         "wall_seconds": round(wall, 3),
                         "audio_seconds": round(audio_total, 3),
@@ -293,12 +317,14 @@ def evaluate(
         if config.reports:
             from .report import write_reports
 
-            reports = write_reports(out, redact=config.redact, redact_names=config.redact_names)
+            reports = write_reports(out, redact=config.redact, redact_names=config.redact_names,
+                                    group_by=config.group_by or None)
     return RunOutcome(
         out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
         decoded=tstats.decoded, cached=tstats.cached, failed=tstats.failed,
         audio_seconds=tstats.audio_seconds, decode_seconds=tstats.decode_seconds,
-        wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *inputs.problems, *tstats.problems), reports=reports,
+        wall_seconds=time.perf_counter() - t_start,
+        problems=(*manifest.problems, *inputs.problems, *tstats.problems, *group_notes), reports=reports,
         rejected=_rejected(manifest),
     )
 
@@ -319,6 +345,9 @@ def score_hypotheses(
     force: bool = False,
     manifest_options: Any = None,
     hyp_options: Any = None,
+    normalizer: str = "asr-eval",
+    group_by: Sequence[str] = (),
+    synonyms: str | Path | None = None,
 ) -> RunOutcome:
     """Score transcripts made elsewhere (a vendor engine with/without its vocabulary) like a run.
 
@@ -333,17 +362,21 @@ def score_hypotheses(
     A transcript whose manifest row was rejected is dropped; the row's own
     error (file:line) says why, not "id not in the manifest".
     ``hyp_options`` (a ``hypotheses.HypOptions``) says how the files are read
-    and matched to clips: format, matching, channel, Azure field.
+    and matched to clips: format, matching, channel, Azure field. ``synonyms``
+    is a ``--synonyms`` file (``asr_eval.synonyms``).
     """
     from .hypotheses import HypOptions, load_for_manifest
-    from .normalize import make_normalizer
+    from .normalize import get_normalizer
     from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
+    from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
+    get_normalizer(normalizer)  # an unknown name fails before anything is read
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
     manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
+    group_notes = grouping_problems(group_by, manifest)
     loaded = load_for_manifest(hyp_paths, manifest.utterances, hyp_options or HypOptions(), rejected=manifest.rejected)
     hyps = loaded.hyps
     names = list(hyps)
@@ -356,6 +389,7 @@ def score_hypotheses(
     vocab_problems: list[Problem] = []
     dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
     terms = all_terms(dict_v, dir_v)
+    syn = read_synonyms(synonyms, terms)
     conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
                   for n in names]
     plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
@@ -376,9 +410,10 @@ def score_hypotheses(
             out.append(_apply_correction(t, c) if c.correct is not None else t)
         return out
 
-    normalizer = make_normalizer(terms)
-    with RunLock(out, force=force), RunWriter(out, names) as writer:
-        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, normalizer):
+    norm = with_synonyms(normalizer_for(normalizer, terms), syn)
+    with RunLock(out, force=force), RunWriter(out, names,
+                                             meta_columns=metadata_columns(u.meta for u in utterances)) as writer:
+        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
             writer.add(clip)
         excluded = len(writer.excluded)
         provenance = base_provenance(command)
@@ -391,9 +426,12 @@ def score_hypotheses(
             "dictionary": vocab_info(dict_v),
             "directory": vocab_info(dir_v),
             "engine": {"backend": "external", "model": "imported transcripts"},
-            "normalizer": normalizer.version,
+            "normalizer": norm.version,
+            "normalizer_name": norm.name,
+            "synonyms": syn.info() if syn else None,
             "shard": None,
             "method": "external",
+            "group_by": stored_group_by(group_by),
             "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
         })
         writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
@@ -402,11 +440,34 @@ def score_hypotheses(
         if reports:
             from .report import write_reports
 
-            paths = write_reports(out, redact=redact, redact_names=redact_names)
+            paths = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
     return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
                       decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start, problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary), reports=paths,
+                      wall_seconds=time.perf_counter() - t_start,
+                      problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary, *group_notes), reports=paths,
                       rejected=_rejected(manifest), missing=len(missing))
+
+
+def read_synonyms(path: str | Path | None, terms: Sequence[Term] = ()) -> Any:
+    """The ``--synonyms`` file's sets (``asr_eval.synonyms.Synonyms``), checked against the default normaliser
+    with these terms (two sets that normalise alike are an error now, not after decoding); None without a file."""
+    if path is None:
+        return None
+    from .normalize import make_normalizer
+    from .synonyms_load import load_synonyms
+
+    syn = load_synonyms(path)
+    with_synonyms(make_normalizer(terms), syn)
+    return syn
+
+
+def with_synonyms(normalizer: Any, synonyms: Any) -> Any:
+    """``normalizer`` with the synonym sets applied after it (its version names the file); itself without sets."""
+    if synonyms is None:
+        return normalizer
+    from .synonyms import SynonymNormalizer
+
+    return SynonymNormalizer(normalizer, synonyms)
 
 
 def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], utterances: Sequence[Any],

@@ -260,8 +260,9 @@ def load_for_manifest(paths: Sequence[str | Path], utterances: Sequence[Utteranc
                 got = index.resolve(name, kind, options.match, f.path)
                 if got is None and doc.key is not None and len(f.docs) == 1:
                     # a file per clip whose inside names nothing we know (AssemblyAI's upload URL): its file name
-                    name, kind = Path(f.path).stem, "file"
-                    got = index.resolve(name, kind, options.match, f.path)
+                    got = index.resolve(Path(f.path).stem, "file", options.match, f.path)
+                    if got is not None:
+                        name, kind = Path(f.path).stem, "file"  # else the error names the id the file gave
                 if got is None:
                     if not index.is_rejected(name, kind):
                         unknown.setdefault(cond, []).append(name)

@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .alternatives import problem as alternation_problem
 from .context import COLUMN as CONTEXT_COLUMN, parse_context_terms
 from .formats import ReadOptions, read_source
 from .harms import speech_value
@@ -294,6 +295,10 @@ def load_manifest(
             text, entities = _entities(clean, text)
         except ValueError as exc:
             bad(str(exc))
+            continue
+        alt_problem = alternation_problem(text)  # sclite's { a / b / @ } groups, honoured by the scorer
+        if alt_problem:
+            bad(f"reference alternation: {alt_problem}: {text!r}")
             continue
         if not silent and not _words(text) and not _ALTERNATION.search(text):
             bad(f"reference has no words after normalisation: {text!r}")

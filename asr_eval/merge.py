@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .grouping import manifest_problems as grouping_problems, parse_group_by
 from .runfolder import (
     VOCABULARY_FILE, ConditionRecord, VocabularySnapshot, read_run_info, read_skipped, read_transcripts,
 )
@@ -156,6 +157,24 @@ def _load_manifest(run: dict[str, Any], manifest_override: Path | None, options:
     return manifest_path, man
 
 
+def _shard_synonyms(shards: Sequence[_Shard]) -> Any:
+    """The ``--synonyms`` file the shards were scored with (the same in each, unchanged since), or None."""
+    recorded = [s.run.get("synonyms") or None for s in shards]
+    hashes = {(r or {}).get("sha256") for r in recorded}
+    if len(hashes) > 1:
+        raise MergeError("the shards were scored with different --synonyms files: "
+                         + "; ".join(f"{s.folder}: {(r or {}).get('path') or 'none'}" for s, r in zip(shards, recorded)))
+    first = recorded[0]
+    if not first:
+        return None
+    from .synonyms_load import load_synonyms
+
+    syn = load_synonyms(first["path"])
+    if syn.sha256 != first.get("sha256"):
+        raise MergeError(f"synonyms file {first['path']} changed since the shards were scored (sha256 differs)")
+    return syn
+
+
 def merge_runs(
     shard_dirs: Sequence[str | Path],
     out_dir: str | Path,
@@ -167,18 +186,25 @@ def merge_runs(
     command: Sequence[str] | None = None,
     force: bool = False,
     manifest_options: Any = None,
+    normalizer: str | None = None,
+    group_by: Sequence[str] = (),
 ) -> MergeOutcome:
     """Check the shards belong together, then score and write them as one run folder.
 
     ``force`` writes into a non-empty folder that is not an asr-eval run folder.
+    ``normalizer`` (asr-eval | whisper | none) re-scores with that normaliser; by
+    default the merged run is scored with the one the shards recorded (they must
+    agree; a shard from before the choice existed was scored with asr-eval's).
+    ``group_by`` picks the report's groupings; by default the shards' own (their run.json).
     """
     from .provenance import base_provenance
     from .shard import in_shard
     from .runfolder import mentions, write_run_folder
     from .score_run import score_transcripts
-    from .normalize import make_normalizer
+    from .normalize import get_normalizer
     from .context import term_pool
     from .files import RunLock
+    from .whisper_spellings import normalizer_for
 
     t0 = time.perf_counter()
     if not shard_dirs:
@@ -188,8 +214,21 @@ def merge_runs(
         raise MergeError(f"the merged run cannot be written into shard folder {out}")
     shards = [_read_shard(Path(d)) for d in shard_dirs]
     check_compatible(shards)
+    if normalizer is None:
+        recorded = sorted({str(s.run.get("normalizer_name") or "asr-eval") for s in shards})
+        if len(recorded) > 1:
+            raise MergeError(f"the shards were scored with different normalisers ({', '.join(recorded)}): "
+                             "choose one with --normalizer")
+        normalizer = recorded[0]
+    try:
+        get_normalizer(normalizer)  # an unknown name (a hand-edited run.json) fails before anything is written
+    except ValueError as exc:
+        raise MergeError(str(exc)) from None
     run0 = shards[0].run
     manifest_path, man = _load_manifest(run0, Path(manifest) if manifest else None, manifest_options)
+    if not group_by and isinstance(run0.get("group_by"), list):
+        group_by = [str(g) for g in run0["group_by"]]
+    grouping_problems(parse_group_by(group_by), man.utterances, f"manifest {manifest_path}")  # before any scoring
     vocabulary = shards[0].vocabulary
     names = [c["name"] for c in run0["conditions"]]
 
@@ -242,8 +281,13 @@ def merge_runs(
     # per-clip conditions (bias.ClipPlans): each clip is scored against its own plans' terms too
     per_clip = [c["name"] for c in run0["conditions"] if c.get("per_clip")]
     clip_terms = vocabulary.clip_terms if per_clip else ()
-    normalizer = make_normalizer((*terms, *clip_terms))
-    scored = score_transcripts(utterances, transcripts, names, terms, normalizer, per_clip=per_clip,
+    synonyms = _shard_synonyms(shards)
+    norm = normalizer_for(normalizer, (*terms, *clip_terms))
+    if synonyms is not None:
+        from .synonyms import SynonymNormalizer
+
+        norm = SynonymNormalizer(norm, synonyms)
+    scored = score_transcripts(utterances, transcripts, names, terms, norm, per_clip=per_clip,
                                pool=term_pool(terms, clip_terms) if per_clip else None)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
     problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
@@ -267,9 +311,12 @@ def merge_runs(
         "dictionary": run0.get("dictionary"),
         "directory": run0.get("directory"),
         "engine": run0.get("engine"),
-        "normalizer": normalizer.version,
+        "normalizer": norm.version,
+        "normalizer_name": norm.name,
+        "synonyms": synonyms.info() if synonyms is not None else None,
         "shard": None,
         "method": run0.get("method"),
+        "group_by": [",".join(g.columns) for g in parse_group_by(group_by)],
         "merged_from": [{"folder": str(s.folder), "shard": s.run.get("shard"), "created": s.run.get("created"),
                          "normalizer": s.run.get("normalizer")} for s in shards],
         "timing": {
@@ -290,7 +337,7 @@ def merge_runs(
             except ImportError:  # the report writers are optional for merging
                 write_reports = None
             if write_reports is not None:
-                written = write_reports(out, redact=redact, redact_names=redact_names)
+                written = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
     rejected_rows = len(rejected) + sum(p.severity == "error" for p in man.problems)
     return MergeOutcome(out, len(shards), len(man.utterances), len(utterances) - len(scored.excluded),
                         len(failed_in), written, rejected=rejected_rows)

@@ -11,9 +11,11 @@ sentence normalise to the same token run.
 
 The rules follow OpenAI Whisper's ``EnglishTextNormalizer`` (MIT licence,
 https://github.com/openai/whisper, ``whisper/normalizers/english.py``) in spirit;
-the implementation and word lists here are our own and deliberately simpler
-(numbers become digits; British spellings from a curated list become American).
-See docs/scoring.md for the rule list. Bump ``NORMALIZER_VERSION`` whenever any
+the implementation and word lists here are our own; numbers are read by Whisper's
+own number rules (``asr_eval.normalize_whisper``, shared) with asr-eval's additions,
+and British spellings from a curated list become American. ``get_normalizer``
+chooses between this one, Whisper's exactly and none. See docs/normalization.md
+for the rules and the table of equivalences. Bump ``NORMALIZER_VERSION`` whenever any
 output can change: the version is written into every result.
 """
 
@@ -21,15 +23,28 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
 from asr_eval.fold import fold, fold_with_origins
 from asr_eval.matching import PhraseIndex
+from asr_eval.normalize_whisper import RULES_VERSION as WHISPER_RULES_VERSION
+from asr_eval.normalize_whisper import (
+    DOLLARS_AND_CENTS,
+    ORDINAL_UNIT,
+    WHISPER_WORDS,
+    Spellings,
+    digits_apart,
+    join_cents,
+    normalize_english,
+    read_numbers,
+)
 from asr_eval.types import Term
 
-NORMALIZER_VERSION = "en-whisper-asr-eval-2"  # 2: one fold (asr_eval.fold); see docs/scoring.md
+# 2: one fold (asr_eval.fold); 3: Whisper's number rules and more (docs/normalization.md)
+NORMALIZER_VERSION = "en-whisper-asr-eval-3"
+NONE_VERSION = "none-whitespace-1"  # case- and punctuation-sensitive: text split on whitespace
 
 # Private-use code points stand in for protected terms while the other rules run:
 # they are neither letters, digits, punctuation nor symbols, so no rule touches them.
@@ -165,187 +180,197 @@ SPELLINGS: Mapping[str, str] = _build_spellings()
 
 
 # --------------------------------------------------------------------------- numbers
+#
+# The number reader is Whisper's (``asr_eval.normalize_whisper``), so every
+# equivalence Whisper's normaliser draws ("$25.50" = "twenty-five dollars and
+# fifty cents", "$1.5 million" = "one point five million dollars", "Q3" = "Q
+# three") holds here too. On top of it, where Whisper's rules lose information
+# or read a word as a number by accident: "oh" and "o" are zeros only next to
+# another number ("one oh one", not "oh no"); "minus"/"plus" stay words; digit
+# strings keep their leading zeros ("PIN 0000", "007"); "ninth" is an ordinal
+# (Whisper knows only "nineth"); "a hundred" is "one hundred"; "5k" is 5000 and
+# "5 bucks" "$5"; "1" and "1s" become "one"/"ones" only as whole words ("1.5"
+# stays "1.5"), and a lone "1st"/"2nd" reads "first"/"second" ("at first").
+# docs/normalization.md has the table of pairs.
 
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
-_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
-_ORDINAL_UNITS = {
-    "first": (1, "st"), "second": (2, "nd"), "third": (3, "rd"), "fourth": (4, "th"),
-    "fifth": (5, "th"), "sixth": (6, "th"), "seventh": (7, "th"), "eighth": (8, "th"),
-    "ninth": (9, "th"), "tenth": (10, "th"), "eleventh": (11, "th"), "twelfth": (12, "th"),
-    "thirteenth": (13, "th"), "fourteenth": (14, "th"), "fifteenth": (15, "th"),
-    "sixteenth": (16, "th"), "seventeenth": (17, "th"), "eighteenth": (18, "th"),
-    "nineteenth": (19, "th"),
-    **{w[:-1] + "ieth": (v, "th") for w, v in _TENS.items()},
-}
-_CURRENCY = {"dollar": "$", "dollars": "$", "pound": "£", "pounds": "£", "euro": "€", "euros": "€"}
-_NUMBER_WORDS = set(_UNITS) | set(_TENS) | {"hundred"} | set(_SCALES)
-_NUMBER_ANY = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
+_WHISPER_ZEROS = ("oh", "o")
+_NUMBER_WORDS = WHISPER_WORDS.extended({"ninth": (ORDINAL_UNIT, 9, "th")}, keep_leading_zeros=True)
+_NUMBER_WORDS.lex.pop("oh")
+_NUMBER_WORDS.lex.pop("o")
+for _sign in ("minus", "negative", "plus", "positive"):
+    _NUMBER_WORDS.lex.pop(_sign)
+# The words this normaliser writes for 1, 1s, 1st and 2nd never join a number written in digits before
+# them, so normalising its own output changes nothing ("$13 one" stays, where Whisper reads "$131").
+_NUMBER_WORDS = _NUMBER_WORDS.extended({}, keep_leading_zeros=True, symbol_twice=False,
+                                       apart_from_digits=frozenset({"one", "ones", "first", "second"}))
+_NUMBER_KINDS = frozenset(_NUMBER_WORDS.lex) - {
+    "and", "per", "percent", "cent", "cents", "dollar", "dollars", "pound", "pounds", "euro", "euros"}
+# A word that starts or continues a number (what "oh", "a", "k" and "bucks" need beside them).
+# Cardinal words (not ordinals: "oh, first of all" is not "01st of all")
+_NUMBERISH = frozenset(w for w, (k, _, _) in _NUMBER_WORDS.lex.items()
+                       if w in _NUMBER_WORDS.decimals or w in _NUMBER_WORDS.multipliers) | {"double", "triple", "point"}
+_NUMBER_TRIGGERS = frozenset(_NUMBER_KINDS - {"point", "double", "triple"})
+_HAS_DIGIT_RE = re.compile(r"\d")
+_NUMERAL_RE = re.compile(r"^\d+(\.\d+)?$")  # a written amount ("$20") is complete: "oh" after it is a word
+_GLUED_K_RE = re.compile(r"(\d)k\b")
+_HALF_RE = re.compile(r"\b([^\W\d_]+) and a half\b")
+_ONLY_CENTS_RE = re.compile(r"[€£$]0\.([0-9]{2})\b")
+_DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
+_WHOLE_DECIMAL_RE = re.compile(r"(?<!\S)([$£€¢]?\d+)\.0+(?!\S)")
+_WHOLE_WORDS = {"1": "one", "1s": "ones", "1st": "first", "2nd": "second"}  # as words, whole tokens only
 
 
-class _NumberParser:
-    """Turns runs of spelled-out numbers into digits.
+def _numberish(t: str | None) -> bool:
+    return t is not None and (t in _NUMBERISH or _NUMERAL_RE.match(t) is not None)
 
-    Adjacent numbers in one run are written together ("nineteen eighty four" ->
-    "1984", "one oh one" -> "101"), as Whisper does for years and codes. A lone
-    "one" stays a word ("no one", "the one"), and a lone digit "1" becomes "one"
-    so both spellings meet.
+
+def _half(m: re.Match) -> str:
+    w = m.group(1)
+    return f"{w} point five" if w in _NUMBER_WORDS.decimals or w in _NUMBER_WORDS.multipliers else m.group()
+
+
+_WRITTEN_AS_WORDS = {"1": "one", "1st": "first", "2nd": "second"}
+_ALIAS_WORDS = frozenset({"a", "bucks", "buck"})
+_HOT_WORDS = frozenset(_NUMBER_WORDS.lex) | frozenset(_WHISPER_ZEROS) | _ALIAS_WORDS | {"half", "point", "clock"}
+
+
+def _spoken_aliases(tokens: list[str]) -> list[str]:
+    """Words that are numbers only beside a number: "one oh one", "a hundred", "half a million", "5 bucks".
+
+    A written "1", "1st", "2nd" reads as its word first, so that the reader joins it
+    to its neighbours just as it joins the word ("one 1st" = "one first").
     """
-
-    def __call__(self, tokens: list[str]) -> list[str]:
-        if "1" in tokens:
-            tokens = ["one" if t == "1" else t for t in tokens]
-        out: list[str] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            t = tokens[i]
-            if t not in _NUMBER_ANY and not t[:1].isdigit():
-                out.append(t)
-                i += 1
-                continue
-            if t in _NUMBER_WORDS:
-                j, text = self._run(tokens, i)
-                if text == "1" and j == i + 1:
-                    out.append("one")
+    if not _WRITTEN_AS_WORDS.keys().isdisjoint(tokens):
+        tokens = [_WRITTEN_AS_WORDS.get(t, t) for t in tokens]
+    tokens = _zeros(tokens)
+    if "point" in tokens:  # Whisper's reader drops a "point" before "hundred"...: drop it first, so that
+        tokens = _without_stray_points(tokens)  # a second pass sees the same neighbours ("per point cent")
+    if _ALIAS_WORDS.isdisjoint(tokens):
+        return tokens
+    out = list(tokens)
+    n = len(tokens)
+    for i in [i for i, t in enumerate(tokens) if t in _ALIAS_WORDS]:
+        t = tokens[i]
+        prev = tokens[i - 1] if i else None
+        if t == "a":
+            if i + 1 < n and tokens[i + 1] in _NUMBER_WORDS.multipliers and not _numberish(prev):
+                if prev == "half":
+                    out[i - 1 : i + 1] = ["point", "five"]  # "half a million" is 500000
                 else:
-                    out.append(text)
-                i = j
-                continue
-            if t in _ORDINAL_UNITS and t not in ("first", "second"):
-                value, suffix = _ORDINAL_UNITS[t]
-                out.append(f"{value}{suffix}")
-                i += 1
-                continue
-            if t.isdigit() and i + 1 < n and tokens[i + 1] in _SCALES and len(t) < 16:
-                out.append(str(int(t) * _SCALES[tokens[i + 1]]))
-                i += 2
-                continue
-            out.append(t)
+                    out[i] = "one"
+        elif _numberish(prev):  # "bucks", "buck"
+            out[i] = "dollars"
+    return out
+
+
+def _without_stray_points(tokens: list[str]) -> list[str]:
+    lex, decimals = _NUMBER_WORDS.lex, _NUMBER_WORDS.decimals
+    n = len(tokens)
+    return [t for i, t in enumerate(tokens)
+            if t != "point" or i + 1 >= n or tokens[i + 1] not in lex or tokens[i + 1] in decimals]
+
+
+def _zeros(tokens: list[str]) -> list[str]:
+    """A run of "oh"/"o" is zeros after a number ("nine oh", "double oh seven") or before two
+    spelled digits ("oh seven seven", "oh five oh"); not in "oh, one more thing" or "o'clock".
+
+    Only spelled digits count after the run: the number reader turns them into
+    digits, so a second pass over the result sees no reason to read "oh" anew.
+    """
+    if _WHISPER_ZEROS[0] not in tokens and _WHISPER_ZEROS[1] not in tokens:
+        return tokens
+    out = list(tokens)
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if tokens[i] not in _WHISPER_ZEROS:
             i += 1
-        if _SYMBOL_WORDS.isdisjoint(out):
-            return out
-        return self._symbols(out)
-
-    def _run(self, tokens: list[str], i: int) -> tuple[int, str]:
-        """Parse from tokens[i]; returns (next index, digits)."""
-        pieces: list[str] = []
-        total = cur = 0
-        last: str | None = None  # kind of the previous token in the current number
-        have = False
-        scale_cap = 10**15
-        n = len(tokens)
-
-        def close() -> None:
-            nonlocal total, cur, last, have, scale_cap
-            if have:
-                pieces.append(str(total + cur))
-            total = cur = 0
-            last = None
-            have = False
-            scale_cap = 10**15
-
-        while i < n:
-            t = tokens[i]
-            if t in ("oh", "o") and (have or pieces) and i + 1 < n and tokens[i + 1] in _UNITS and _UNITS[tokens[i + 1]] < 10:
-                close()
-                pieces.append("0")
-                i += 1
-                continue
-            if t in _UNITS:
-                u = _UNITS[t]
-                if not (last is None or (last == "tens" and u < 10) or last in ("hundred", "scale")):
-                    close()
-                cur += u
-                last, have = "unit", True
-            elif t in _TENS:
-                if last not in (None, "hundred", "scale"):
-                    close()
-                cur += _TENS[t]
-                last, have = "tens", True
-            elif t == "hundred":
-                if last == "unit" and 0 < cur < 10:
-                    cur *= 100
-                elif last is None:
-                    cur = 100
-                else:
-                    close()
-                    cur = 100
-                last, have = "hundred", True
-            elif t in _SCALES:
-                s = _SCALES[t]
-                if last in ("unit", "tens", "hundred") and s < scale_cap:
-                    total += cur * s
-                    cur = 0
-                    scale_cap = s
-                else:
-                    close()
-                    total = s
-                    scale_cap = s
-                last, have = "scale", True
-            elif t == "and" and last in ("hundred", "scale") and i + 1 < n and (tokens[i + 1] in _UNITS or tokens[i + 1] in _TENS):
-                pass
-            elif t == "point" and have and i + 1 < n and tokens[i + 1] in _UNITS and _UNITS[tokens[i + 1]] < 10:
-                close()
-                digits = []
-                i += 1
-                while i < n and tokens[i] in _UNITS and _UNITS[tokens[i]] < 10:
-                    digits.append(str(_UNITS[tokens[i]]))
-                    i += 1
-                pieces[-1] = pieces[-1] + "." + "".join(digits)
-                continue
-            elif t in _ORDINAL_UNITS and last in ("tens", "hundred", "scale") and (last != "tens" or _ORDINAL_UNITS[t][0] < 10):
-                value, suffix = _ORDINAL_UNITS[t]
-                cur += value
-                pieces.append(str(total + cur))
-                pieces[-1] += suffix
-                total = cur = 0
-                last, have = None, False
-                i += 1
-                break
-            else:
-                break
-            i += 1
-        close()
-        return i, "".join(pieces)
-
-    @staticmethod
-    def _symbols(tokens: list[str]) -> list[str]:
-        out: list[str] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            t = tokens[i]
-            nxt = tokens[i + 1] if i + 1 < n else None
-            if _is_number(t) and nxt in _CURRENCY:
-                out.append(_CURRENCY[nxt] + t)
-                i += 2
-                continue
-            if _is_number(t) and nxt == "percent":
-                out.append(t + "%")
-                i += 2
-                continue
-            if _is_number(t) and nxt == "per" and i + 2 < n and tokens[i + 2] == "cent":
-                out.append(t + "%")
-                i += 3
-                continue
-            out.append(t)
-            i += 1
-        return out
+            continue
+        j = i
+        while j < n and tokens[j] in _WHISPER_ZEROS:
+            j += 1
+        after = tokens[j] if j < n else None
+        before = tokens[i - 1] if i else None
+        then = tokens[j + 1] if j + 1 < n else None
+        spelled_digits = after in _DIGIT_WORDS and (then in _DIGIT_WORDS or then in _WHISPER_ZEROS)
+        if after != "clock" and (_numberish(before) or spelled_digits):
+            out[i:j] = ["zero"] * (j - i)
+        i = j
+    return out
 
 
-_NUMBER_RE = re.compile(r"^\d+(\.\d+)?$")
+_DIGIT_RUN_RE = re.compile(r"(?<!\S)[0-9]+(?: [0-9]+)+(?!\S)")
 
 
-def _is_number(t: str) -> bool:
-    return t[:1].isdigit() and _NUMBER_RE.match(t) is not None
+def _digit_run(m: re.Match) -> str:
+    """Adjacent digit groups laid out like a phone number (groups of 2-4 digits, the first may have
+    one, seven digits or more in all) are one number, as when spoken: "555 0199" and "555-0199"
+    read like "five five five oh one nine nine"."""
+    groups = m.group().split(" ")
+    if sum(map(len, groups)) >= 7 and len(groups[0]) <= 4 and all(2 <= len(g) <= 4 for g in groups[1:]):
+        return "".join(groups)
+    return m.group()
 
 
-_SYMBOL_WORDS = frozenset(_CURRENCY) | {"percent", "per"}
+def _only_cents(m: re.Match) -> str:
+    return f"¢{int(m.group(1))}"
+
+
+def _read_numbers(tokens: list[str]) -> list[str]:
+    """The number rules over the stretches of ``tokens`` that can hold a number.
+
+    A plain word (letters only, no number word, none of "oh a half point bucks")
+    is left as it is by every number rule and ends every number; no rule looks
+    more than two words past a word it rewrites. So each stretch of other words,
+    with two words of context either side, is read on its own, and the rest of
+    the sentence is not walked again and again.
+    """
+    n = len(tokens)
+    hot = [i for i, t in enumerate(tokens) if t in _HOT_WORDS or not t.isalpha()]
+    if not hot:
+        return tokens
+    spans: list[list[int]] = []
+    for i in hot:
+        a, b = max(0, i - 2), min(n, i + 3)
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    if len(spans) == 1 and spans[0] == [0, n]:
+        return _read_number_stretch(tokens)
+    out: list[str] = []
+    prev = 0
+    for a, b in spans:
+        out += tokens[prev:a]
+        out += _read_number_stretch(tokens[a:b])
+        prev = b
+    out += tokens[prev:]
+    return out
+
+
+def _read_number_stretch(tokens: list[str]) -> list[str]:
+    s = " ".join(tokens)
+    if " and a half" in s:
+        s = _HALF_RE.sub(_half, s)
+    digits = _HAS_DIGIT_RE.search(s) is not None
+    if digits:
+        if "k" in s:
+            s = _GLUED_K_RE.sub(r"\1 thousand", s)  # "5k", "$2.5k"
+        s = digits_apart(s)
+    s = " ".join(read_numbers(_spoken_aliases(s.split()), _NUMBER_WORDS))
+    if "0." in s:
+        s = _ONLY_CENTS_RE.sub(_only_cents, s)
+    while "¢" in s:  # "$0 and ¢50" joined to "$0.50" is "¢50", which may join the amount before it
+        joined = _ONLY_CENTS_RE.sub(_only_cents, DOLLARS_AND_CENTS.sub(join_cents, s))
+        if joined == s:
+            break
+        s = joined
+    if ".0" in s:  # "twenty point oh" is 20, as the written "20.0" reads
+        s = _WHOLE_DECIMAL_RE.sub(r"\1", s)
+    if " " in s and _HAS_DIGIT_RE.search(s):
+        s = _DIGIT_RUN_RE.sub(_digit_run, s)
+    words = s.split()
+    return [_WHOLE_WORDS.get(t, t) for t in words] if not _WHOLE_WORDS.keys().isdisjoint(words) else words
 
 
 # --------------------------------------------------------------------------- steps
@@ -360,6 +385,23 @@ _SYMBOL_WORDS = frozenset(_CURRENCY) | {"percent", "per"}
 
 def lower(s: str) -> str:
     return s.lower()
+
+
+_CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d\d)(?![\d:])")
+_AREA_CODE_RE = re.compile(r"\((\d{3})\)(?=\s?\d)")
+_AM_PM_RE = re.compile(r"\b([ap])\.m\b\.?")
+
+
+def join_layouts(s: str) -> str:
+    """Written layouts a speaker says otherwise: "3:30" -> "330" (as "three thirty" reads), an area code
+    in brackets is part of the number ("(555) 123-4567", not an aside), "a.m."/"p.m." -> "am"/"pm"."""
+    if ":" in s:
+        s = _CLOCK_RE.sub(r"\1\2", s)
+    if ")" in s:
+        s = _AREA_CODE_RE.sub(r" \1 ", s)
+    if ".m" in s:
+        s = _AM_PM_RE.sub(r"\1m", s)
+    return s
 
 
 _BRACKETS_RE = re.compile(r"[<\[][^>\]]*[>\]]|\(([^)]+?)\)")
@@ -488,15 +530,11 @@ def word_rules(s: str) -> str:
     return " ".join(out)
 
 
-_NUMBERS = _NumberParser()
-_HAS_DIGIT_RE = re.compile(r"\d")
-
-
 def standardize_numbers(s: str) -> str:
     tokens = s.split()
     if _NUMBER_TRIGGERS.isdisjoint(tokens) and not _HAS_DIGIT_RE.search(s):
         return s
-    return " ".join(_NUMBERS(tokens))
+    return " ".join(_read_numbers(tokens))
 
 
 def standardize_spellings(s: str) -> str:
@@ -506,10 +544,9 @@ def standardize_spellings(s: str) -> str:
     return " ".join([SPELLINGS.get(t, t) for t in tokens])
 
 
-_NUMBER_TRIGGERS = frozenset(_NUMBER_WORDS | set(_ORDINAL_UNITS))
-
 DEFAULT_STEPS: tuple[Step, ...] = (
     lower,
+    join_layouts,
     remove_bracketed,
     join_apostrophes,
     word_rules,
@@ -521,7 +558,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 
 def _default_chain(s: str) -> str:
     """``DEFAULT_STEPS`` fused into one pass over a token list (same output; tests compare)."""
-    s = s.lower()
+    s = join_layouts(s.lower())
     if "[" in s or "<" in s or "(" in s:
         s = _BRACKETS_RE.sub(" ", s)
     if "'" in s or not s.isascii():
@@ -532,8 +569,11 @@ def _default_chain(s: str) -> str:
         words.extend(chunk(c))
     out = " ".join(words)
     if not _NUMBER_TRIGGERS.isdisjoint(words) or _HAS_DIGIT_RE.search(out):
-        words = _NUMBERS(words)
+        words = _read_numbers(words)
         out = " ".join(words)
+        if not _MARKS.isdisjoint(out):  # a symbol the reader put before something that is not a number
+            words = tidy(out).split()
+            out = " ".join(words)
     if not SPELLINGS.keys().isdisjoint(words):
         out = " ".join([SPELLINGS.get(t, t) for t in words])
     return out
@@ -611,6 +651,9 @@ class Normalizer:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     version: str = NORMALIZER_VERSION
     protector: Protector = field(default_factory=Protector)
+    name: str = "asr-eval"
+    # a protected term comes back as its raw words (case and punctuation kept), not its light tokens
+    raw_terms: bool = False
 
     def __call__(self, text: str) -> str:
         return self.normalize_with_sources(text)[0]
@@ -647,13 +690,16 @@ class Normalizer:
             elif len(w) == 1 and _PLACEHOLDER_RE.match(w):
                 k = ord(w) - _PLACEHOLDER_BASE
                 start, end, toks = spans[k]
+                if self.raw_terms:
+                    toks = tuple(text[start:end].split())
                 sources.append((len(out_words), len(toks), text[start:end]))
                 out_words.extend(toks)
             elif _PLACEHOLDER_RE.search(w):
                 # a placeholder glued to something else (should not happen): restore in place
                 for piece in re.split(r"([\U000F0000-\U000FFFFD])", w):
                     if piece and _PLACEHOLDER_RE.match(piece):
-                        out_words.extend(spans[ord(piece) - _PLACEHOLDER_BASE][2])
+                        start, end, toks = spans[ord(piece) - _PLACEHOLDER_BASE]
+                        out_words.extend(text[start:end].split() if self.raw_terms else toks)
                     elif piece:
                         out_words.append(piece)
             else:
@@ -671,7 +717,7 @@ class Normalizer:
 @lru_cache(maxsize=256)
 def _with_forms(base: Normalizer, extra: frozenset[tuple[str, ...]]) -> Normalizer:
     forms = base.protector.forms | extra
-    return Normalizer(base.steps, base.version, Protector.from_forms(" ".join(f) for f in forms))
+    return replace(base, protector=Protector.from_forms(" ".join(f) for f in forms))
 
 
 def protected_forms(terms: Sequence[Term]) -> list[str]:
@@ -686,3 +732,88 @@ def make_normalizer(terms: Sequence[Term] = (), steps: Sequence[Step] | None = N
         NORMALIZER_VERSION,
         Protector.from_forms(protected_forms(terms)),
     )
+
+
+# --------------------------------------------------------------------------- the choice of normaliser
+
+NORMALIZER_NAMES = ("asr-eval", "whisper", "none")
+
+
+@dataclass(frozen=True)
+class WhisperNormalizer:
+    """``--normalizer whisper``: openai-whisper's English rules exactly (``asr_eval.normalize_whisper``).
+
+    Nothing is protected, so WER equals what the Open ASR Leaderboard's
+    normaliser gives; terms are matched after the same rules (a term's written
+    forms are normalised by this very function). The protector only locates
+    terms in the raw text so that display-form accuracy can still be judged: a
+    term's source is kept when the normalised text has, at the term's place,
+    exactly the words the term alone normalises to.
+    """
+
+    spellings: Spellings
+    protector: Protector = field(default_factory=Protector)
+    name: str = "whisper"
+
+    @property
+    def version(self) -> str:
+        return f"{WHISPER_RULES_VERSION}+spellings-{self.spellings.source}"
+
+    def _norm(self, text: str) -> str:
+        return normalize_english(text, self.spellings.table).strip()
+
+    def __call__(self, text: str) -> str:
+        return self._norm(text)
+
+    def words(self, text: str) -> list[str]:
+        return self._norm(text).split()
+
+    def normalize_with_sources(self, text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+        out = self._norm(text)
+        spans = self.protector.spans(text)
+        if not spans:
+            return out, ()
+        words = out.split()
+        sources: list[tuple[int, int, str]] = []
+        for start, end, _ in spans:
+            span = self._norm(text[start:end]).split()
+            at = len(self._norm(text[:start]).split())
+            if span and words[at : at + len(span)] == span:
+                sources.append((at, len(span), text[start:end]))
+        return out, tuple(sources)
+
+    def with_terms(self, forms: Iterable[str]) -> "WhisperNormalizer":
+        extra = Protector.from_forms(forms)
+        if extra.forms <= self.protector.forms:
+            return self
+        both = self.protector.forms | extra.forms
+        return replace(self, protector=Protector.from_forms(" ".join(f) for f in both))
+
+
+# asr-eval's own British -> American list, for --normalizer whisper when openai-whisper is not installed
+CURATED_SPELLINGS = Spellings("asr-eval-curated", SPELLINGS)
+
+
+def get_normalizer(name: str = "asr-eval", terms: Sequence[Term] = (), *,
+                   whisper_spellings: Spellings | None = None) -> "Normalizer | WhisperNormalizer":
+    """The normaliser called ``name``, protecting (or, for ``whisper``, locating) every written form of ``terms``.
+
+    - ``asr-eval``: the default, term-protecting rules of this module;
+    - ``whisper``: openai-whisper's ``EnglishTextNormalizer`` exactly; its
+      British -> American map is ``whisper_spellings`` (``asr_eval.whisper_spellings``
+      reads openai-whisper's own), else asr-eval's curated list, and the version says which;
+    - ``none``: case- and punctuation-sensitive words split on whitespace (fstalign's
+      formatted WER); a protected term is cut out of the punctuation around it and
+      kept as written, so "PayNimbus." still holds the term "PayNimbus".
+
+    Every normaliser has ``name``, ``version``, ``__call__``, ``words``,
+    ``normalize_with_sources`` and ``with_terms``: the scorer needs nothing else.
+    """
+    protector = Protector.from_forms(protected_forms(terms))
+    if name == "asr-eval":
+        return Normalizer(DEFAULT_STEPS, NORMALIZER_VERSION, protector)
+    if name == "whisper":
+        return WhisperNormalizer(whisper_spellings or CURATED_SPELLINGS, protector)
+    if name == "none":
+        return Normalizer((), NONE_VERSION, protector, name="none", raw_terms=True)
+    raise ValueError(f"unknown normaliser {name!r}: choose one of {', '.join(NORMALIZER_NAMES)}")

@@ -46,11 +46,21 @@ def _import_ray() -> Any:
 
 
 class _Worker:
-    """Actor body: holds one backend and decodes batches of jobs with it."""
+    """Actor body: holds one backend and decodes batches of jobs with it.
+
+    Runs two threads (``max_concurrency=2``) so that ``where`` answers while a
+    batch decodes: the driver tells a busy actor from one Ray is still
+    restarting by whether it answers. Only one ``decode`` is ever in flight per
+    actor, so the backend itself is used by one thread at a time.
+    """
 
     def __init__(self, spec: BackendSpec):
+        self.node = _node_label()  # set again on every restart, on whichever node Ray chose
         self.backend = spec.build()
         self.backend.load()  # load failures surface when the actor starts, not mid-run
+
+    def where(self) -> str:
+        return self.node
 
     def describe(self) -> dict[str, Any]:
         return self.backend.describe()
@@ -65,11 +75,21 @@ class _Worker:
         return self.backend.prompt_budget(method)
 
     def decode(self, jobs: Sequence[Job]) -> list[JobResult]:
-        return decode_jobs(self.backend, jobs)
+        return decode_jobs(self.backend, jobs, self.node)
+
+
+def _node_label() -> str:
+    """'host/ip/ray-node-id': the host and address say where, the node id tells apart two nodes on one host."""
+    import socket
+
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id() or ""
+    return f"{socket.gethostname()}/{ray.util.get_node_ip_address()}/{node_id[:12]}"
 
 
 class RayBackendProxy:
-    """The driver's view of the actors' backend: tokenizer and description come from actor 0.
+    """The driver's view of the actors' backend: tokenizer and description come from a live actor.
 
     The driver needs ``count_tokens``/``prompt_budget`` (token budgets) and
     ``describe()`` (cache keys, run.json) but no model of its own; asking an
@@ -78,10 +98,11 @@ class RayBackendProxy:
     where it would hold a local backend, but decoding happens only in actors.
     """
 
-    def __init__(self, ray: Any, actor: Any, batch_size: int = 1):
+    def __init__(self, ray: Any, executor: "RayExecutor", batch_size: int = 1):
         self._ray = ray
-        self._actor = actor
+        self._executor = executor
         self.batch_size = batch_size
+        actor = executor.any_actor()
         info = ray.get(actor.info.remote())
         self.name = info["name"]
         self.model_id = info["model_id"]
@@ -90,11 +111,11 @@ class RayBackendProxy:
 
     def count_tokens(self, text: str) -> int:
         if text not in self._tokens:
-            self._tokens[text] = self._ray.get(self._actor.count_tokens.remote(text))
+            self._tokens[text] = self._ray.get(self._executor.any_actor().count_tokens.remote(text))
         return self._tokens[text]
 
     def prompt_budget(self, method: str) -> int:
-        return self._ray.get(self._actor.prompt_budget.remote(method))
+        return self._ray.get(self._executor.any_actor().prompt_budget.remote(method))
 
     def describe(self) -> dict[str, Any]:
         return dict(self._describe)
@@ -111,10 +132,24 @@ class RayBackendProxy:
 
 def _actor_alive(ray: Any, actor: Any) -> bool:
     try:
-        ray.get(actor.info.remote(), timeout=30)
+        ray.get(actor.where.remote(), timeout=30)
         return True
     except Exception:
         return False
+
+
+# Fault tolerance (docs/scale.md, "Ray", "Losing a node"). Ray restarts a dead actor
+# (its process crashed, or its node was lost) up to MAX_RESTARTS times, on any node
+# with room, and re-sends the calls it had not answered: a lost batch is decoded
+# again by the restarted actor and reaches the driver once. Retries are unbounded
+# (-1) because until the GCS declares a node dead (by default 5 missed health checks 3 s apart)
+# every retry meets "actor temporarily unavailable" and a bounded count runs out
+# before the restart; a call still fails once its actor is out of restarts.
+MAX_RESTARTS = 3
+MAX_TASK_RETRIES = -1
+POLL_SECONDS = 5.0     # how often the driver checks on batches slow to come back
+PING_SECONDS = 5.0     # an actor that does not answer `where` within this is being restarted (or lost)
+RESTART_TIMEOUT = 600.0  # give up on an actor Ray has not managed to restart in this long
 
 
 class RayExecutor:
@@ -124,7 +159,8 @@ class RayExecutor:
     None starts a local Ray instance with ``num_cpus`` CPUs. ``actors``: how
     many backends to run (default: one per GPU on cuda, else one per
     ``cpus_per_actor`` CPUs). Each actor reserves ``num_gpus`` (1 on cuda) so
-    Ray places one model per GPU.
+    Ray places one model per GPU, and actors are spread over the nodes
+    (``SPREAD``) so that losing one node loses as few of them as possible.
     """
 
     def __init__(
@@ -138,18 +174,21 @@ class RayExecutor:
         num_cpus: int | None = None,
         cpus_per_actor: float = 1.0,
         runtime_env: Mapping[str, Any] | None = None,
+        restart_timeout: float = RESTART_TIMEOUT,
     ):
         ray = _import_ray()
         self.ray = ray
         self._started = False
+        self.actors: list[Any] = []
+        self.restart_timeout = restart_timeout
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
             if runtime_env:
                 kwargs["runtime_env"] = dict(runtime_env)
             if address:
                 ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=num_cpus, **kwargs)
+            else:  # "local": a new instance even where `ray start` left one to auto-join (use --address auto for that)
+                ray.init(address="local", num_cpus=num_cpus, **kwargs)
             self._started = True
         resources = ray.cluster_resources()
         gpus = 1 if device == "cuda" or (device == "auto" and resources.get("GPU", 0) >= 1) else 0
@@ -162,28 +201,50 @@ class RayExecutor:
                              f"cluster has {resources.get('CPU', 0):g}; lower --cpu-threads")
         if actors <= 0:
             actors = int(resources.get("GPU", 0)) if gpus else max(1, int(resources.get("CPU", 1) // cpus_per_actor))
+        self.size = actors
         self.batch_size = max(1, batch_size)
-        remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus)(_Worker)
+        self._spec = spec
+        self._remote = ray.remote(
+            num_cpus=cpus_per_actor, num_gpus=gpus, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES,
+            max_concurrency=2, scheduling_strategy="SPREAD",
+        )(_Worker)
         try:
-            self.actors = [remote.remote(spec) for _ in range(actors)]
-            self.backend = RayBackendProxy(ray, self.actors[0], self.batch_size)
+            self._fill()
+            self.backend = RayBackendProxy(ray, self, self.batch_size)
         except Exception as exc:
             self.shutdown()
             raise ModelError(f"Ray actors could not load the backend: {_cause(exc)}") from None
 
+    def _fill(self) -> None:
+        """Start actors up to the pool's size (again after a run released its idle ones)."""
+        while len(self.actors) < self.size:
+            self.actors.append(self._remote.remote(self._spec))
+
+    def any_actor(self) -> Any:
+        self._fill()
+        return self.actors[0]
+
     def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
         """Keep every actor busy with one batch in flight; yield results as batches finish.
 
-        A batch whose actor dies (or whose task raises) fails its clips, reported
-        like any failed clip, and the dead actor leaves the pool; what is already
+        A batch whose actor dies is sent again by Ray to the restarted actor
+        (see the module constants). Once no batch is left to hand out, an
+        actor that stops answering is being restarted: the idle actors are
+        released, so that their CPUs or GPU can take it when its node is gone
+        and the cluster is full. A batch that fails for good (its actor out of
+        restarts, or not restarted within ``restart_timeout``, or the task
+        raised) fails its clips, reported like any failed clip; what is already
         stored survives, so a rerun retries just those clips.
         """
         from .transcribe import _failure
 
         ray = self.ray
+        if jobs:
+            self._fill()
         batches = [list(jobs[k : k + self.batch_size]) for k in range(0, len(jobs), self.batch_size)]
         pending: dict[Any, tuple[Any, list[Job]]] = {}
         idle = list(self.actors)
+        silent: dict[Any, tuple[float, Any]] = {}  # actor -> (first unanswered ping, that ping)
         while batches or pending:
             if batches and not idle and not pending:
                 raise ModelError("every Ray actor has died; the clips decoded so far are stored, rerun to resume")
@@ -191,19 +252,60 @@ class RayExecutor:
                 actor = idle.pop()
                 batch = batches.pop(0)
                 pending[actor.decode.remote(batch)] = (actor, batch)
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            if not done:
+                self._check_silent(pending, idle, silent)
+                continue
             for ref in done:
                 actor, batch = pending.pop(ref)
+                silent.pop(actor, None)
                 try:
                     results = ray.get(ref)
-                except Exception as exc:  # actor crash or task error: these clips fail, the run goes on
+                except Exception as exc:  # actor out of restarts, or the task raised: these clips fail, the run goes on
                     cause = _cause(exc)
                     yield from (_failure(job, RuntimeError(f"Ray task failed: {cause}")) for job in batch)
                     if _actor_alive(ray, actor):
                         idle.append(actor)
+                    else:
+                        self._drop(actor)
                     continue
                 idle.append(actor)
                 yield from results
+
+    def _check_silent(self, pending: dict[Any, tuple[Any, list[Job]]], idle: list[Any],
+                      silent: dict[Any, tuple[float, Any]]) -> None:
+        """Batches are slow to come back: is any of their actors being restarted?
+
+        A busy actor answers ``where`` at once (it has a second thread). One that
+        does not is down, and Ray is restarting it where there is room. After a
+        lost node, on a full cluster, there is room only once other actors let
+        go, so idle actors (there are some only when no batch is left to hand
+        out) are released. An actor still silent after ``restart_timeout`` is
+        given up: killing it fails its batch, and the run ends without it.
+        """
+        import time
+
+        ray = self.ray
+        now = time.monotonic()
+        pings = {actor: (silent.get(actor) or (now, actor.where.remote())) for actor, _ in pending.values()}
+        answered, _ = ray.wait([p for _, p in pings.values()], num_returns=len(pings), timeout=PING_SECONDS)
+        answered_set = set(answered)
+        for actor, (since, ping) in pings.items():
+            if ping in answered_set:
+                silent.pop(actor, None)
+                continue
+            silent[actor] = (since, ping)
+            if now - since > self.restart_timeout:
+                ray.kill(actor, no_restart=True)  # its pending call now fails with the actor's death
+        if silent and idle:
+            for actor in idle:
+                self._drop(actor)
+                ray.kill(actor, no_restart=True)
+            idle.clear()
+
+    def _drop(self, actor: Any) -> None:
+        if actor in self.actors:
+            self.actors.remove(actor)
 
     def shutdown(self) -> None:
         """Release the actors, and Ray itself if this executor started it."""

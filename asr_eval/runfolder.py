@@ -24,6 +24,7 @@ from .counts import COUNT_COLUMNS
 from .files import listed_outputs, os_errors, record_outputs, replace_atomic, temp_path, write_atomic
 from .tabular import jsonl_rows, read_csv, read_json, read_text, stream_csv, stream_jsonl
 from .score_run import ScoredRun
+from .grouping import metadata_columns, stored_value
 from .types import BiasPlan, Condition, InputError, Problem, Term, Transcript, Utterance
 
 if TYPE_CHECKING:
@@ -34,9 +35,11 @@ REF_TRN_STEM = "ref"  # trn/ref.trn holds the references; no condition may take 
 UTTERANCE_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "audio_seconds",
                      "ref", "hyp", "ref_norm", "hyp_norm", *COUNT_COLUMNS)
 # Wall-clock figures differ between any two runs; kept apart so scored outputs are reproducible.
-TIMING_COLUMNS = ("utt_id", "condition", "audio_seconds", "decode_seconds")
+TIMING_COLUMNS = ("utt_id", "condition", "audio_seconds", "decode_seconds", "node")
 TERM_COLUMNS = ("utt_id", "condition", "speaker", "accent_group", "term", "category", "source", "outcome",
                 "ref_text", "hyp_text", "display_exact", "in_force", "dropped", "ref_start", "hyp_start")
+# Each scored clip's manifest metadata (gender, age, channel...), so a report can regroup the run without the manifest.
+METADATA_FILE = "metadata.csv"
 
 
 def _csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
@@ -74,7 +77,7 @@ def write_run_folder(
     for h in scored.harm_rows:
         harms_of.setdefault(h["utt_id"], []).append(h)
     pending_terms: list[dict[str, Any]] = []
-    with RunWriter(out_dir, names, per_clip=per_clip) as w:
+    with RunWriter(out_dir, names, meta_columns=metadata_columns(u.meta for u in utterances), per_clip=per_clip) as w:
         for u in utterances:
             ts = tuple(transcripts.get((u.id, n)) for n in names)
             if u.id in excluded:
@@ -209,8 +212,11 @@ class RunWriter:
     not a string, in ``PARQUET_TYPES``).
     """
 
-    def __init__(self, out_dir: Path, conditions: Sequence[str], per_clip: Sequence[str] = ()):
+    def __init__(self, out_dir: Path, conditions: Sequence[str], meta_columns: Sequence[str] = (),
+                 per_clip: Sequence[str] = ()):
         self.out_dir = Path(out_dir)
+        # metadata.csv's columns: the manifest's metadata (``grouping.metadata_columns``), known before the first clip
+        self.meta_columns = ("utt_id", *(c for c in meta_columns if c != "utt_id"))
         self.names = list(conditions)
         self.per_clip = [n for n in self.names if n in set(per_clip)]  # conditions whose plan differs per clip
         self.plan_stats: dict[str, dict[str, int]] = {
@@ -228,6 +234,7 @@ class RunWriter:
             self._open("utterances.csv", UTTERANCE_COLUMNS)
             self._open("timing.csv", TIMING_COLUMNS)
             self._open("terms.csv", TERM_COLUMNS)
+            self._open(METADATA_FILE, self.meta_columns)
             self.streams["utterances.parquet"] = _ParquetStream(self.out_dir / "utterances.parquet", UTTERANCE_COLUMNS)
             self.streams["terms.parquet"] = _ParquetStream(self.out_dir / "terms.parquet", TERM_COLUMNS)
             self._open("alignments.jsonl")
@@ -305,6 +312,8 @@ class RunWriter:
         if speech:
             r = speech[0]
             s["trn/ref.trn"].write(format_trn_line(r["ref_norm"], r["speaker"], r["utt_id"]) + "\n")
+        s[METADATA_FILE].row({"utt_id": clip.utt.id, **{c: stored_value(clip.utt.meta.get(c))
+                                                        for c in self.meta_columns[1:]}})
         for r in clip.term_rows:
             s["terms.csv"].row(r)
             s["terms.parquet"].row(r)
@@ -531,6 +540,8 @@ class Run:
     condition_records: tuple[ConditionRecord, ...] = ()
     vocabulary: VocabularySnapshot | None = None
     harms: list[dict[str, Any]] = field(default_factory=list)  # harms.jsonl; empty for folders written before it
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)  # metadata.csv by utt id (``load_run`` only)
+    metadata_columns: tuple[str, ...] = ()  # metadata.csv's columns: what a report may group by besides the built-ins
 
     def plan(self, condition: str) -> BiasPlan | None:
         return next((r.plan for r in self.condition_records if r.name == condition), None)
@@ -635,6 +646,7 @@ class ClipBlock:
     utterances: list[dict[str, Any]] = field(default_factory=list)
     terms: list[dict[str, Any]] = field(default_factory=list)
     alignments: dict[str, Pairs] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # its metadata.csv row (utt_id left out); {} in older folders
 
 
 class NotInClipOrder(Exception):
@@ -656,8 +668,10 @@ def iter_clips(run_dir: str | Path) -> Iterator[ClipBlock]:
         raise InputError(str(utt_path), "not found")
     terms = iter_term_rows(run_dir / "terms.csv")
     aligns = iter_alignment_rows(run_dir / "alignments.jsonl")
+    metas = iter_metadata_rows(run_dir)
     next_term = next(terms, None)
     next_align = next(aligns, None)
+    next_meta = next(metas, None)
     block: ClipBlock | None = None
     for u in iter_utterance_rows(utt_path):
         uid = str(u["utt_id"])
@@ -673,10 +687,43 @@ def iter_clips(run_dir: str | Path) -> Iterator[ClipBlock]:
         while next_align is not None and next_align[0] == uid:
             block.alignments[next_align[1]] = next_align[2]
             next_align = next(aligns, None)
+        if next_meta is not None and next_meta[0] == uid:
+            block.meta = next_meta[1]
+            next_meta = next(metas, None)
     if block is not None:
         yield block
-    if next_term is not None or next_align is not None:
-        raise NotInClipOrder(f"{run_dir}: terms.csv or alignments.jsonl is not in utterances.csv's clip order")
+    if next_term is not None or next_align is not None or next_meta is not None:
+        raise NotInClipOrder(f"{run_dir}: terms.csv, alignments.jsonl or {METADATA_FILE} is not in "
+                             "utterances.csv's clip order")
+
+
+def iter_metadata_rows(run_dir: str | Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """(utt id, metadata) per row of metadata.csv as it is read; none for folders written before it existed."""
+    path = Path(run_dir) / METADATA_FILE
+    if not path.is_file():
+        return
+    for record in stream_csv(path):
+        row = dict(record.fields)
+        uid = row.pop("utt_id", None)
+        if uid is None:
+            raise InputError(str(path), "missing column 'utt_id'", 1)
+        yield str(uid), {str(k): str(v or "") for k, v in row.items()}
+
+
+def read_metadata(run_dir: str | Path) -> dict[str, dict[str, str]]:
+    """utt id -> the clip's metadata (metadata.csv whole: for tests, notebooks and ``grouping.groups_of``)."""
+    return dict(iter_metadata_rows(run_dir))
+
+
+def read_metadata_columns(run_dir: str | Path) -> tuple[str, ...]:
+    """The metadata columns this run folder kept (metadata.csv's header); () for folders written before it."""
+    path = Path(run_dir) / METADATA_FILE
+    if not path.is_file():
+        return ()
+    with os_errors(path):
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader([fh.readline(1_000_000)]), [])
+    return tuple(c for c in header if c and c != "utt_id")
 
 
 def run_conditions(run: Mapping[str, Any], present: Iterable[str]) -> tuple[list[str], str]:
@@ -718,6 +765,8 @@ def load_run(run_dir: str | Path) -> Run:
         condition_records=_condition_records(run_path, run),
         vocabulary=VocabularySnapshot.read(snapshot) if snapshot.is_file() else None,
         harms=read_harms(run_dir),
+        metadata=read_metadata(run_dir),
+        metadata_columns=read_metadata_columns(run_dir),
     )
 
 
@@ -784,7 +833,8 @@ def open_run(run_dir: str | Path) -> Run:
     return Run(path=run_dir, run=run, utterances=[], terms=[], alignments={}, skipped=read_skipped(run_dir),
                conditions=conditions, baseline=baseline, condition_records=_condition_records(run_dir / "run.json", run),
                vocabulary=VocabularySnapshot.read(snapshot) if snapshot.is_file() else None,
-               harms=read_harms(run_dir))  # harm events are few (a clip's harms, not its words): read whole
+               harms=read_harms(run_dir),  # harm events are few (a clip's harms, not its words): read whole
+               metadata_columns=read_metadata_columns(run_dir))
 
 
 def directory_terms(run_dir: str | Path) -> set[str]:

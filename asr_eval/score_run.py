@@ -216,6 +216,7 @@ def _score_chunk(batch: Sequence[tuple[Utterance, Sequence[Transcript | None]]],
 def _utterance_row(base: Mapping[str, Any], utt: Utterance, t: Transcript, s: Any) -> dict[str, Any]:
     return {
         **base, "audio_seconds": round(t.audio_seconds, 3), "decode_seconds": round(t.decode_seconds, 4),
+        "node": t.node,
         "ref": utt.text, "hyp": t.text, "ref_norm": s.ref_norm, "hyp_norm": s.hyp_norm, **s.counts_row(),
     }
 

@@ -17,12 +17,17 @@ from asr_eval.align import (
     Costs,
     ErrorCounts,
     align,
+    align_lattice,
     char_counts,
     char_counts_many,
     counts_from_ops,
+    counts_many,
+    counts_only,
     ops_many,
 )
+from asr_eval.alternatives import has_alternatives, lattice, parse
 from asr_eval.counts import COUNT_COLUMNS, FIELDS, Counts, harmonic_f1
+from asr_eval.formatted import formatted_tokens
 from asr_eval.harms import HARM_FIELDS, ClipHarms, PromptWords, clip_harms
 from asr_eval.matching import PhraseIndex
 from asr_eval.normalize import Normalizer, protected_forms
@@ -53,6 +58,7 @@ def _span(first: str) -> slice:
 
 
 _WORDS, _CHARS, _BIASED, _UNBIASED = _span("hits"), _span("char_hits"), _span("b_hits"), _span("u_hits")
+_FORMATTED = _span("fmt_hits")
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,11 @@ class UtteranceScore:
         return ErrorCounts(*self.count_values[_UNBIASED])
 
     @property
+    def formatted(self) -> ErrorCounts:
+        """Formatted-token counts (case and punctuation kept; ``asr_eval.formatted``)."""
+        return ErrorCounts(*self.count_values[_FORMATTED])
+
+    @property
     def alignment(self) -> Alignment:
         """The word alignment (built on each access)."""
         return Alignment(self.ops, tuple(self.ref_norm.split()), tuple(self.hyp_norm.split()), self.words)
@@ -105,9 +116,9 @@ class UtteranceScore:
 
 def _utterance_score(
     alignment: Alignment, chars: ErrorCounts, biased: ErrorCounts, unbiased: ErrorCounts,
-    events: tuple[TermEvent, ...], ref_norm: str, hyp_norm: str,
+    events: tuple[TermEvent, ...], ref_norm: str, hyp_norm: str, formatted: ErrorCounts,
 ) -> UtteranceScore:
-    w, c, b, u = alignment.counts, chars, biased, unbiased
+    w, c, b, u, f = alignment.counts, chars, biased, unbiased, formatted
     t = term_tally(events) if events else _NO_TERMS
     values = (  # in FIELDS order
         1,
@@ -117,6 +128,7 @@ def _utterance_score(
         u.ref_len, u.hits, u.subs, u.dels, u.ins,
         t.refs, t.hits, t.partial, t.misses, t.false_ins, t.display_exact,
         *_NO_HARM_COUNTS,
+        f.ref_len, f.hits, f.subs, f.dels, f.ins,
     )
     return UtteranceScore(values, events, alignment.ops, ref_norm, hyp_norm)
 
@@ -125,8 +137,9 @@ def _utterance_score(
 
 _HARMS = slice(FIELDS.index(HARM_FIELDS[0]), FIELDS.index(HARM_FIELDS[-1]) + 1)
 _NO_HARM_COUNTS = (0,) * len(HARM_FIELDS)
-# Word, character, B- and U-word counts: what a non-speech clip must not add to.
+# Word, character, B- and U-word counts, and formatted ones: what a non-speech clip must not add to.
 _SPEECH_ONLY = slice(FIELDS.index("ref_words"), FIELDS.index("u_ins") + 1)
+_FORMATTED_ALL = slice(FIELDS.index("fmt_ref"), FIELDS.index("fmt_ins") + 1)
 
 
 def score_harms(score: UtteranceScore, hyp: str, prompt: PromptWords | None, nonspeech: bool = False,
@@ -146,6 +159,7 @@ def score_harms(score: UtteranceScore, hyp: str, prompt: PromptWords | None, non
     ops = score.ops
     if nonspeech:
         values[_SPEECH_ONLY] = (0,) * (_SPEECH_ONLY.stop - _SPEECH_ONLY.start)
+        values[_FORMATTED_ALL] = (0,) * (_FORMATTED_ALL.stop - _FORMATTED_ALL.start)
         ops = ""
     return replace(score, count_values=tuple(values), ops=ops), harms
 
@@ -319,14 +333,34 @@ def score_utterance(
     if entities:
         index = _with_entities(index, tuple(entities))
     norm = index.normalizer
-    ref_norm, _ = norm.normalize_with_sources(ref)
     hyp_norm, hyp_sources = norm.normalize_with_sources(hyp)
-    ref_words = ref_norm.split()
     hyp_words = hyp_norm.split()
-    alignment = align(ref_words, hyp_words, costs)
+    pieces = _alternations(ref)
+    if pieces is None:
+        ref_norm, _ = norm.normalize_with_sources(ref)
+        ref_words = ref_norm.split()
+        alignment = align(ref_words, hyp_words, costs)
+        formatted = counts_only(formatted_tokens(ref), formatted_tokens(hyp), costs)
+    else:
+        alignment = align_lattice(lattice(pieces, norm.words), hyp_words, costs)
+        ref_words = list(alignment.ref)
+        ref_norm = " ".join(ref_words)
+        formatted = align_lattice(lattice(pieces, formatted_tokens), formatted_tokens(hyp), costs).counts
     chars = char_counts(ref_norm, hyp_norm, costs)
     events, biased, unbiased = _term_analysis(index, ref_words, hyp_words, alignment, hyp_sources)
-    return _utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm)
+    return _utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm, formatted)
+
+
+def _alternations(ref: str) -> tuple | None:
+    """The reference's pieces when it holds sclite alternations (``asr_eval.alternatives``), else None.
+
+    A malformed group (which the readers reject with file and line) is scored
+    as plain text, so one bad reference never stops a run.
+    """
+    if not has_alternatives(ref):
+        return None
+    pieces = parse(ref)
+    return pieces if pieces and any(isinstance(p, tuple) for p in pieces) else None
 
 
 def score_many(
@@ -362,6 +396,14 @@ def score_many(
             got = seen[text] = variants[key].normalizer.normalize_with_sources(text)
         return got
 
+    ftoks: dict[str, tuple[str, ...]] = {}
+
+    def fmt(text: str) -> tuple[str, ...]:
+        got = ftoks.get(text)
+        if got is None:
+            got = ftoks[text] = tuple(formatted_tokens(text))
+        return got
+
     out: list[UtteranceScore] = []
     # In slices, so that the intermediate lists stay small and short-lived: the
     # results are many objects, and the cyclic collector's passes over everything
@@ -369,15 +411,34 @@ def score_many(
     for lo in range(0, len(pairs), _SLICE):
         hi = lo + _SLICE
         ks = keys[lo:hi]
-        refs = [norm(k, r) for k, (r, _) in zip(ks, pairs[lo:hi])]
-        hyps = [norm(k, h) for k, (_, h) in zip(ks, pairs[lo:hi])]
+        chunk = pairs[lo:hi]
+        alts = [_alternations(r) for r, _ in chunk]
+        hyps = [norm(k, h) for k, (_, h) in zip(ks, chunk)]
+        # References with alternations align against their network, one by one;
+        # the plain ones (nearly all) in compiled batches.
+        nets: dict[int, Alignment] = {}
+        fnets: dict[int, ErrorCounts] = {}
+        for i, pieces in enumerate(alts):
+            if pieces is not None:
+                k, h = ks[i], chunk[i][1]
+                nets[i] = align_lattice(lattice(pieces, lambda t, k=k: norm(k, t)[0].split()), hyps[i][0].split(), costs)
+                fnets[i] = align_lattice(lattice(pieces, fmt), fmt(h), costs).counts
+        refs = [norm(k, r) if i not in nets else (" ".join(nets[i].ref), ())
+                for i, (k, (r, _)) in enumerate(zip(ks, chunk))]
         words = [(tuple(r[0].split()), tuple(h[0].split())) for r, h in zip(refs, hyps)]
-        all_ops = ops_many(words, costs)
+        plain = [i for i in range(len(chunk)) if i not in nets]
+        plain_ops = iter(ops_many([words[i] for i in plain], costs))
+        plain_fmt = iter(counts_many([(fmt(chunk[i][0]), fmt(chunk[i][1])) for i in plain], costs))
         all_chars = char_counts_many([(r[0], h[0]) for r, h in zip(refs, hyps)], costs)
-        for key, (ref_norm, _), (hyp_norm, hyp_sources), (rw, hw), ops, chars in zip(ks, refs, hyps, words, all_ops, all_chars):
-            alignment = Alignment(ops, rw, hw, counts_from_ops(ops))
+        for i, (key, (ref_norm, _), (hyp_norm, hyp_sources), (rw, hw), chars) in enumerate(
+                zip(ks, refs, hyps, words, all_chars)):
+            if i in nets:
+                alignment, formatted = nets[i], fnets[i]
+            else:
+                ops = next(plain_ops)
+                alignment, formatted = Alignment(ops, rw, hw, counts_from_ops(ops)), next(plain_fmt)
             events, biased, unbiased = _term_analysis(variants[key], rw, hw, alignment, hyp_sources)
-            out.append(_utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm))
+            out.append(_utterance_score(alignment, chars, biased, unbiased, events, ref_norm, hyp_norm, formatted))
     return out
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from .counts import RATES, Counts, harmonic_f1
 from .bias import CONTEXT_KIND
-from .normalize import make_normalizer
+from .grouping import DEFAULT_GROUPINGS, Grouping, label_of, parse_group_by
 from .types import AsrEvalError, Condition, Term
 from .vocab.distractors import DISTRACTOR, distractor_terms
 
@@ -165,21 +165,35 @@ class PointInfo:
 
 
 def aggregate(points: Sequence[PointInfo], utterance_rows: Iterable[Mapping[str, Any]],
-              term_rows: Iterable[Mapping[str, Any]]) -> list[SweepRow]:
-    """Sum per-utterance counts per (point, accent group) and over all groups (pure)."""
+              term_rows: Iterable[Mapping[str, Any]], groupings: Sequence[Grouping] = DEFAULT_GROUPINGS,
+              metadata: Mapping[str, Mapping[str, Any]] | None = None) -> list[SweepRow]:
+    """Sum per-utterance counts per (point, group) and over all groups (pure).
+
+    Groups are the first grouping's labels ('us', 'female'); a further
+    grouping's are named 'grouping=label' ('gender=female') so the two never mix.
+    """
     by_name = {p.condition: p for p in points}
     sums: dict[tuple[str, str], Counts] = {}
+    clip_groups: dict[str, tuple[str, ...]] = {}
+
+    def labels(r: Mapping[str, Any]) -> tuple[str, ...]:
+        meta = metadata.get(str(r["utt_id"])) if metadata is not None else None
+        return tuple(label_of(g, r, meta) if i == 0 else f"{g.name}={label_of(g, r, meta)}"
+                     for i, g in enumerate(groupings))
+
     for r in utterance_rows:
         if r["condition"] not in by_name:
             continue
         c = Counts.from_record(r)
-        for g in (r["accent_group"], ALL_GROUPS):
+        gs = clip_groups.setdefault(str(r["utt_id"]), labels(r))
+        for g in (*gs, ALL_GROUPS):
             key = (r["condition"], g)
             sums[key] = sums.get(key, Counts.zero()) + c
     distractor_fi: dict[tuple[str, str], int] = {}
     for t in term_rows:
         if t["condition"] in by_name and t["outcome"] == "false_insertion" and t["category"] == DISTRACTOR:
-            for g in (t["accent_group"], ALL_GROUPS):
+            gs = clip_groups.get(str(t["utt_id"])) or labels(t)
+            for g in (*gs, ALL_GROUPS):
                 if (t["condition"], g) in sums:
                     distractor_fi[(t["condition"], g)] = distractor_fi.get((t["condition"], g), 0) + 1
     groups = sorted({g for _, g in sums} - {ALL_GROUPS}) + [ALL_GROUPS]
@@ -351,7 +365,11 @@ def run_sweep(
         if len(conditions) == 1 + len(protocol):
             scoring = ()  # the protocol alone: each clip is scored against its own list, as the literature does
         clip_terms = tuple(terms) + tuple(pool)
-        lists = protocol_lists(terms, pool, ns, protocol, make_normalizer((*scoring, *clip_terms)), distractor_seed)
+        from .whisper_spellings import normalizer_for
+
+        # the scorer's own normaliser (evaluate builds the same), so own terms are the occurrences it will count
+        lists = protocol_lists(terms, pool, ns, protocol, normalizer_for(config.normalizer, (*scoring, *clip_terms)),
+                               distractor_seed)
     run_dir = out / "run"
     outcome = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring, problems=tuple(vocab_problems)), run_dir, config=config,
                        conditions=conditions, backend=backend, command=command, lists=lists, clip_terms=clip_terms)
@@ -370,7 +388,8 @@ def run_sweep(
             in_force = len(c.terms) if c.correct is not None else 0
         points.append(PointInfo(kind, c.name, c.method, c.strength, c.correct, n, len(c.terms), in_force,
                                 len(plan.terms_dropped) if plan else 0))
-    rows = aggregate(points, run.utterances, run.terms)
+    groupings = parse_group_by(config.group_by)
+    rows = aggregate(points, run.utterances, run.terms, groupings, run.metadata)
     ctx_rows: list[Any] = []
     if protocol:
         from .context import ProtocolPoint, protocol_rows

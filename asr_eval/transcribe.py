@@ -9,6 +9,7 @@ stays in the driver, so caching and resumption work the same for all of them.
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping, Protocol, Sequence
@@ -58,6 +59,7 @@ class JobResult:
     audio_seconds: float = 0.0
     decode_seconds: float = 0.0  # this clip's share of the decoding time
     problem: Problem | None = None
+    node: str = ""  # where it was decoded (timing.csv's node column)
 
 
 class Executor(Protocol):
@@ -78,12 +80,13 @@ def _failure(job: Job, exc: BaseException) -> JobResult:
     return JobResult(job, problem=Problem(str(where), job.utt.line, f"clip {job.utt.id} failed: {getattr(exc, 'problem', exc)}"))
 
 
-def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
+def decode_jobs(backend: Any, jobs: Sequence[Job], node: str = "") -> list[JobResult]:
     """Decode a batch of jobs with one ``transcribe_batch`` call; clip by clip only to isolate a failure.
 
     A clip whose audio cannot be read fails alone; if a batched call fails,
     its clips are retried one by one so one bad clip never costs the others.
     Shared by the local and the Ray executors, so both decode identically.
+    ``node`` names the machine doing it; it goes with every result.
     """
     from .audio import duration_seconds, load_audio
 
@@ -107,7 +110,7 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
             total = sum(duration_seconds(a) for _, a in loaded) or 1.0
             for (job, audio), results in zip(loaded, batch):
                 secs = duration_seconds(audio)
-                out.append(JobResult(job, tuple(results), secs, elapsed * secs / total))
+                out.append(JobResult(job, tuple(results), secs, elapsed * secs / total, node=node))
             return out
     for job, audio in loaded:
         t0 = time.perf_counter()
@@ -118,7 +121,7 @@ def decode_jobs(backend: Any, jobs: Sequence[Job]) -> list[JobResult]:
         except Exception as exc:  # one bad clip never costs the rest of the run
             out.append(_failure(job, exc))
             continue
-        out.append(JobResult(job, tuple(results), duration_seconds(audio), time.perf_counter() - t0))
+        out.append(JobResult(job, tuple(results), duration_seconds(audio), time.perf_counter() - t0, node=node))
     return out
 
 
@@ -128,10 +131,11 @@ class LocalExecutor:
     def __init__(self, backend: Any, batch_size: int = 1):
         self.backend = backend
         self.batch_size = max(1, batch_size)
+        self.node = socket.gethostname()
 
     def run(self, jobs: Sequence[Job]) -> Iterator[JobResult]:
         for k in range(0, len(jobs), self.batch_size):
-            yield from decode_jobs(self.backend, jobs[k : k + self.batch_size])
+            yield from decode_jobs(self.backend, jobs[k : k + self.batch_size], self.node)
 
 
 #: Jobs handed to the executor at a time: the job list of a fresh run over millions of clips is never built whole.
@@ -211,6 +215,7 @@ def decode_missing(
                 record = Transcript(
                     utt_id=utt.id, condition=plan.condition, text=dec.text, plan=plan,
                     audio_seconds=res.audio_seconds, decode_seconds=res.decode_seconds / n, extra=dec.extra,
+                    node=res.node,
                 ).to_dict()
                 store.put(transcript_key(res.job.audio_hash, engine, record["bias"]), record)
             stats.decoded += n
@@ -315,7 +320,7 @@ def _apply_correction(t: Transcript, condition: Condition) -> Transcript:
     extra["uncorrected"] = t.text
     extra["corrections"] = [getattr(f, "__dict__", f) for f in fixes]
     extra["correct_threshold"] = condition.correct
-    return Transcript(t.utt_id, t.condition, text, t.plan, t.audio_seconds, t.decode_seconds, t.error, extra)
+    return Transcript(t.utt_id, t.condition, text, t.plan, t.audio_seconds, t.decode_seconds, t.error, extra, t.node)
 
 
 class _Progress:

@@ -5,8 +5,10 @@ scorer (``sctk sclite -r ref.trn trn -h hyp.trn trn -i spu_id``). sclite's
 ``spu_id`` takes the speaker as everything before the first ``-`` (or the first
 ``_`` when there is no ``-``), so ids are written ``<speaker>-<utterance>`` with
 each ``-`` in the speaker replaced by ``_``; whitespace and parentheses, which
-would end the id or the text, are replaced by ``_`` in ids; parentheses and
-braces (sclite's ``{ a / b }`` alternations) become spaces in the text.
+would end the id or the text, are replaced by ``_`` in ids; parentheses
+become spaces in the text. sclite's alternations (``{ a / b / @ }``) are kept in
+a reference written with ``alternations=True`` (well-formed groups only, in
+sclite's spacing) and are read back as written; elsewhere braces become spaces.
 Formatting and parsing are pure; ``write_trn``/``read_trn`` are the only I/O.
 """
 
@@ -16,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from asr_eval.alternatives import has_alternatives, parse, render
 from asr_eval.tabular import DEFAULT_LIMITS, Limits, check_line, check_rows, read_text, split_lines
 from asr_eval.types import InputError
 
@@ -35,9 +38,14 @@ def utt_from_trn_id(trn: str) -> str:
     return trn.split("-", 1)[1] if "-" in trn else trn
 
 
-def format_trn_line(text: str, speaker: str, utt_id: str) -> str:
-    words = _TEXT_BAD.sub(" ", text).split()
-    body = " ".join(words)
+def format_trn_line(text: str, speaker: str, utt_id: str, alternations: bool = False) -> str:
+    """One trn line; with ``alternations`` a reference keeps its ``{ a / b / @ }`` groups."""
+    pieces = parse(text) if alternations and has_alternatives(text) else None
+    if pieces is not None:
+        body = render([p if isinstance(p, str) else tuple(" ".join(_TEXT_BAD.sub(" ", a).split()) for a in p)
+                       for p in (x if isinstance(x, tuple) else " ".join(_TEXT_BAD.sub(" ", x).split()) for x in pieces)])
+    else:
+        body = " ".join(_TEXT_BAD.sub(" ", text).split())
     return f"{body} ({trn_id(speaker, utt_id)})" if body else f"({trn_id(speaker, utt_id)})"
 
 
@@ -69,12 +77,12 @@ def _split_trn_line(line: str) -> tuple[str, str] | None:
     return ident, body[:open_at]
 
 
-def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]]) -> int:
-    """Write (speaker, utt_id, text) rows; returns the number of lines written."""
+def write_trn(path: str | Path, rows: Iterable[tuple[str, str, str]], alternations: bool = False) -> int:
+    """Write (speaker, utt_id, text) rows; returns the number of lines written. ``alternations``: references keep their groups."""
     count = 0
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for speaker, utt_id, text in rows:
-            f.write(format_trn_line(text, speaker, utt_id) + "\n")
+            f.write(format_trn_line(text, speaker, utt_id, alternations) + "\n")
             count += 1
     return count
 

@@ -229,6 +229,9 @@ class BiasPlan:
         )
 
 
+DECODINGS = ("windowed", "native")
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """Every decoding option that can change a transcript (part of the cache key)."""
@@ -241,8 +244,21 @@ class DecodeOptions:
     condition_on_previous_text: bool = True
     language: str | None = "en"
     seed: int = 0
+    # 'windowed': asr-eval's own loop (backends/whisper_rules.py); 'native': the engine's own transcribe()
+    decoding: str = "windowed"
+    carry_initial_prompt: bool = True  # native openai-whisper: the prompt conditions every window
+
+    def __post_init__(self) -> None:
+        if self.decoding not in DECODINGS:
+            raise ValueError(f"--decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+        if self.decoding == "windowed" and not self.carry_initial_prompt:
+            raise ValueError("--no-carry-initial-prompt needs --decoding native "
+                             "(windowed decoding re-applies the prompt in every window)")
 
     def to_dict(self) -> dict[str, Any]:
+        # the decoding keys appear only for native decoding, so windowed cache keys stay what they were
+        native = {"decoding": self.decoding, "carry_initial_prompt": self.carry_initial_prompt} \
+            if self.decoding != "windowed" else {}
         return {
             "beam_size": self.beam_size,
             "temperatures": list(self.temperatures),
@@ -252,6 +268,7 @@ class DecodeOptions:
             "condition_on_previous_text": self.condition_on_previous_text,
             "language": self.language,
             "seed": self.seed,
+            **native,
         }
 
 
@@ -278,6 +295,8 @@ class Transcript:
     decode_seconds: float
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # where it was decoded (host, or host/ip/Ray node): like decode_seconds, a fact about the run, not the transcript
+    node: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", _frozen(self.extra))
@@ -292,6 +311,7 @@ class Transcript:
             "decode_seconds": self.decode_seconds,
             "error": self.error,
             "extra": dict(self.extra),
+            "node": self.node,
         }
 
     @classmethod
@@ -305,4 +325,5 @@ class Transcript:
             decode_seconds=float(d.get("decode_seconds") or 0.0),
             error=d.get("error"),
             extra=d.get("extra") or {},
+            node=str(d.get("node") or ""),
         )

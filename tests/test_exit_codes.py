@@ -37,7 +37,8 @@ def test_a_clean_run_exits_0(tmp_path, fake_engine):
 @pytest.mark.parametrize("row, problem", [
     (["missing.wav", "hello there", "s1", "us"], "audio file not found: missing.wav"),
     (["sub", "hello there", "s1", "us"], "audio path is a folder, not a file: sub"),
-    (["clip000.wav", "", "s1", "us"], "empty reference text for clip000.wav"),
+    (["clip000.wav", "", "s1", "us"],
+     "empty reference text for clip000.wav: a clip with no speech needs a 'speech' column set to false"),
     (["clip000.wav", "a duplicate", "s1", "us"], "duplicate id 'clip000' (first at line 2)"),
 ])
 def test_a_rejected_manifest_row_exits_5_and_the_rest_is_scored(tmp_path, fake_engine, row, problem):

@@ -58,8 +58,10 @@ def kinds(result) -> list[str]:
 
 
 def test_harm_counts_are_appended_after_the_existing_columns():
-    """utterances.csv keeps its old columns in their old places; the harms come last."""
-    assert FIELDS[-len(HARM_FIELDS):] == HARM_FIELDS
+    """utterances.csv keeps its old columns in their old places; the harms come after the term counts."""
+    start = FIELDS.index(HARM_FIELDS[0])
+    assert FIELDS[start:start + len(HARM_FIELDS)] == HARM_FIELDS
+    assert FIELDS[start - 1] == "term_display_exact"
     assert COUNT_COLUMNS[:26][-1] == "term_display_exact"
     assert Counts(ns_clips=2, ns_output_clips=1).rate("ns_output_rate") == 0.5
     # a dropped tail is a share of speech clips: non-speech clips cannot stop early
@@ -169,7 +171,7 @@ def test_ordinary_long_text_is_not_a_loop():
     assert len(words) > 1000
     # asr-eval's README (2,769 words when this was written) gzips 2.45:1 as a whole: over a whole
     # transcript, prose alone would pass for a loop; per window it stays far below the threshold.
-    assert max_gzip_ratio(words) < min(2.0, gzip_ratio(" ".join(words)))
+    assert max_gzip_ratio(words) < min(GZIP_RATIO, gzip_ratio(" ".join(words)))
     assert not [e for e in find_loops(["x"], [w.lower() for w in words], " ".join(words)) if e.ngram is None]
 
 
@@ -308,7 +310,9 @@ def test_harm_events_and_counts_reach_the_run_folder(tmp_path):
 
     out = _run_folder(tmp_path)
     rows = {(r["utt_id"], r["condition"]): r for r in csv.DictReader(open(out / "utterances.csv", encoding="utf-8"))}
-    assert list(rows[("u1", "prompt")])[-len(HARM_FIELDS):] == list(HARM_FIELDS)
+    cols = list(rows[("u1", "prompt")])
+    start = cols.index(HARM_FIELDS[0])
+    assert cols[start:start + len(HARM_FIELDS)] == list(HARM_FIELDS)
     assert rows[("u1", "prompt")]["tail_words"] == "6"
     assert rows[("n1", "prompt")]["ins"] == "0" and rows[("n1", "prompt")]["ns_words"] == "4"
     assert rows[("n2", "baseline")]["ns_output_clips"] == "1"
@@ -384,6 +388,6 @@ def test_demo_non_speech_and_long_clips_run_end_to_end(tmp_path):
             u = got[(uid, cond)]
             assert (u["ns_clips"], u["ref_words"], u["ins"]) == ("1", "0", "0")
             assert int(u["ns_words"]) == len(u["hyp_norm"].split())
-        assert int(got[("long-form-long-b", cond)]["ref_words"]) > 60
+        assert int(got[("long-form-long-b", cond)]["ref_words"]) >= 50  # five sentences, 31 s: two windows
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Harms" in md

@@ -19,18 +19,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "asr_eval"
 # layer -> module patterns (dotted, relative to asr_eval; "pkg" is the package's __init__)
 LAYERS: dict[str, tuple[str, ...]] = {
     "values": ("__init__", "types", "counts"),
-    "pure": ("fold", "matching", "align", "normalize", "scoring", "stats", "stats.*", "annotations", "correct",
-             "redact", "bias", "context", "shard", "score_run", "harms", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
+    "pure": ("fold", "matching", "align", "normalize", "normalize_whisper", "scoring", "alternatives", "formatted", "synonyms",
+             "stats", "stats.*", "annotations", "correct",
+             "redact", "bias", "context", "shard", "score_run", "harms", "grouping", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules",
-             "wordtimes"),
+             "backends.native", "wordtimes", "pairing", "gate"),
     "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "hypformats", "hypformats.*",
-           "trn", "vocab", "vocab.load",
-           "vocab.distractors", "runfolder", "provenance"),
+           "trn", "vocab", "vocab.load", "synonyms_load",
+           "vocab.distractors", "runfolder", "provenance", "whisper_spellings", "rules"),
     "engines": ("backends", "backends.*"),
     "tooling": ("vocab.sources", "vocab.probe"),
     "stages": ("transcribe", "ray_executor"),
     "reports": ("report", "report.*"),
-    "orchestration": ("evaluate", "merge", "sweep"),
+    "orchestration": ("evaluate", "merge", "sweep", "compare"),
     "cli": ("cli", "cli.*"),
 }
 MAY_USE: dict[str, set[str]] = {

@@ -26,7 +26,7 @@ from asr_eval.types import RunLockedError
 from test_executor import FakeTranscriber, make_fixture
 
 TESTS = Path(__file__).resolve().parent
-TIMING_COLUMNS = ("decode_seconds",)  # wall-clock measurements: differ between any two runs
+TIMING_COLUMNS = ("decode_seconds", "node")  # wall-clock measurements and where they ran: differ between runs
 COMPARED = ("utterances.csv", "terms.csv", "alignments.jsonl", "skipped.csv", "transcripts", "trn")
 
 DRIVER = """

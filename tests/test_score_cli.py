@@ -112,7 +112,7 @@ def test_a_rejected_manifest_row_is_shown_with_its_own_error_not_as_an_unknown_i
     r = _score(tmp_path, hyps)
     assert r.exit_code == 5, r.output
     out = _one_line(r.output)
-    assert f"{m}:5: error: empty reference text for c2.wav" in r.output.splitlines()
+    assert any(line.startswith(f"{m}:5: error: empty reference text for c2.wav") for line in r.output.splitlines())
     assert "not in the manifest" not in out and "Traceback" not in out
     scored = {x["utt_id"] for x in csv.DictReader(open(tmp_path / "out" / "utterances.csv"))}
     assert scored == {"u0", "u1", "u2"}

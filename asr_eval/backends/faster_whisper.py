@@ -16,10 +16,15 @@ gain from intra-op threads while beam-search steps lose to their
 synchronisation, so the encoder runs ``threads`` intra-op threads and decoding
 runs on ``threads`` single-threaded replicas (measurements: docs/scale.md).
 The layout never changed an output, so it is not part of the cache key.
+
+With ``--decoding native`` none of that loop runs: each clip is decoded once
+per plan by ``WhisperModel.transcribe`` itself, with the arguments
+``native.faster_whisper_kwargs`` maps the plan to (``_transcribe_native``).
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import native
 from . import whisper_rules as rules
 from .base import WhisperPromptTokens
 from .host import cpu_threads_for, resolve_device
@@ -134,7 +140,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
                 cpu_threads=self.threads if self.device == "cpu" else self.cpu_threads, local_files_only=True,
             )
             decoder = model.model
-            if self.device == "cpu" and self.threads > 1:
+            if self.device == "cpu" and self.threads > 1 and not self.native:  # replicas serve the windowed loop
                 decoder = ctranslate2.models.Whisper(
                     str(self.spec.path), device="cpu", compute_type=self.compute_type,
                     intra_threads=1, inter_threads=self.threads,
@@ -147,13 +153,22 @@ class FasterWhisperBackend(WhisperPromptTokens):
 
     # ------------------------------------------------------------------ budget
 
+    @property
+    def native(self) -> bool:
+        """Whether ``WhisperModel.transcribe`` decodes (``--decoding native``) rather than the windowed loop."""
+        return self.options.decode.decoding == "native"
+
     def prompt_budget(self, method: str) -> int:
+        if self.native:  # refused here, while plans are made, before any clip is decoded
+            native.check_native_method(self.name, method)
         return PROMPT_BUDGET
 
     def describe(self) -> dict[str, Any]:
         import ctranslate2
         import faster_whisper
 
+        loop = ({"native": native.native_describe(self.name, self.options.decode)} if self.native else
+                {"without_timestamps": True, "window_seconds": WINDOW_SECONDS, "decoder_version": DECODER_VERSION})
         return {
             "backend": self.name,
             "model": self.spec.name,
@@ -161,9 +176,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
             "weights_sha256": self.spec.weights_sha256,
             "multilingual": self.spec.multilingual,
             **self.options.describe(),
-            "without_timestamps": True,
-            "window_seconds": WINDOW_SECONDS,
-            "decoder_version": DECODER_VERSION,
+            **loop,
             "faster_whisper": faster_whisper.__version__,
             "ctranslate2": ctranslate2.__version__,
         }
@@ -193,9 +206,7 @@ class FasterWhisperBackend(WhisperPromptTokens):
                     f = self.model.feature_extractor(audio[start:end])
                     feats.append((i, pad_or_trim(f[:, : f.shape[-1] - 1])))
         out: list[list[np.ndarray]] = [[] for _ in audios]
-        # On CPU a 30 s window already fills the GEMMs (1500 frames): batching windows
-        # there only costs cache (docs/scale.md).
-        step = max(1, self.batch_size) if self.device == "cuda" else 1
+        step = self.encode_batch_size()
         for k in range(0, len(feats), step):
             chunk = feats[k : k + step]
             batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.stack([f for _, f in chunk])))
@@ -203,6 +214,12 @@ class FasterWhisperBackend(WhisperPromptTokens):
             for (i, _), enc in zip(chunk, encoded):
                 out[i].append(np.array(enc))
         return out
+
+    def encode_batch_size(self) -> int:
+        """Windows per encoder call: ``batch_size`` on GPU, 1 on CPU, where one 30 s window
+        already fills the GEMMs (1500 frames) and batching only costs cache (docs/scale.md).
+        A method so the GPU's grouping of windows can be tested on a CPU."""
+        return max(1, self.batch_size) if self.device == "cuda" else 1
 
     def _generate(self, encoded: Sequence[np.ndarray], prompts: Sequence[list[int]], temperature: float,
                   model: Any = None) -> list[Any]:
@@ -292,6 +309,10 @@ class FasterWhisperBackend(WhisperPromptTokens):
             for plan in plan_list:
                 if plan.method not in METHODS:
                     raise ModelError(f"faster-whisper backend cannot apply biasing method {plan.method!r}")
+                if self.native:
+                    native.check_native_method(self.name, plan.method)
+        if self.native:
+            return [[self._transcribe_native(audio, plan) for plan in plan_list] for audio, plan_list in zip(audios, plans)]
         encoded = self.encode_windows(audios)
         streams: list[_Stream] = []
         for i, plan_list in enumerate(plans):
@@ -338,6 +359,74 @@ class FasterWhisperBackend(WhisperPromptTokens):
 
     def transcribe(self, audio: np.ndarray, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
         return self.transcribe_batch([audio], [list(plans)])[0]
+
+    # ------------------------------------------------------------------ native decoding
+
+    def _transcribe_native(self, audio: np.ndarray, plan: BiasPlan) -> DecodeResult:
+        """One clip under one plan, decoded by ``WhisperModel.transcribe`` itself.
+
+        A decode that never sampled (no fallback) is exactly the user's call.
+        One that sampled drew from CTranslate2's generator in whatever state
+        earlier clips left it, so it is decoded again on a fresh model seeded
+        from ``--seed`` (``native.native_seed``): the transcript is then the
+        engine's own output for that seed, whatever was decoded before it.
+        """
+        import ctranslate2
+
+        kwargs = native.faster_whisper_kwargs(self.options.decode, plan)
+        watch = _SamplingWatch(self.model.model)
+        segments = self._run_native(watch, audio, kwargs)
+        if watch.sampled:
+            with _SEED_LOCK:
+                ctranslate2.set_random_seed(native.native_seed(self.options.decode))
+                segments = self._run_native(self._native_sampler(), audio, kwargs)
+        return DecodeResult(
+            text=native.join_texts(s.text for s in segments),
+            extra={"decoding": "native", "resampled_with_seed": watch.sampled, "segments": [_segment_info(s) for s in segments]},
+        )
+
+    def _run_native(self, ct2_model: Any, audio: np.ndarray, kwargs: dict[str, Any]) -> list[Any]:
+        """``transcribe`` on the loaded ``WhisperModel`` with ``ct2_model`` as its CTranslate2 model, run to the end."""
+        model = copy.copy(self.model)
+        model.model = ct2_model
+        segments, _info = model.transcribe(audio, **kwargs)
+        return list(segments)
+
+    def _native_sampler(self) -> Any:
+        """A CTranslate2 model built as ``WhisperModel`` builds it, whose one worker thread has not sampled yet."""
+        import ctranslate2
+
+        m = self.model.model
+        return ctranslate2.models.Whisper(
+            str(self.spec.path), device=m.device, device_index=m.device_index, compute_type=self.compute_type,
+            intra_threads=self.threads if self.device == "cpu" else self.cpu_threads, inter_threads=1,
+        )
+
+
+class _SamplingWatch:
+    """The CTranslate2 model, seen through a wrapper that notes whether any ``generate`` call sampled."""
+
+    def __init__(self, model: Any):
+        self._model = model
+        self.sampled = False
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        if (kwargs.get("sampling_temperature") or 0) > 0:
+            self.sampled = True
+        return self._model.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _segment_info(segment: Any) -> dict[str, Any]:
+    """What the engine said about one segment, kept with the transcript (as ``windows`` in windowed decoding)."""
+    return {
+        "start": round(float(segment.start), 2), "end": round(float(segment.end), 2),
+        "temperature": segment.temperature, "avg_logprob": round(float(segment.avg_logprob), 4),
+        "compression_ratio": round(float(segment.compression_ratio), 3),
+        "no_speech_prob": round(float(segment.no_speech_prob), 4),
+    }
 
 
 @dataclass

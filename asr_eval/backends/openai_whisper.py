@@ -14,10 +14,15 @@ way faster-whisper computes them (160 samples of padding, last frame dropped,
 zero-padded to 3000 frames) so both encoders see the same input; a
 ``DecodingTask`` is given the rules' prompt as its initial tokens; sampling
 draws from torch's global generator, reseeded where the rules say.
+
+With ``--decoding native`` none of that runs: ``whisper.transcribe`` decodes
+each clip once per plan with the arguments ``native.openai_whisper_kwargs``
+maps the plan to, torch's generator seeded before each call.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +33,7 @@ import whisper
 from whisper.audio import N_FRAMES, pad_or_trim
 from whisper.decoding import DecodingOptions, DecodingTask
 
+from . import native
 from . import whisper_rules as rules
 from .boost import BoostLogitFilter, BoostTrie
 from .convert import convert
@@ -44,6 +50,8 @@ BOOST_BUDGET = 100_000  # boosting has no context limit; this only bounds plan f
 # 1 (before the key existed): fallback seeded with seed * 1_000_003 + window, unlike faster-whisper.
 # 2: sampled passes seeded by whisper_rules.sampling_seed, the rule faster-whisper always used.
 ENGINE_VERSION = 2
+# whisper.transcribe's carry_initial_prompt (openai-whisper 20250625 and later): the prompt in every window
+CARRY_SUPPORTED = "carry_initial_prompt" in inspect.signature(whisper.transcribe).parameters
 
 
 @dataclass(frozen=True)
@@ -145,10 +153,21 @@ class OpenAIWhisperBackend(WhisperPromptTokens):
 
     # ------------------------------------------------------------------ budget
 
+    @property
+    def native(self) -> bool:
+        """Whether ``whisper.transcribe`` decodes (``--decoding native``) rather than the windowed loop."""
+        return self.options.decode.decoding == "native"
+
     def prompt_budget(self, method: str) -> int:
+        if self.native:  # refused here, while plans are made, before any clip is decoded
+            native.check_native_method(self.name, method)
         return BOOST_BUDGET if method == "boost" else PROMPT_BUDGET
 
     def describe(self) -> dict[str, Any]:
+        loop = ({"native": native.native_describe(self.name, self.options.decode, carry_supported=CARRY_SUPPORTED)}
+                if self.native else
+                {"without_timestamps": True, "window_seconds": WINDOW_SECONDS, "decoder_version": DECODER_VERSION,
+                 "engine_version": ENGINE_VERSION})
         return {
             "backend": self.name,
             "model": self.spec.name,
@@ -157,10 +176,7 @@ class OpenAIWhisperBackend(WhisperPromptTokens):
             "checkpoint": str(self.checkpoint),
             "multilingual": self.spec.multilingual,
             **self.options.describe(),
-            "without_timestamps": True,
-            "window_seconds": WINDOW_SECONDS,
-            "decoder_version": DECODER_VERSION,
-            "engine_version": ENGINE_VERSION,
+            **loop,
             "openai_whisper": whisper.__version__,
             "torch": torch.__version__,
         }
@@ -228,8 +244,30 @@ class OpenAIWhisperBackend(WhisperPromptTokens):
         return DecodeResult(text=stream.text, extra=extra)
 
     def transcribe(self, audio: np.ndarray, plans: Sequence[BiasPlan]) -> list[DecodeResult]:
+        if self.native:
+            for plan in plans:  # every plan checked before the first is decoded
+                native.check_native_method(self.name, plan.method)
+            return [self.transcribe_native(audio, plan) for plan in plans]
         encoded = self.encode_windows(audio)
         return [self.decode_plan(encoded, plan) for plan in plans]
+
+    def transcribe_native(self, audio: np.ndarray, plan: BiasPlan) -> DecodeResult:
+        """One clip under one plan, decoded by ``whisper.transcribe`` itself.
+
+        torch's generator is seeded from ``--seed`` before each call, so a
+        clip whose windows fall back to sampling gets the same transcript
+        whatever was decoded before it (openai-whisper seeds nothing itself).
+        """
+        o = self.options.decode
+        kwargs = native.openai_whisper_kwargs(o, plan, fp16=self.fp16, carry_supported=CARRY_SUPPORTED)
+        torch.manual_seed(native.native_seed(o))
+        result = whisper.transcribe(self.model, np.ascontiguousarray(audio, dtype=np.float32), **kwargs)
+        segments = [{
+            "start": round(float(s["start"]), 2), "end": round(float(s["end"]), 2), "temperature": s["temperature"],
+            "avg_logprob": round(float(s["avg_logprob"]), 4), "compression_ratio": round(float(s["compression_ratio"]), 3),
+            "no_speech_prob": round(float(s["no_speech_prob"]), 4),
+        } for s in result["segments"]]
+        return DecodeResult(text=native.join_texts([result["text"]]), extra={"decoding": "native", "segments": segments})
 
     def transcribe_batch(self, audios: Sequence[np.ndarray], plans: Sequence[Sequence[BiasPlan]]) -> list[list[DecodeResult]]:
         """Clip by clip: PyTorch gains nothing here from decoding clips together."""

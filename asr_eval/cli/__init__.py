@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from . import merge, models, report, run, score, sweep, vocab
+from . import compare, gate, merge, models, report, run, score, sweep, vocab
 from .errors import Guarded
 
 app = typer.Typer(
@@ -33,6 +33,8 @@ app.command("score")(score.score)
 app.command("report")(report.report)
 app.command("merge")(merge.merge)
 app.command("sweep")(sweep.sweep)
+app.command("compare")(compare.compare)
+app.command("gate")(gate.gate)
 app.add_typer(vocab.app, name="vocab", help="Tools for vocabulary authors: check, budget, coverage, confusable, history, probe, export.")
 app.add_typer(models.app, name="models", help="List, convert (CTranslate2 -> openai-whisper) and locate Whisper models, offline.")
 

@@ -29,13 +29,18 @@ def merge(
     test_set: options.ManifestFormat = options.ManifestFormat(),
     reports: bool = typer.Option(True, help="Write the reports after merging."),
     redaction: options.Redaction = options.Redaction(),
+    normalizer: Optional[options.NormalizerName] = typer.Option(
+        None, "--normalizer", case_sensitive=False,
+        help="Re-score with this normaliser (asr-eval | whisper | none); default: the one the shards were scored with."),
+    group_by: options.GroupBy = None,
 ) -> None:
     """Combine shard run folders into one run: checks every clip x condition is present exactly once, then re-scores."""
     from ..merge import merge_runs
 
     try:
         outcome = merge_runs(shard_dirs, out, manifest=manifest, reports=reports, **redaction.kwargs(),
-                             command=sys.argv, force=force,
+                             command=sys.argv, force=force, normalizer=normalizer.value if normalizer else None,
+                             group_by=tuple(group_by or ()),
                              # read as the shards read it (run.json) unless the format options are given here
                              manifest_options=None if test_set == options.ManifestFormat() else test_set.read_options())
     except AsrEvalError as exc:

@@ -23,6 +23,7 @@ import functools
 import inspect
 import typing
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, List, Optional
 
@@ -36,6 +37,34 @@ Dictionary = Annotated[Optional[Path], typer.Option("--dictionary", "-d", help="
 # no short flag: '-d' is --dictionary in every command
 Directory = Annotated[Optional[Path], typer.Option("--directory", help="People directory (CSV: first,last,...).")]
 Progress = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+class NormalizerName(str, Enum):
+    """The --normalizer values (``asr_eval.normalize.NORMALIZER_NAMES``)."""
+
+    asr_eval = "asr-eval"
+    whisper = "whisper"
+    none = "none"
+
+
+NormalizerChoice = Annotated[NormalizerName, typer.Option(
+    "--normalizer", case_sensitive=False,
+    help="Text normaliser that scores the run: asr-eval (default; Whisper-style, keeps vocabulary terms intact) | "
+         "whisper (openai-whisper's EnglishTextNormalizer exactly, as the Open ASR Leaderboard uses) | "
+         "none (case- and punctuation-sensitive words split on whitespace).")]
+
+
+GroupBy = Annotated[Optional[List[str]], typer.Option(
+    "--group-by", metavar="COLUMN[,COLUMN]",
+    help="Report per-group numbers by this manifest column (gender, native_language, age band...), by speaker, or by "
+         "duration_band (derived: <5 s, 5-15 s, 15-30 s, >30 s); 'a,b' groups by both at once. Repeatable: one table "
+         "each. Default: accent_group (a report: the run's own). See docs/grouping.md.")]
+
+
+Synonyms = Annotated[Optional[Path], typer.Option(
+    "--synonyms", metavar="FILE",
+    help="Accepted equivalent spellings, one set per line ('ok|okay', 'healthcare|health care'), applied to "
+         "reference and hypothesis after normalisation (see docs/normalization.md).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Write into --out even if it holds files and is not an asr-eval folder "
                     "(files asr-eval did not write are never removed).")]
@@ -66,11 +95,18 @@ class Engine(OptionGroup):
     no_fallback: Annotated[bool, typer.Option(
         "--no-fallback", help="Disable temperature fallback (not advised: greedy Whisper loops on hard clips).")] = False
     seed: Annotated[int, typer.Option(help="Seed for fallback sampling.")] = 0
+    decoding: Annotated[str, typer.Option(
+        help="windowed: asr-eval's loop (prompt re-applied in every 30 s window, one encoder pass for all "
+             "conditions) | native: the engine's own transcribe(), as its users run it (docs/backends.md).")] = "windowed"
+    no_carry_initial_prompt: Annotated[bool, typer.Option(
+        "--no-carry-initial-prompt", help="With --decoding native on openai-whisper: the prompt conditions the "
+                                          "first window only (openai-whisper's default), not every window.")] = False
 
     def decode(self) -> DecodeOptions:
         """Raises ValueError on an impossible combination (the caller turns it into exit code 1)."""
         return DecodeOptions(beam_size=self.beam_size, seed=self.seed,
-                             temperatures=(0.0,) if self.no_fallback else DecodeOptions().temperatures)
+                             temperatures=(0.0,) if self.no_fallback else DecodeOptions().temperatures,
+                             decoding=self.decoding, carry_initial_prompt=not self.no_carry_initial_prompt)
 
     def run_config(self) -> dict[str, Any]:
         """The ``RunConfig`` fields these options set."""

@@ -20,12 +20,19 @@ def report(
     redaction: options.Redaction = options.Redaction(),
     n_boot: int = typer.Option(2000, help="Bootstrap resamples for confidence intervals."),
     seed: int = typer.Option(0, help="Bootstrap seed."),
+    group_by: options.GroupBy = None,
 ) -> None:
-    """(Re)write summary.csv, comparison.csv, harms.csv, report.md/.json/.html from a run folder."""
+    """(Re)write summary.csv, comparison.csv, harms.csv, report.md/.json/.html from a run folder.
+
+    --group-by regroups a finished run by any column it kept (metadata.csv), without the manifest.
+    """
+    from rich.markup import escape
+
     from ..report import write_reports
 
     try:
-        paths = write_reports(run_dir, **redaction.kwargs(), n_boot=n_boot, seed=seed)
+        paths = write_reports(run_dir, **redaction.kwargs(), n_boot=n_boot, seed=seed, group_by=group_by or None,
+                              on_note=lambda n: console.print(f"[yellow]{escape(n)}[/]", highlight=False))
     except AsrEvalError as exc:
         raise _fail(exc)
     for name, p in paths.items():

@@ -44,6 +44,9 @@ def run(
     execution: options.Execution = options.Execution(),
     cache: Optional[Path] = typer.Option(None, help="Transcript cache folder (default OUT/cache); may be shared between runs."),
     redaction: options.Redaction = options.Redaction(),
+    normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
+    group_by: options.GroupBy = None,
+    synonyms: options.Synonyms = None,
     progress: options.Progress = True,
 ) -> None:
     """Transcribe a manifest under every biasing condition, score it and write reports."""
@@ -53,7 +56,8 @@ def run(
         config = RunConfig(**engine.run_config(), **execution.run_config(), **redaction.kwargs(),
                            method=method, conditions=tuple(condition), shard=shard, correct=correct,
                            strength=strength, cache_dir=str(cache) if cache else None, progress=progress,
-                           force=force)
+                           force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()),
+                           synonyms=str(synonyms) if synonyms else None)
     except ValueError as exc:
         raise _fail(exc)
     _evaluate(manifest, out, vocab.dictionary, vocab.directory, config, audio, test_set, nonspeech)
@@ -106,12 +110,14 @@ def _print_summary(path: Path) -> None:
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     if not rows:
         return
-    columns = {"accent_group": "group", "condition": "condition", "clips": "clips", "speakers": "spk",
-               "words": "words", "wer": "WER", "term_recall": "term recall", "false_ins_per_100": "false ins/100"}
+    group = next(iter(rows[0]))  # the first column is the grouping's (accent_group unless --group-by said otherwise)
+    columns = {group: "group" if group == "accent_group" else group, "condition": "condition", "clips": "clips",
+               "speakers": "spk", "words": "words", "wer": "WER", "term_recall": "term recall",
+               "false_ins_per_100": "false ins/100"}
     wanted = [c for c in columns if c in rows[0]]
     table = Table(title=escape(str(path)))
     for c in wanted:
-        table.add_column(columns[c], overflow="fold", justify="left" if c in ("accent_group", "condition") else "right")
+        table.add_column(escape(columns[c]), overflow="fold", justify="left" if c in (group, "condition") else "right")
     for r in rows:
         table.add_row(*[escape(_fmt(r[c])) for c in wanted])  # group and condition names are user text
     Console().print(table)

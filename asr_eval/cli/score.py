@@ -33,6 +33,9 @@ def score(
     baseline: Optional[str] = typer.Option(None, help="Condition to compare the others against (default 'baseline' or the first)."),
     correct: Optional[float] = typer.Option(None, help="Post-correct non-baseline hypotheses towards the vocabulary at this threshold (0-1)."),
     redaction: options.Redaction = options.Redaction(),
+    normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
+    group_by: options.GroupBy = None,
+    synonyms: options.Synonyms = None,
 ) -> None:
     """Score transcripts produced elsewhere (e.g. a vendor with and without its custom vocabulary).
 
@@ -55,7 +58,9 @@ def score(
                              azure_field=azure_field)
         outcome = score_hypotheses(manifest, hyp, out, dictionary=vocab.dictionary, directory=vocab.directory,
                                    baseline=baseline, correct=correct, **redaction.kwargs(), command=sys.argv,
-                                   force=force, manifest_options=test_set.read_options(), hyp_options=options)
+                                   force=force, manifest_options=test_set.read_options(), hyp_options=options,
+                                   normalizer=normalizer.value, group_by=tuple(group_by or ()),
+                                   synonyms=synonyms)
     except AsrEvalError as exc:
         raise _fail(exc)
     print_outcome(outcome)

@@ -62,6 +62,8 @@ def sweep(
     execution: options.Execution = options.Execution(),
     audio: options.AudioAccess = options.AudioAccess(),
     test_set: options.ManifestFormat = options.ManifestFormat(),
+    normalizer: options.NormalizerChoice = options.NormalizerName.asr_eval,
+    group_by: options.GroupBy = None,
     progress: options.Progress = True,
 ) -> None:
     """Run a biasing method over strengths and/or vocabulary sizes; report recall vs false insertions per accent group."""
@@ -70,7 +72,7 @@ def sweep(
 
     try:
         config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False,
-                           force=force)
+                           force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()))
         ns = tuple(n for text in distractors for n in _ints(text, "--distractors"))
         if strengths is None:
             strengths = "" if ns else "0,1,2,4"

@@ -82,14 +82,34 @@ def _terms(dictionary: Optional[Path], directory: Optional[Path]) -> list:
     return [t for v in _load(dictionary, directory) for t in v.terms]
 
 
-def _coverage(terms: list, manifests: List[Path], min_missing: int = 2, on_problem=None, read_options=None):
-    """How often each term occurs in the manifests' references, normalised as the scorer does."""
+def _one_grouping(group_by: Optional[List[str]]):
+    """The one grouping a vocab table shows (its columns are the groups): the accent group unless --group-by says."""
+    from ..grouping import parse_group_by
+    from ..types import InputError
+
+    groupings = parse_group_by(group_by)
+    if len(groupings) > 1:
+        raise InputError("--group-by", "vocab commands show one grouping (its groups are the table's columns); "
+                         "for an intersection write 'a,b'")
+    return groupings[0]
+
+
+def _coverage(terms: list, manifests: List[Path], min_missing: int = 2, on_problem=None, read_options=None,
+              group_by: Optional[List[str]] = None):
+    """How often each term occurs in the manifests' references, normalised as the scorer does, per group."""
+    from ..grouping import check_columns, label_of, metadata_columns
     from ..vocab.coverage import coverage
     from ..vocab.sources import load_references, make_words, word_frequency
 
+    grouping = _one_grouping(group_by)
     words, version = make_words(terms)
     refs = load_references(manifests, on_problem=on_problem, options=read_options)
-    return coverage(terms, [(r.id, r.text, r.speaker, r.accent_group) for r in refs], words, word_frequency,
+    check_columns([grouping], metadata_columns(r.meta for r in refs), "the manifests")
+
+    def group(r) -> str:
+        return label_of(grouping, {"accent_group": r.accent_group, "speaker": r.speaker}, r.meta)
+
+    return coverage(terms, [(r.id, r.text, r.speaker, group(r)) for r in refs], words, word_frequency,
                     version, min_missing)
 
 
@@ -213,22 +233,25 @@ def coverage(
     directory: options.Directory = None,
     test_set: options.ManifestFormat = options.ManifestFormat(),
     min_missing: int = typer.Option(2, help="Report capitalised words missing from the vocabulary seen at least this often."),
-    by_accent: Optional[bool] = typer.Option(None, "--by-accent/--no-by-accent", help="One column per accent group (default: when there are at most 6)."),
+    by_accent: Optional[bool] = typer.Option(None, "--by-accent/--no-by-accent", help="One column per accent group (or --group-by group; default: when there are at most 6)."),
+    group_by: options.GroupBy = None,
     as_json: bool = JsonOpt,
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
-    """How often each term occurs in the reference transcripts, per accent group; untested terms; names missing from the vocabulary."""
+    """How often each term occurs in the reference transcripts, per accent group (or --group-by); untested terms; names missing from the vocabulary."""
     try:
         terms = _terms(dictionary, directory)
+        noun = _one_grouping(group_by).noun
         report = _coverage(terms, manifests, min_missing,
-                           on_problem=lambda p: print(f"warning: {p}", file=sys.stderr), read_options=test_set.read_options())
+                           on_problem=lambda p: print(f"warning: {p}", file=sys.stderr), read_options=test_set.read_options(),
+                           group_by=group_by)
     except AsrEvalError as exc:
         raise _fail(exc)
 
     def show(c: Console) -> None:
         groups = report.accent_groups
         wide = by_accent if by_accent is not None else len(groups) <= 6
-        t = Table(title=f"Term coverage in {_count(report.n_utterances, 'reference transcript')}, {_count(len(groups), 'accent group')} (normaliser {report.normalizer})")
+        t = Table(title=f"Term coverage in {_count(report.n_utterances, 'reference transcript')}, {_count(len(groups), noun if noun.endswith('group') else noun + ' group')} (normaliser {report.normalizer})")
         cols = ("term", "source", "occurrences", "clips", "speakers", *(groups if wide else ("groups with it", "fewest in a group")))
         for col in cols:
             t.add_column(col, no_wrap=col == "term", overflow="fold")
@@ -305,24 +328,30 @@ def confusable(
 def history(
     run_dir: Path = typer.Argument(..., help="A run folder written by `asr-eval run` (reads its terms.csv)."),
     baseline: str = typer.Option("baseline", help="Condition the others are compared with."),
-    by_accent: bool = typer.Option(True, help="Show a row per accent group as well as all groups together."),
+    by_accent: bool = typer.Option(True, help="Show a row per accent group (or --group-by group) as well as all groups together."),
+    group_by: options.GroupBy = None,
     as_json: bool = JsonOpt,
     csv_path: Optional[Path] = CsvOpt,
 ) -> None:
-    """Per-term recall and false insertions under each condition and accent group, and whether biasing helped or hurt."""
+    """Per-term recall and false insertions under each condition and accent group (or --group-by), and whether biasing helped or hurt."""
     from ..vocab.history import ALL
     from ..vocab.history import history as compute
     from ..vocab.sources import read_term_events
 
     try:
-        report = compute(read_term_events(run_dir), baseline)
+        grouping = _one_grouping(group_by)
+        events = read_term_events(run_dir)
+        if group_by:
+            events = _regroup(events, Path(run_dir), grouping)
+        report = compute(events, baseline)
     except AsrEvalError as exc:
         raise _fail(exc)
+    gcol = grouping.noun
 
     def show(c: Console) -> None:
         t = Table(title=f"Term history: {run_dir} (baseline: {report.baseline or 'none'})")
-        for col in ("term", "condition", "accent group", "occ.", "hits", "exact", "partial", "misses", "recall", "Δ recall", "false ins.", "Δ FI", "in force", "verdict"):
-            t.add_column(col, no_wrap=col in ("term", "condition", "accent group", "verdict"), overflow="fold")
+        for col in ("term", "condition", gcol, "occ.", "hits", "exact", "partial", "misses", "recall", "Δ recall", "false ins.", "Δ FI", "in force", "verdict"):
+            t.add_column(col, no_wrap=col in ("term", "condition", gcol, "verdict"), overflow="fold")
         for r in report.rows:
             if not by_accent and r.accent_group != ALL:
                 continue
@@ -433,3 +462,23 @@ def export(
     _emit(payload, [f.to_dict() for f in plan.findings], as_json and str(out) != "-", csv_path, show)
     if not written:
         raise typer.Exit(1)
+
+
+def _regroup(events: list, run_dir: Path, grouping) -> list:
+    """terms.csv rows with each clip's group under ``grouping`` in place of its accent group (from the run folder)."""
+    from ..grouping import check_columns, label_of
+    from ..runfolder import iter_utterance_rows, read_metadata, read_metadata_columns
+
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    check_columns([grouping], read_metadata_columns(folder), f"run folder {folder}")
+    meta = read_metadata(folder)
+    seconds: dict[str, float] = {}
+    if "duration_band" in grouping.columns and (folder / "utterances.csv").exists():
+        for u in iter_utterance_rows(folder / "utterances.csv"):
+            seconds.setdefault(str(u["utt_id"]), u["audio_seconds"])
+    out = []
+    for e in events:
+        uid = str(e.get("utt_id") or "")
+        row = {**e, "audio_seconds": seconds.get(uid)}
+        out.append({**e, "accent_group": label_of(grouping, row, meta.get(uid))})
+    return out

@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from ..counts import FIELDS, field_weights, record_values
+from ..grouping import (ALL, DEFAULT_GROUPINGS, DURATION_BAND, MAX_GROUPS, UNKNOWN, Grouping, clip_value,
+                        empty_value_note, too_many_groups)
 from ..redact import Redactor
 from ..runfolder import ClipBlock, Run
 from ..scoring import term_columns
 from ..stats import METRICS, PAIRED_METRICS, PairedCounts, mapsswe_segments
 
-ALL = "ALL"
 MAX_UTTERANCE_VIEWS = 1500
 N_WORST = 8
 MAX_EXPLANATIONS = 2000
@@ -50,6 +51,9 @@ def blocks_of(run: Run) -> list[ClipBlock]:
     for (uid, cond), pairs in run.alignments.items():
         if uid in blocks:
             blocks[uid].alignments[cond] = pairs
+    for uid, meta in (getattr(run, "metadata", None) or {}).items():
+        if uid in blocks:
+            blocks[uid].meta = dict(meta)
     return list(blocks.values())
 
 
@@ -146,18 +150,30 @@ _ERR_WEIGHTS = {name: [(FIELDS.index(f), w) for f, w in field_weights(METRICS[na
 
 @dataclass
 class _Pairs:
-    """One condition against the baseline: per-clip error differences and WER segments, each with its clip's group."""
+    """One condition against the baseline: per-clip error differences and WER segments, each with its clip's group.
 
-    group: array = field(default_factory=lambda: array("i"))
+    ``group[i]`` and ``seg_group[i]`` hold the group codes under grouping ``i``.
+    """
+
+    n_groupings: int = 1
+    group: list[array] = field(default_factory=list)
     errors: dict[str, array] = field(default_factory=lambda: {k: array("i") for k in _ERR_WEIGHTS})
-    seg_group: array = field(default_factory=lambda: array("i"))
+    seg_group: list[array] = field(default_factory=list)
     segments: array = field(default_factory=lambda: array("i"))
-    no_segments: set[str] = field(default_factory=set)  # groups (and ALL) where some baseline clip lacks an alignment
+    no_segments: set[tuple[int | None, str]] = field(default_factory=set)  # (grouping, group), (None, ALL): an alignment lacks
+
+    def __post_init__(self) -> None:
+        self.group = [array("i") for _ in range(self.n_groupings)]
+        self.seg_group = [array("i") for _ in range(self.n_groupings)]
 
 
 @dataclass
 class Collected:
-    """What the report model is built from (``collect``'s result)."""
+    """What the report model is built from (``collect``'s result); ``view(i)`` is grouping ``i``'s cells.
+
+    The methods take a group label of the first grouping (or ALL); other
+    groupings are reached through ``view``, which has the same methods.
+    """
 
     conditions: list[str]
     baseline: str
@@ -174,37 +190,53 @@ class Collected:
     views: list[dict[str, Any]]
     views_total: int
     worst: list[dict[str, Any]]
+    groupings: tuple[Grouping, ...] = DEFAULT_GROUPINGS
+    grouping_groups: list[list[str]] = field(default_factory=list)      # per grouping: its group labels, sorted
+    grouping_codes: list[dict[str, int]] = field(default_factory=list)  # per grouping: label -> code
+    notes: list[str] = field(default_factory=list)                      # warnings about the groupings (empty values)
+    index: int = 0                                                      # the grouping this view's methods use
+
+    def view(self, i: int) -> "Collected":
+        """The same collection seen through grouping ``i`` (``groups``, ``group_code`` and the methods)."""
+        from dataclasses import replace
+
+        return replace(self, index=i, groups=self.grouping_groups[i], group_code=self.grouping_codes[i])
+
+    def _key(self, group: str) -> tuple[int | None, str]:
+        return (None, ALL) if group == ALL else (self.index, group)
 
     def cell(self, group: str, cond: str) -> tuple[list[str], np.ndarray]:
-        return self.sums.matrix(("c", group, cond))
+        return self.sums.matrix(("c", *self._key(group), cond))
 
     def has_cell(self, group: str, cond: str) -> bool:
-        return self.sums.has(("c", group, cond))
+        return self.sums.has(("c", *self._key(group), cond))
 
     def paired(self, group: str, cond: str) -> PairedCounts | None:
         """Baseline and ``cond`` on the clips of ``group`` (or ALL) that both hold; None when there are none."""
-        if not self.sums.has(("pb", group, cond)):
+        key = self._key(group)
+        if not self.sums.has(("pb", *key, cond)):
             return None
-        speakers, b = self.sums.matrix(("pb", group, cond))
-        _, c = self.sums.matrix(("pc", group, cond))
+        speakers, b = self.sums.matrix(("pb", *key, cond))
+        _, c = self.sums.matrix(("pc", *key, cond))
         p = self.pairs[cond]
-        mask = None if group == ALL else np.frombuffer(p.group, dtype=np.int32) == self.group_code[group]
+        codes = p.group[self.index]
+        mask = None if group == ALL else np.frombuffer(codes, dtype=np.int32) == self.group_code[group]
         errs = {}
         for k, a in p.errors.items():
             z = np.frombuffer(a, dtype=np.int32).astype(float)
             errs[k] = z if mask is None else z[mask]
-        n = int(mask.sum()) if mask is not None else len(p.group)
+        n = int(mask.sum()) if mask is not None else len(codes)
         return PairedCounts(speakers, b, c, errs, n)
 
     def segments(self, group: str, cond: str) -> np.ndarray | None:
         """The WER segments' condition-minus-baseline errors; None when an alignment is missing."""
         p = self.pairs.get(cond)
-        if p is None or group in p.no_segments:
+        if p is None or self._key(group) in p.no_segments:
             return None
         z = np.frombuffer(p.segments, dtype=np.int32).astype(float)
         if group == ALL:
             return z
-        return z[np.frombuffer(p.seg_group, dtype=np.int32) == self.group_code[group]]
+        return z[np.frombuffer(p.seg_group[self.index], dtype=np.int32) == self.group_code[group]]
 
 
 def _ops(pairs: Sequence[Sequence[Any]]) -> str:
@@ -227,8 +259,14 @@ def redact_pairs(pairs: Sequence[Sequence[Any]], red: Redactor) -> list[list[Any
     return [[p[0], r, h] for p, r, h in zip(pairs, refs, hyps)]
 
 
-def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Redactor, display: Display) -> Collected:
-    """One pass over the clips: speaker sums, paired differences, term tallies and the bounded samples."""
+def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Redactor, display: Display,
+            groupings: Sequence[Grouping] = DEFAULT_GROUPINGS) -> Collected:
+    """One pass over the clips: speaker sums, paired differences, term tallies and the bounded samples.
+
+    Every row goes into the cells of its group under each of ``groupings``
+    and into ALL's; the ALL cells (and the speaker strata of their bootstrap,
+    the accent groups) are the same whichever groupings are asked for.
+    """
     from ..runfolder import run_conditions
     from .verdicts import cause
 
@@ -239,7 +277,12 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
     sums = _SpeakerSums()
     strata: dict[str, dict[str, str]] = defaultdict(dict)
     pairs: dict[str, _Pairs] = {}
-    group_code: dict[str, int] = {}
+    groupings = tuple(groupings)
+    ng = len(groupings)
+    codes: list[dict[str, int]] = [{} for _ in groupings]
+    meta_cols = sorted({c for g in groupings for c in g.columns if c not in ("accent_group", "speaker")})
+    empty: dict[str, int] = {c: 0 for c in meta_cols}
+    n_clips = 0
     present: dict[str, None] = {}
     term_agg: dict[tuple[str, str], dict[str, Any]] = {}
     directory_terms: set[str] = set()
@@ -253,48 +296,66 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
 
     for block in blocks:
         urows = block.utterances
-        # ---- counts: every row into its group's and ALL's cell; baseline rows paired with each condition's
+        if urows:
+            n_clips += 1
+            for c in meta_cols:
+                if clip_value(c, urows[0], block.meta) == UNKNOWN and not str(block.meta.get(c) or "").strip():
+                    empty[c] += 1
+        # ---- counts: every row into its groups' and ALL's cells; baseline rows paired with each condition's
         by_cond: dict[str, dict[str, Any]] = {}
         for u in urows:
-            cond, g, spk = str(u["condition"]), str(u["accent_group"]), str(u["speaker"])
+            cond, spk = str(u["condition"]), str(u["speaker"])
             if cond not in present:
                 present[cond] = None
                 order.setdefault(cond, len(order))
-            group_code.setdefault(g, len(group_code))
+            u["_groups"] = labels = tuple(g.label(lambda c: clip_value(c, u, block.meta)) for g in groupings)
+            for i, lab in enumerate(labels):
+                if lab not in codes[i]:
+                    if len(codes[i]) >= MAX_GROUPS:
+                        raise too_many_groups(groupings[i], len(codes[i]) + 1)
+                    codes[i][lab] = len(codes[i])
             vals = record_values(u)
             u["_values"] = vals
             u["_row"] = r = sums.row(vals)
-            sums.add(("c", g, cond), spk, r)
-            sums.add(("c", ALL, cond), spk, r)
-            strata[cond][spk] = g
+            for i, lab in enumerate(labels):
+                sums.add(("c", i, lab, cond), spk, r)
+            sums.add(("c", None, ALL, cond), spk, r)
+            strata[cond][spk] = str(u["accent_group"])
             by_cond[cond] = u
         for b in urows:
             if str(b["condition"]) != baseline:
                 continue
-            g, spk = str(b["accent_group"]), str(b["speaker"])
+            labels, spk = b["_groups"], str(b["speaker"])
             base_pairs = block.alignments.get(baseline)
             for cond in list(present):
                 if cond == baseline:
                     continue
-                p = pairs.setdefault(cond, _Pairs())
+                p = pairs.setdefault(cond, _Pairs(ng))
                 cond_pairs = block.alignments.get(cond)
                 c = by_cond.get(cond)
-                same_group = c if c is not None and str(c["accent_group"]) == g else _last_in_group(urows, cond, g)
-                for cell, other in ((g, same_group), (ALL, c)):
+                cells = []
+                for i, lab in enumerate(labels):
+                    same = c if c is not None and c["_groups"][i] == lab else _last_in_group(urows, cond, i, lab)
+                    cells.append(((i, lab), same))
+                cells.append(((None, ALL), c))
+                for cell, other in cells:
                     if other is None:
                         continue
-                    sums.add(("pb", cell, cond), spk, b["_row"])
-                    sums.add(("pc", cell, cond), spk, other["_row"])
-                    if cell == ALL:
-                        p.group.append(group_code[g])
+                    sums.add(("pb", *cell, cond), spk, b["_row"])
+                    sums.add(("pc", *cell, cond), spk, other["_row"])
+                    if cell[0] is None:
+                        for i, lab in enumerate(labels):
+                            p.group[i].append(codes[i][lab])
                         for k, ws in _ERR_WEIGHTS.items():
                             p.errors[k].append(sum(w * (other["_values"][i] - b["_values"][i]) for i, w in ws))
+                keys = {(i, lab) for i, lab in enumerate(labels)} | {(None, ALL)}
                 if cond_pairs is None or base_pairs is None:
-                    p.no_segments.update((g, ALL))
-                elif not ({g, ALL} <= p.no_segments):
+                    p.no_segments.update(keys)
+                elif not (keys <= p.no_segments):
                     for ce, be in mapsswe_segments(_ops(cond_pairs), _ops(base_pairs)):
                         p.segments.append(ce - be)
-                        p.seg_group.append(group_code[g])
+                        for i, lab in enumerate(labels):
+                            p.seg_group[i].append(codes[i][lab])
         if len(sums.rows) >= _FLUSH_ROWS:
             sums.flush()
 
@@ -325,7 +386,11 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
             disp = display(term, source)
             key = (cond == baseline, order.get(cond, 99), disp, t["utt_id"], seq)
             if expl.wants(key):
-                expl.add(key, _explanation(t, block.alignments.get(cond, []), meta.get(cond, {}), method, red, disp))
+                e = _explanation(t, block.alignments.get(cond, []), meta.get(cond, {}), method, red, disp)
+                labels = meta.get(cond, {}).get("_groups")
+                if labels is not None:
+                    e["groups"] = dict(zip((g.name for g in groupings), labels))
+                expl.add(key, e)
 
         # ---- the clip's view: shown if among the first by (group, speaker, id), or among the worst
         if urows:
@@ -339,26 +404,34 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
             wkey = (-max(errs.values(), default=0), -sum(errs.values()), first["utt_id"])
             if views.wants(vkey) or worst.wants(wkey):
                 view = _view(block, red, display)
+                view["groups"] = dict(zip((g.name for g in groupings), first["_groups"]))
                 views.add(vkey, view)
                 worst.add(wkey, view)
         for u in urows:
             u.pop("_values", None)
             u.pop("_row", None)
+            u.pop("_groups", None)
 
     sums.flush()
     conditions, _ = run_conditions(run_info, present)
+    notes = [empty_value_note(c, n, n_clips) + (" (no duration recorded: a run of imported transcripts decodes no "
+                                                 "audio; a manifest 'duration' column stands in)"
+                                                 if c == DURATION_BAND else "")
+             for c, n in empty.items() if n]
+    grouping_groups = [sorted(c) for c in codes]
     return Collected(
-        conditions=conditions, baseline=baseline, groups=sorted(group_code), sums=sums, strata=dict(strata),
-        pairs=pairs, group_code=group_code, term_agg=term_agg, directory_terms=directory_terms,
-        explanations=expl.result(), explanations_total=n_expl, causes={k: dict(v) for k, v in causes.items()},
-        views=views.result(), views_total=n_views, worst=worst.result(),
+        conditions=conditions, baseline=baseline, groups=grouping_groups[0] if ng else [], sums=sums,
+        strata=dict(strata), pairs=pairs, group_code=codes[0] if ng else {}, term_agg=term_agg,
+        directory_terms=directory_terms, explanations=expl.result(), explanations_total=n_expl,
+        causes={k: dict(v) for k, v in causes.items()}, views=views.result(), views_total=n_views,
+        worst=worst.result(), groupings=groupings, grouping_groups=grouping_groups, grouping_codes=codes, notes=notes,
     )
 
 
-def _last_in_group(urows: Sequence[Mapping[str, Any]], cond: str, group: str) -> Mapping[str, Any] | None:
+def _last_in_group(urows: Sequence[Mapping[str, Any]], cond: str, i: int, group: str) -> Mapping[str, Any] | None:
     found = None
     for u in urows:
-        if str(u["condition"]) == cond and str(u["accent_group"]) == group:
+        if str(u["condition"]) == cond and u["_groups"][i] == group:
             found = u
     return found
 

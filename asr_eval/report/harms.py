@@ -21,7 +21,8 @@ from ..runfolder import RunData
 from ..scoring import term_columns
 from .format import json_float
 from .collect import Collected
-from .numbers import ALL, ALPHA, _no_interval, _strata, too_few_speakers
+from ..grouping import DEFAULT_GROUPINGS, Grouping
+from .numbers import ALL, ALPHA, _no_interval, _strata, seed_tag, too_few_speakers
 
 HARM_METRICS = st.HARM_METRICS
 KIND_LABELS = {NONSPEECH: "output on non-speech", ECHO: "prompt echo", LOOP: "repetition loop", TAIL: "dropped tail"}
@@ -29,26 +30,43 @@ N_EXAMPLES = 12  # events listed per condition in the Markdown; the HTML shows e
 
 
 def harm_section(run: RunData, col: Collected, groups: Sequence[str], red: Redactor, n_boot: int,
-                 seed: int) -> dict[str, Any]:
+                 seed: int, grouping: Grouping = DEFAULT_GROUPINGS[0]) -> dict[str, Any]:
     """Per condition x group (ALL first): harm rates with intervals; each condition minus the baseline; events.
 
     The rates come from the per-speaker count sums ``collect`` gathered in its
     one pass over the clips; the events from harms.jsonl (``run.harms``).
     """
-    order = [ALL, *groups]
+    summary, comparisons = harm_tables(col, groups, n_boot, seed, grouping)
+    return {
+        "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent} for k in HARM_METRICS},
+        "summary": summary,
+        "comparisons": comparisons,
+        "events": _event_counts(run, col.conditions),
+        "examples": _examples(run, col.conditions, red),
+        "thresholds": run.run.get("harms") if isinstance(run.run.get("harms"), Mapping) else None,
+    }
+
+
+def harm_tables(col: Collected, groups: Sequence[str], n_boot: int, seed: int,
+                grouping: Grouping = DEFAULT_GROUPINGS[0], include_all: bool = True,
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(harm rates per condition x group, each condition minus the baseline) under ``grouping``."""
+    key = grouping.key
+    order = [ALL, *groups] if include_all else list(groups)
     summary = []
     for cond in col.conditions:
         for g in order:
             if not col.has_cell(g, cond):
                 continue
             speakers, mat = col.cell(g, cond)
-            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot, seed=st.stable_seed(seed, "harms", g),
+            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot,
+                                     seed=st.stable_seed(seed, "harms", seed_tag(grouping, g)),
                                      metrics=HARM_METRICS, strata=_strata(col.strata[cond]) if g == ALL else None)
             c = gs.counts
             few = too_few_speakers(gs.speakers)
             metrics = {k: v.as_dict() for k, v in gs.metrics.items()}
             summary.append({
-                "accent_group": g, "condition": cond, "clips": gs.clips, "speakers": gs.speakers,
+                key: g, "condition": cond, "clips": gs.clips, "speakers": gs.speakers,
                 "speech_clips": c.clips - c.ns_clips, "nonspeech_clips": c.ns_clips,
                 "too_few_speakers": few,
                 "counts": {k: getattr(c, k) for k in ("ns_clips", "ns_output_clips", "ns_words", "echo_clips",
@@ -56,18 +74,13 @@ def harm_section(run: RunData, col: Collected, groups: Sequence[str], red: Redac
                                                       "tail_words")},
                 "metrics": {k: _no_interval(v) for k, v in metrics.items()} if few else metrics,
             })
-    return {
-        "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent} for k in HARM_METRICS},
-        "summary": summary,
-        "comparisons": _comparisons(col, order, n_boot, seed),
-        "events": _event_counts(run, col.conditions),
-        "examples": _examples(run, col.conditions, red),
-        "thresholds": run.run.get("harms") if isinstance(run.run.get("harms"), Mapping) else None,
-    }
+    return summary, _comparisons(col, order, n_boot, seed, grouping)
 
 
-def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int,
+                 grouping: Grouping) -> list[dict[str, Any]]:
     """Each condition minus the baseline, decided like the WER comparisons (``stats.decide``), in their own Holm families."""
+    key = grouping.key
     base = col.baseline
     if base not in col.conditions:
         return []
@@ -80,7 +93,7 @@ def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -
             if p is None:
                 continue
             res = st.paired_compare_counts(p, metrics=HARM_METRICS, n_boot=n_boot,
-                                           seed=st.stable_seed(seed, "harms-paired", g),
+                                           seed=st.stable_seed(seed, "harms-paired", seed_tag(grouping, g)),
                                            strata=_strata(col.strata[base]) if g == ALL else None)
             for name, r in res.items():
                 if math.isnan(r.base) and math.isnan(r.cond):
@@ -88,7 +101,7 @@ def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -
                 few = too_few_speakers(r.n_speakers)
                 lo, hi = (None, None) if few else (json_float(r.low), json_float(r.high))
                 rows.append({
-                    "accent_group": g, "condition": cond, "baseline": base, "metric": name,
+                    key: g, "condition": cond, "baseline": base, "metric": name,
                     "base": json_float(r.base), "cond": json_float(r.cond), "diff": json_float(r.diff),
                     "low": lo, "high": hi,
                     "ci_excludes_zero": bool(lo is not None and hi is not None and (lo > 0 or hi < 0)),
@@ -96,7 +109,7 @@ def _comparisons(col: Collected, order: Sequence[str], n_boot: int, seed: int) -
                     "n_differ": r.n_differ, "wilcoxon_p": json_float(r.wilcoxon_p),
                     "speaker_t_p": json_float(r.speaker_t_p), "mapsswe_p": json_float(r.mapsswe_p),
                 })
-    for family in (lambda r: r["accent_group"] == ALL, lambda r: r["accent_group"] != ALL):
+    for family in (lambda r: r[key] == ALL, lambda r: r[key] != ALL):
         fam = [r for r in rows if family(r)]
         tested = [r for r in fam if not r["too_few_speakers"]]
         for test in ("wilcoxon", "mapsswe"):
@@ -172,20 +185,23 @@ HARMS_CSV_COLUMNS = ("accent_group", "condition", "metric", "value", "low", "hig
                      "baseline", "base", "diff", "diff_low", "diff_high", "holm_wilcoxon", "significance")
 
 
-def harms_csv(model: Mapping[str, Any]) -> str:
-    """harms.csv: one row per group x condition x harm metric, its interval and, for biased conditions, the change."""
+def harms_csv(model: Mapping[str, Any], key: str = "accent_group") -> str:
+    """harms.csv: one row per group x condition x harm metric, its interval and, for biased conditions, the change.
+
+    ``model`` is the report model, or one grouping's section of it (``key`` its group column).
+    """
     import csv
     import io
 
     h = model.get("harms") or {}
-    comp = {(r["accent_group"], r["condition"], r["metric"]): r for r in h.get("comparisons", [])}
+    comp = {(r[key], r["condition"], r["metric"]): r for r in h.get("comparisons", [])}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(HARMS_CSV_COLUMNS)
+    w.writerow((key, *HARMS_CSV_COLUMNS[1:]))
     for r in h.get("summary", []):
         for name, e in r["metrics"].items():
-            c = comp.get((r["accent_group"], r["condition"], name), {})
-            row = [r["accent_group"], r["condition"], name, e["value"], e["low"], e["high"], r["clips"],
+            c = comp.get((r[key], r["condition"], name), {})
+            row = [r[key], r["condition"], name, e["value"], e["low"], e["high"], r["clips"],
                    r["nonspeech_clips"], c.get("baseline"), c.get("base"), c.get("diff"), c.get("low"), c.get("high"),
                    c.get("holm_wilcoxon"), c.get("significance")]
             w.writerow(["" if v is None else v for v in row])

@@ -17,6 +17,7 @@ from .. import stats as st
 from . import plots
 from .format import fmt_ci, fmt_ci_or_na, fmt_p, fmt_value, na_speakers
 from .numbers import ALL
+from .tables import group_key
 
 _ENV: jinja2.Environment | None = None
 
@@ -51,17 +52,25 @@ def _env() -> jinja2.Environment:
     return _ENV
 
 
-def _plots(model: Mapping[str, Any]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {"wer": None, "recall": None, "gain": None, "terms": None}
+def _plots(model: Mapping[str, Any]) -> dict[str, Any]:
+    key = group_key(model)
+    out: dict[str, Any] = {"wer": None, "recall": None, "gain": None, "terms": None, "groupings": []}
     if model["summary"]:
-        out["wer"] = plots.group_condition_plot(model["summary"], model["conditions"], model["groups"])
+        out["wer"] = plots.group_condition_plot(model["summary"], model["conditions"], model["groups"], key=key)
         if any(r["metrics"]["term_recall"]["value"] is not None for r in model["summary"]):
             out["recall"] = plots.group_condition_plot(model["summary"], model["conditions"], model["groups"],
-                                                       metric="term_recall", label="Term recall (%)")
+                                                       metric="term_recall", label="Term recall (%)", key=key)
     if model["fairness"]["gains"]:
-        out["gain"] = plots.gain_plot(model["fairness"]["gains"], model["conditions"], model["groups"])
+        out["gain"] = plots.gain_plot(model["fairness"]["gains"], model["conditions"], model["groups"], key=key)
     if any(t["recall_change"] is not None for t in model["terms"]):
         out["terms"] = plots.term_plot(model["terms"], model["conditions"], model["baseline"])
+    for sec in model.get("groupings") or []:  # each further grouping: its WER and gain plots
+        out["groupings"].append({
+            "wer": plots.group_condition_plot(sec["summary"], model["conditions"], sec["groups"], key=sec["key"])
+            if sec["summary"] else None,
+            "gain": plots.gain_plot(sec["fairness"]["gains"], model["conditions"], sec["groups"], key=sec["key"])
+            if sec["fairness"]["gains"] else None,
+        })
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from .. import stats as st
 from .format import fmt_ci, fmt_ci_or_na, fmt_p, fmt_value, na_speakers
 from .numbers import ALL
+from .tables import group_key
 
 MD_MAX_EXPLANATIONS = 150  # a person reads the Markdown; the HTML and JSON hold every row
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#])")
@@ -54,9 +55,29 @@ def _gap_ci(g: Mapping[str, Any]) -> str:
     return "; ".join(f"{na_speakers(n[x])} in {md_escape(x)}" for x in g["too_few_speakers"])
 
 
-def _fairness(model: Mapping[str, Any]) -> list[str]:
-    f = model["fairness"]
-    out = ["## Fairness across accent groups", ""]
+def _names(sec: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(row key, noun, plural) of a model's first grouping or of a grouping section."""
+    g = sec if "key" in sec else (sec.get("group_by") or [{"key": "accent_group", "noun": "accent group"}])[0]
+    noun = str(g["noun"])
+    return str(g["key"]), noun, noun + "s" if noun.endswith("group") else noun + " groups"
+
+
+def _group_cell(r: Mapping[str, Any], key: str) -> str:
+    return md_escape(r[key]) if r[key] != ALL else "**ALL**"
+
+
+def _clip_group(e: Mapping[str, Any], model: Mapping[str, Any]) -> Any:
+    """The group a clip is shown under: its label in the report's first grouping (its accent group by default)."""
+    by = model.get("group_by") or []
+    groups = e.get("groups") or {}
+    return groups.get(by[0]["name"], e.get("accent_group", "")) if by else e.get("accent_group", "")
+
+
+def _fairness(model: Mapping[str, Any], sec: Mapping[str, Any] | None = None, level: str = "##") -> list[str]:
+    sec = sec if sec is not None else model
+    key, noun, plural = _names(sec)
+    f = sec["fairness"]
+    out = [f"{level} Fairness across {plural}", ""]
     # When groups differ the gap lines already lead the verdicts above.
     lines = f["gain_verdicts"] if f["groups_differ"] else f["verdicts"]
     out += [f"- {md_escape(v)}" for v in lines] + [""]
@@ -73,11 +94,11 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
             ],
         )
     if f["gains"]:
-        out += ["### Biasing gain per accent group (baseline WER minus biased WER; positive = helped)", ""]
+        out += [f"{level}# Biasing gain per {noun} (baseline WER minus biased WER; positive = helped)", ""]
         out += _table(
             ["Condition", "Group", "Baseline WER", "Biased WER", "Gain", "95% CI", "Relative gain", "Significance"],
             [
-                [md_escape(g["condition"]), md_escape(g["accent_group"]), fmt_value("wer", g["base"]), fmt_value("wer", g["cond"]),
+                [md_escape(g["condition"]), md_escape(g[key]), fmt_value("wer", g["base"]), fmt_value("wer", g["cond"]),
                  fmt_value("wer", g["gain"], True),
                  fmt_ci_or_na("wer", g["low"], g["high"], g["too_few_speakers"], g["n_speakers"], True),
                  "n/a" if g["relative_gain"] is None else f"{100 * g['relative_gain']:+.0f}%", md_escape(g["verdict_note"])]
@@ -96,18 +117,20 @@ def _fairness(model: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _summary(model: Mapping[str, Any]) -> list[str]:
-    out = ["## Summary per accent group and condition", "",
+def _summary(model: Mapping[str, Any], sec: Mapping[str, Any] | None = None, level: str = "##") -> list[str]:
+    sec = sec if sec is not None else model
+    key, noun, _ = _names(sec)
+    out = [f"{level} Summary per {noun} and condition", "",
            (f"Rates are summed errors over summed words; 95% intervals from a bootstrap over speakers "
             f"({model['settings']['n_boot']} draws). B-WER is the WER on the words of vocabulary terms, U-WER on all "
-            f"other words. Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
+            f"other words; formatted WER counts case and punctuation (each mark a token, as fstalign's does). Groups with fewer than {model['settings']['min_speakers']} speakers get no interval "
             f"(n/a); groups marked ⚠ also include those with fewer than {model['settings']['min_words']} words, "
             "whose intervals are wide and unstable."), ""]
-    names = ["wer", "cer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
+    names = ["wer", "cer", "fwer", "term_recall", "term_precision", "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy"]
     rows = []
-    for r in model["summary"]:
+    for r in sec["summary"]:
         flag = f"⚠ {md_escape(r['small_reason'])}" if r["small"] else ""
-        rows.append([md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]),
+        rows.append([_group_cell(r, key), md_escape(r["condition"]),
                      r["clips"], r["speakers"], r["words"],
                      *[_metric_cell(r, n) for n in names],
                      "{:.1f}/{:.1f}/{:.1f}".format(*(100 * (r["metrics"][k]["value"] or 0) for k in ("sub_rate", "del_rate", "ins_rate"))),
@@ -123,38 +146,46 @@ def _p_cells(r: Mapping[str, Any]) -> list[str]:
     return [f"{fmt_p(r[f'{t}_p'])} ({fmt_p(r.get(f'holm_{t}'))})" for t in ("wilcoxon", "sign", "speaker_t", "mapsswe")]
 
 
-def _comparisons(model: Mapping[str, Any]) -> list[str]:
-    rows = model["comparisons"]
+def _comparisons(model: Mapping[str, Any], sec: Mapping[str, Any] | None = None, level: str = "##") -> list[str]:
+    rows = (sec if sec is not None else model)["comparisons"]
+    key, noun, plural = _names(sec if sec is not None else model)
     if not rows:
         return []
+    if sec is not None:  # a further grouping: its ALL rows are the report's own, shown once above
+        per_group = [r for r in rows if r[key] != ALL]
+        if not per_group:
+            return []
+        return ([f"{level} Each condition vs {md_escape(model['baseline'])} per {noun} (exploratory; Holm over all "
+                 f"per-{noun} rows)", ""] + _comparison_table(per_group, key))
     out = [f"## Each condition vs {md_escape(model['baseline'])} (paired, same clips)", "",
            ("Difference = condition minus baseline. Tests: Wilcoxon signed-rank, sign and paired t-test over "
             "speakers, MAPSSWE (NIST sc_stats) over segments (for WER cut exactly as sc_stats cuts them, for the "
             "other metrics whole clips); p-values Holm-adjusted within the overall comparisons and within the "
-            "per-group ones. The verdict is decided by a speaker-level test, named in its cell: the Wilcoxon test "
+            "per-group ones (formatted WER in families of its own). The verdict is decided by a speaker-level test, named in its cell: the Wilcoxon test "
             "when enough speakers changed for it to pass the Holm correction at all (its smallest p is 2/2^n: "
             f"{st.WILCOXON_MIN_DIFFER} speakers for one comparison, more for a family), the "
             "paired t-test over speakers otherwise; 'significant' = that test's Holm-adjusted p below "
             f"{model['settings']['alpha']}. MAPSSWE never decides: it treats the segments of one speaker as "
             "independent and overstates the evidence when speakers respond differently. Groups with fewer than "
             f"{model['settings']['min_speakers']} speakers get no interval, no test and no verdict."), ""]
-    def table(rs: Sequence[Mapping[str, Any]]) -> list[str]:
-        return _table(
-            ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
-             "Wilcoxon p (Holm)", "Sign p (Holm)", "Paired t p (Holm)", "MAPSSWE p (Holm)", "Verdict (deciding test)"],
-            [[md_escape(r["accent_group"]) if r["accent_group"] != ALL else "**ALL**", md_escape(r["condition"]),
-              st.METRICS[r["metric"]].label, fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]),
-              fmt_value(r["metric"], r["diff"], True),
-              fmt_ci_or_na(r["metric"], r["low"], r["high"], r["too_few_speakers"], r["n_speakers"], True), r["n_speakers"],
-              *_p_cells(r), md_escape(r["verdict_note"])]
-             for r in rs],
-        )
-
-    out += ["### All accent groups together", ""] + table([r for r in rows if r["accent_group"] == ALL])
-    per_group = [r for r in rows if r["accent_group"] != ALL]
+    out += [f"### All {plural} together", ""] + _comparison_table([r for r in rows if r[key] == ALL], key)
+    per_group = [r for r in rows if r[key] != ALL]
     if per_group:
-        out += ["### Per accent group (exploratory; Holm over all per-group rows)", ""] + table(per_group)
+        out += [f"### Per {noun} (exploratory; Holm over all per-group rows)", ""] + _comparison_table(per_group, key)
     return out
+
+
+def _comparison_table(rs: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+    return _table(
+        ["Group", "Condition", "Metric", "Baseline", "Condition value", "Difference", "95% CI", "Speakers",
+         "Wilcoxon p (Holm)", "Sign p (Holm)", "Paired t p (Holm)", "MAPSSWE p (Holm)", "Verdict (deciding test)"],
+        [[_group_cell(r, key), md_escape(r["condition"]),
+          st.METRICS[r["metric"]].label, fmt_value(r["metric"], r["base"]), fmt_value(r["metric"], r["cond"]),
+          fmt_value(r["metric"], r["diff"], True),
+          fmt_ci_or_na(r["metric"], r["low"], r["high"], r["too_few_speakers"], r["n_speakers"], True), r["n_speakers"],
+          *_p_cells(r), md_escape(r["verdict_note"])]
+         for r in rs],
+    )
 
 
 def _terms(model: Mapping[str, Any]) -> list[str]:
@@ -207,7 +238,7 @@ def _explanations(model: Mapping[str, Any]) -> list[str]:
                       [[md_escape(c["condition"]), c["cause"], c["miss"], c["partial"], c["false_insertion"]]
                        for c in model["failure_causes"]])
     out += _table(["Condition", "Clip", "Group", "Term", "Outcome", "Heard", "In prompt/hotwords", "Why", "Aligned words"],
-                  [[md_escape(e["condition"]), md_escape(e["utt_id"]), md_escape(e["accent_group"]), md_escape(e["term"]),
+                  [[md_escape(e["condition"]), md_escape(e["utt_id"]), md_escape(_clip_group(e, model)), md_escape(e["term"]),
                     e["outcome"], md_escape(e["hyp_text"]), {True: "yes", False: "no", None: "n/a"}[e["in_force"]]
                     + (" (dropped: budget)" if e["dropped"] else ""), md_escape(e["reason"]), _pairs_text(e["context"])]
                    for e in shown])
@@ -219,7 +250,7 @@ def _worst(model: Mapping[str, Any]) -> list[str]:
         return []
     out = ["## Worst utterances", ""]
     for w in model["worst"]:
-        out += [f"**{md_escape(w['utt_id'])}** ({md_escape(w['accent_group'])}, speaker {md_escape(w['speaker'])})", ""]
+        out += [f"**{md_escape(w['utt_id'])}** ({md_escape(_clip_group(w, model))}, speaker {md_escape(w['speaker'])})", ""]
         rows = [["reference", md_escape(w["ref"]), ""]]
         rows += [[md_escape(c), md_escape(h["hyp"]), f"{h['errors']} errors"] for c, h in w["hyps"].items()]
         out += _table(["", "Text", "Errors"], rows)
@@ -236,7 +267,8 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     if isinstance(eng, dict):
         dec = eng.get("decode") or {}
         lines.append(f"- Engine: {md_escape(eng.get('backend'))} {md_escape(eng.get('model'))} on {md_escape(eng.get('device'))} "
-                     f"({md_escape(eng.get('compute_type'))}), beam {md_escape(dec.get('beam_size'))}")
+                     f"({md_escape(eng.get('compute_type'))}), beam {md_escape(dec.get('beam_size'))}, "
+                     f"{md_escape(dec.get('decoding') or 'windowed')} decoding")
     for key in ("manifest", "dictionary", "directory"):
         v = r.get(key)
         if v:
@@ -259,12 +291,19 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _harm_rates(h: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+    names = list(h["metrics"])
+    return _table(["Group", "Clips", "Non-speech", *[st.METRICS[n].label for n in names]],
+                  [[md_escape(r[key]), r["clips"], r["nonspeech_clips"],
+                    *[_metric_cell(r, n) for n in names]] for r in rows])
+
+
 def _harms(model: Mapping[str, Any]) -> list[str]:
     """Per condition: harm rates per group with intervals, the change against the baseline, and examples."""
     h = model.get("harms")
     if not h or not h["summary"]:
         return []
-    names = list(h["metrics"])
+    key = group_key(model)
     out = ["## Harms", "",
            "Beyond term errors: output on clips with no speech (never part of WER), prompt echo (a run of the "
            "prompt copied where the reference does not have it), repetition loops and dropped tails (the "
@@ -276,13 +315,11 @@ def _harms(model: Mapping[str, Any]) -> list[str]:
         if not rows:
             continue
         out += [f"### {md_escape(cond)}", ""]
-        out += _table(["Group", "Clips", "Non-speech", *[st.METRICS[n].label for n in names]],
-                      [[md_escape(r["accent_group"]), r["clips"], r["nonspeech_clips"],
-                        *[_metric_cell(r, n) for n in names]] for r in rows])
+        out += _harm_rates(h, rows, key)
         e = events.get(cond)
         if e:
             out += ["Events: " + ", ".join(f"{e[k]} {k.replace('_', ' ')}" for k in e if k != "condition"), ""]
-        comp = [r for r in h["comparisons"] if r["condition"] == cond and r["accent_group"] == ALL]
+        comp = [r for r in h["comparisons"] if r["condition"] == cond and r[key] == ALL]
         if comp:
             out += [f"Against {md_escape(model['baseline'])} (paired, same clips; Holm over the harm comparisons):", ""]
             out += _table(["Metric", md_escape(model["baseline"]), md_escape(cond), "Change", "95% CI", "Holm p",
@@ -294,8 +331,27 @@ def _harms(model: Mapping[str, Any]) -> list[str]:
         ex = h["examples"].get(cond) or []
         if ex:
             out += ["Examples:", ""]
-            out += [f"- `{md_escape(x['utt_id'])}` ({md_escape(x['accent_group'])}), {md_escape(x['label'])}: "
+            out += [f"- `{md_escape(x['utt_id'])}` ({md_escape(_clip_group(x, model))}), {md_escape(x['label'])}: "
                     f"{md_escape(x['detail'])}: \"{md_escape(x['text'])}\"" for x in ex] + [""]
+    return out
+
+
+def _grouping(model: Mapping[str, Any], sec: Mapping[str, Any]) -> list[str]:
+    """A further grouping (``--group-by``): its verdicts, summary, per-group comparisons, fairness and harm rates."""
+    key, noun, plural = _names(sec)
+    out = [f"## Grouped by {md_escape(noun)}", ""]
+    lines = list(sec["verdicts"])  # a real gap and the small groups; the rest is under Fairness below
+    out += [f"- {md_escape(v)}" for v in lines] + ([""] if lines else [])
+    out += _summary(model, sec, "###")
+    out += _comparisons(model, sec, "###")
+    out += _fairness(model, sec, "###")
+    h = sec.get("harms") or {}
+    if h.get("summary"):
+        out += [f"### Harms per {md_escape(noun)}", ""]
+        for cond in model["conditions"]:
+            rows = [r for r in h["summary"] if r["condition"] == cond]
+            if rows:
+                out += [f"**{md_escape(cond)}**", ""] + _harm_rates(h, rows, key)
     return out
 
 
@@ -306,6 +362,8 @@ def render_markdown(model: Mapping[str, Any]) -> str:
     if model["redaction"].get("problem"):
         out += [f"> **Warning:** {md_escape(model['redaction']['problem'])}", ""]
     out += ["## Verdicts", ""] + [f"- {md_escape(v)}" for v in model["verdicts"]] + [""]
+    if model.get("grouping_notes"):
+        out += [f"> **Grouping:** {md_escape(n)}" for n in model["grouping_notes"]] + [""]
     fairness_first = model["fairness"]["groups_differ"]
     if fairness_first:
         out += _fairness(model)
@@ -317,6 +375,8 @@ def render_markdown(model: Mapping[str, Any]) -> str:
     out += _explanations(model)
     out += _worst(model)
     out += _harms(model)
+    for sec in model.get("groupings") or []:
+        out += _grouping(model, sec)
     if model["skipped"]:
         out += ["## Skipped inputs", ""]
         out += _table(["File", "Line", "Severity", "Problem"],

@@ -10,15 +10,16 @@ modules to every excerpt that leaves them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from .. import stats as st
+from ..grouping import DEFAULT_GROUPINGS, Grouping, is_default
 from ..redact import Redactor
 from ..runfolder import ClipBlock, RunData
 from . import harms, numbers, verdicts, views
-from .collect import blocks_of, collect
+from .collect import Collected, blocks_of, collect
 from .format import fmt_ci, fmt_p, fmt_value
 from .numbers import ALL, ALPHA, SUMMARY_METRICS
 
@@ -56,6 +57,18 @@ def _name_forms(people) -> set[str]:
     return out
 
 
+def verdicts_and_fairness(col: Collected, groups: list[str], comparisons: list[dict[str, Any]], n_boot: int,
+                          seed: int) -> dict[str, Any]:
+    """Put the verdict in words on each comparison row; the fairness section with its verdict sentences.
+
+    Shared with ``compare``, which calls it on each pair of runs once the Holm
+    correction has been applied across every pair (its rows carry the group
+    under the default grouping's key).
+    """
+    _verdict_notes(comparisons)
+    return _fairness(col, groups, comparisons, n_boot, seed, DEFAULT_GROUPINGS[0], "")
+
+
 def build_report(
     run: RunData,
     *,
@@ -65,6 +78,7 @@ def build_report(
     seed: int = 0,
     clips: Callable[[], Iterable[ClipBlock]] | None = None,
     directory_terms: Callable[[], set[str]] | None = None,
+    groupings: Sequence[Grouping] = DEFAULT_GROUPINGS,
 ) -> dict[str, Any]:
     """The full report model (JSON-ready: only dicts, lists, str, int, float, bool, None).
 
@@ -74,7 +88,13 @@ def build_report(
     the rows ``run`` holds. Either way one pass over the clips
     (``collect.collect``) gathers what the report needs, so its memory does
     not grow with the number of clips.
+
+    ``groupings`` (``grouping.parse_group_by``): the first one's tables are
+    the model's ``summary``, ``comparisons``, ``fairness`` and ``harms`` (keyed
+    by its ``key``), as they always were for the accent group; each further
+    one is a section of ``groupings`` with the same tables.
     """
+    groupings = tuple(groupings) or DEFAULT_GROUPINGS
     if clips is None:
         blocks = lambda: blocks_of(run)  # noqa: E731
         seen = {t["term"] for t in run.terms if t.get("source") == "directory"}
@@ -89,25 +109,25 @@ def build_report(
     def display(term: str, source: str) -> str:
         return red.term(term, source, name_index.get(term))
 
-    col = collect(blocks(), run.run, red=red, display=display)
+    col = collect(blocks(), run.run, red=red, display=display, groupings=groupings)
+    first = groupings[0]
+    key = first.key
     groups = col.groups
-    summary = numbers.summary(col, groups, n_boot, seed)
-    comparisons = numbers.comparisons(col, groups, n_boot, seed)
-    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
-        r["verdict_note"] = verdicts.comparison_note(r)
-        r["verdict_reason"] = verdicts.decision_reason(r)
-    fairness = numbers.fairness(col, groups, comparisons, n_boot, seed)
-    notes = {(r["accent_group"], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
-    for g in fairness["gains"]:
-        g["verdict_note"] = notes.get((g["accent_group"], g["condition"]), g["significance"])
-    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(col.baseline, fairness["gaps"], fairness["gains"],
-                                                             fairness["gain_correlation"])
-    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    summary = numbers.summary(col, groups, n_boot, seed, first)
+    comparisons = numbers.comparisons(col, groups, n_boot, seed, first)
+    _verdict_notes(comparisons)
+    fairness = _fairness(col, groups, comparisons, n_boot, seed, first, "")
     terms, term_changes = numbers.term_tables(col, display)
     explanations, n_expl, causes = views.explanations(col)
     utterances, n_views = views.utterance_views(col)
-    harm_report = harms.harm_section(run, col, groups, red, n_boot, seed)
+    harm_report = harms.harm_section(run, col, groups, red, n_boot, seed, first)
     harms.attach_to_views(run, utterances, red)
+    sections = [_grouping_section(col.view(i), g, key, summary, comparisons, harm_report, n_boot, seed)
+                for i, g in enumerate(groupings) if i > 0]
+    lead = list(fairness["gap_verdicts"]) if fairness["groups_differ"] else []
+    for sec in sections:  # a real gap under any grouping leads the verdicts, named by its grouping
+        if sec["fairness"]["groups_differ"]:
+            lead += sec["fairness"]["gap_verdicts"]
     return {
         "schema": SCHEMA,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -128,12 +148,16 @@ def build_report(
                                       "within the per-group comparisons; MAPSSWE is reported, never decides")},
         "baseline": col.baseline,
         "conditions": list(col.conditions),
+        # How the per-group tables are grouped (the first: the tables above; the others: ``groupings``);
+        # report.json leaves these out when the report is grouped by accent group alone (``jsonout``).
+        "group_by": [g.describe() for g in groupings],
+        "groupings": sections,
+        "grouping_notes": list(col.notes),
         "groups": groups,
         "metrics": {k: {"label": st.METRICS[k].label, "percent": st.METRICS[k].percent,
                         "lower_is_better": st.METRICS[k].lower_is_better} for k in SUMMARY_METRICS},
-        # When accent groups differ, that leads: the gap lines come before the condition verdicts.
-        "verdicts": (fairness["gap_verdicts"] if fairness["groups_differ"] else [])
-        + verdicts.overall_verdicts(summary, comparisons),
+        # When groups differ, that leads: the gap lines come before the condition verdicts.
+        "verdicts": lead + verdicts.overall_verdicts(summary, comparisons, key),
         "fairness": fairness,
         "summary": summary,
         "comparisons": comparisons,
@@ -148,3 +172,81 @@ def build_report(
         "skipped": views.skipped(run, red),
         "harms": harm_report,
     }
+
+
+def _verdict_notes(comparisons: list[dict[str, Any]]) -> None:
+    for r in comparisons:  # the verdict in words, with the test that gave it, for every format's table
+        r["verdict_note"] = verdicts.comparison_note(r)
+        r["verdict_reason"] = verdicts.decision_reason(r)
+
+
+def _fairness(col: Any, groups: list[str], comparisons: list[dict[str, Any]], n_boot: int, seed: int,
+              grouping: Grouping, prefix: str) -> dict[str, Any]:
+    key = grouping.key
+    fairness = numbers.fairness(col, groups, comparisons, n_boot, seed, grouping)
+    notes = {(r[key], r["condition"]): r["verdict_note"] for r in comparisons if r["metric"] == "wer"}
+    for g in fairness["gains"]:
+        g["verdict_note"] = notes.get((g[key], g["condition"]), g["significance"])
+    gap_verdicts, gain_verdicts = verdicts.fairness_verdicts(col.baseline, fairness["gaps"], fairness["gains"],
+                                                             fairness["gain_correlation"], key, prefix)
+    fairness.update(verdicts=gap_verdicts + gain_verdicts, gap_verdicts=gap_verdicts, gain_verdicts=gain_verdicts)
+    return fairness
+
+
+def _rekey(row: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {new: row[old], **{k: v for k, v in row.items() if k != old}}
+
+
+def _merge_all(group_rows: list[dict[str, Any]], all_rows: list[dict[str, Any]], conditions: Sequence[str],
+               all_first: bool) -> list[dict[str, Any]]:
+    """Per condition, the ALL rows (taken from the first grouping's table) before or after the groups' rows."""
+    out: list[dict[str, Any]] = []
+    for cond in conditions:
+        grp = [r for r in group_rows if r["condition"] == cond]
+        al = [r for r in all_rows if r["condition"] == cond]
+        out += al + grp if all_first else grp + al
+    return out
+
+
+def _grouping_section(col: Any, grouping: Grouping, first_key: str, summary: list[dict[str, Any]],
+                      comparisons: list[dict[str, Any]], harm_report: dict[str, Any], n_boot: int,
+                      seed: int) -> dict[str, Any]:
+    """One further grouping's tables: its groups' rows (own Holm family, own small-group flags) and the ALL rows.
+
+    The ALL rows do not depend on the grouping, so they are the first
+    grouping's, re-keyed; the groups' seeds depend only on the grouping and
+    label (``numbers.seed_tag``), so a table is the same whichever other
+    groupings the report shows.
+    """
+    key = grouping.key
+    groups = col.groups
+    conds = col.conditions
+
+    def alls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [_rekey(r, first_key, key) for r in rows if r[first_key] == ALL]
+
+    g_summary = _merge_all(numbers.summary(col, groups, n_boot, seed, grouping, include_all=False), alls(summary),
+                           conds, all_first=False)
+    g_comp = numbers.comparisons(col, groups, n_boot, seed, grouping, include_all=False)
+    _verdict_notes(g_comp)
+    g_comp = _merge_all(g_comp, alls(comparisons), conds, all_first=True)
+    prefix = f"By {grouping.noun}: "
+    fairness = _fairness(col, groups, g_comp, n_boot, seed, grouping, prefix)
+    h_summary, h_comp = harms.harm_tables(col, groups, n_boot, seed, grouping, include_all=False)
+    return {
+        **grouping.describe(),
+        "groups": groups,
+        "summary": g_summary,
+        "comparisons": g_comp,
+        "fairness": fairness,
+        "verdicts": ((fairness["gap_verdicts"] if fairness["groups_differ"] else [])
+                     + verdicts.small_group_verdicts(g_summary, key, prefix)),
+        "harms": {"metrics": harm_report["metrics"],
+                  "summary": _merge_all(h_summary, alls(harm_report["summary"]), conds, all_first=True),
+                  "comparisons": _merge_all(h_comp, alls(harm_report["comparisons"]), conds, all_first=True)},
+    }
+
+
+def is_default_grouping(model: dict[str, Any]) -> bool:
+    """Grouped by accent group alone: report.json then has exactly the keys it always had."""
+    return is_default([Grouping(tuple(g["columns"])) for g in model.get("group_by") or []] or DEFAULT_GROUPINGS)

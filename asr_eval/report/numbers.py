@@ -15,12 +15,13 @@ import numpy as np
 
 from .. import stats as st
 from ..counts import Counts
-from .collect import ALL, Collected
+from ..grouping import ALL, DEFAULT, DEFAULT_GROUPINGS, Grouping
+from .collect import Collected
 from .format import json_float
 
 ALPHA = 0.05
 SUMMARY_METRICS = (
-    "wer", "sub_rate", "del_rate", "ins_rate", "cer", "term_recall", "term_partial_rate", "term_precision",
+    "wer", "sub_rate", "del_rate", "ins_rate", "cer", "fwer", "term_recall", "term_partial_rate", "term_precision",
     "term_f1", "false_ins_per_100", "bwer", "uwer", "display_accuracy",
 )
 N_TERMS = 10
@@ -44,6 +45,15 @@ def group_order(utterances: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted({str(u["accent_group"]) for u in utterances})
 
 
+def seed_tag(grouping: Grouping, g: str) -> str:
+    """The bootstrap seed's name for a group: its label for the accent group (as always), grouping=label otherwise.
+
+    A group's numbers then depend only on its grouping and label, not on which
+    other groupings the report shows or in which order.
+    """
+    return g if g == ALL or grouping.name == DEFAULT else f"{grouping.name}={g}"
+
+
 def _strata(speaker_group: Mapping[str, str]) -> dict[str, str] | None:
     """speaker -> accent group for the pooled (ALL) rows, or None to resample speakers unstratified.
 
@@ -63,22 +73,30 @@ def _strata(speaker_group: Mapping[str, str]) -> dict[str, str] | None:
 # --------------------------------------------------------------------------- summary
 
 
-def summary(col: Collected, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """One row per condition x accent group (and ALL): counts and every metric with its interval."""
+def summary(col: Collected, groups: list[str], n_boot: int, seed: int,
+            grouping: Grouping = DEFAULT_GROUPINGS[0], include_all: bool = True) -> list[dict[str, Any]]:
+    """One row per condition x group (and ALL): counts and every metric with its interval.
+
+    ``col`` is seen through ``grouping`` (``Collected.view``); the group label is
+    the row's ``grouping.key``. ``include_all=False`` leaves the ALL rows out
+    (another grouping's table holds them: they do not depend on the grouping).
+    """
+    key = grouping.key
     rows = []
     for cond in col.conditions:
-        for g in [*groups, ALL]:
+        for g in [*groups, ALL] if include_all else groups:
             if not col.has_cell(g, cond):
                 continue
             strata = _strata(col.strata[cond]) if g == ALL else None
             speakers, mat = col.cell(g, cond)
-            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot, seed=st.stable_seed(seed, "summary", g),
+            gs = st.summarize_matrix(speakers, mat, n_boot=n_boot,
+                                     seed=st.stable_seed(seed, "summary", seed_tag(grouping, g)),
                                      metrics=SUMMARY_METRICS, strata=strata)
             few = too_few_speakers(gs.speakers)
             metrics = {k: v.as_dict() for k, v in gs.metrics.items()}
             rows.append(
                 {
-                    "accent_group": g,
+                    key: g,
                     "condition": cond,
                     "clips": gs.clips,
                     "speakers": gs.speakers,
@@ -104,12 +122,15 @@ def _paired(col: Collected, g: str, cond: str) -> st.PairedCounts:
                                                   np.zeros((0, len(st.COUNT_FIELDS))), {}, 0)
 
 
-def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int,
+                grouping: Grouping = DEFAULT_GROUPINGS[0], include_all: bool = True) -> list[dict[str, Any]]:
     """Each condition minus the baseline per group (ALL first) and paired metric, with Holm-adjusted tests.
 
     WER's segment-level test runs over sc_stats' MAPSSWE segments of the two
-    alignments, or over whole utterances when an alignment is missing.
+    alignments, or over whole utterances when an alignment is missing. Each
+    grouping's per-group rows are a Holm family of their own.
     """
+    key = grouping.key
     base = col.baseline
     if base not in col.conditions:
         return []
@@ -117,23 +138,26 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
     for cond in col.conditions:
         if cond == base:
             continue
-        for g in [ALL, *groups]:
+        for g in [ALL, *groups] if include_all else groups:
             if not col.has_cell(g, base) or not col.has_cell(g, cond):
                 continue
             # Same seed for every condition of a group: the same speaker resamples
             # serve every comparison in that group.
             strata = _strata(col.strata[base]) if g == ALL else None
             segs = col.segments(g, cond)
-            res = st.paired_compare_counts(_paired(col, g, cond), n_boot=n_boot, seed=st.stable_seed(seed, "paired", g),
+            res = st.paired_compare_counts(_paired(col, g, cond), n_boot=n_boot,
+                                           seed=st.stable_seed(seed, "paired", seed_tag(grouping, g)),
                                            strata=strata, segments={"wer": segs} if segs is not None else None)
             for name, r in res.items():
+                if name in st.SEPARATE_FAMILY and math.isnan(r.base) and math.isnan(r.cond):
+                    continue  # a run folder from before this metric: no counts for it
                 m = st.METRICS[name]
                 improved = None if r.diff == 0 or math.isnan(r.diff) else ((r.diff < 0) == m.lower_is_better)
                 few = too_few_speakers(r.n_speakers)
                 lo, hi = (None, None) if few else (json_float(r.low), json_float(r.high))
                 rows.append(
                     {
-                        "accent_group": g,
+                        key: g,
                         "condition": cond,
                         "baseline": base,
                         "metric": name,
@@ -160,44 +184,63 @@ def comparisons(col: Collected, groups: list[str], n_boot: int, seed: int) -> li
                         "speaker_t_df": r.speaker_t_df,
                     }
                 )
-    # Holm within two families: the overall (ALL) comparisons, which the verdicts
-    # rest on, and the per-group comparisons, which are exploratory. A row with
-    # too few speakers gets no test, so it takes no part in either correction.
-    for family in (lambda r: r["accent_group"] == ALL, lambda r: r["accent_group"] != ALL):
-        fam = [r for r in rows if family(r)]
-        tested = [r for r in fam if not r["too_few_speakers"]]
-        for test in ("wilcoxon", "sign", "mapsswe", "speaker_t"):
-            adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
-            for r in fam:
-                r[f"holm_{test}"] = None
-            for r, a in zip(tested, adj):
-                r[f"holm_{test}"] = json_float(a)
-        decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
-                              alpha=ALPHA,
-                              interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
-                                                      for r in fam])
-        for r, d in zip(fam, decisions):
-            r["significance"] = d.verdict
-            r["decided_by"] = d.test
-            r["decision_p"] = json_float(d.p)
-            r["holm_decision"] = json_float(d.p_holm)
-            r["holm_family"] = d.family
-            r["wilcoxon_needs"] = d.wilcoxon_needs
-            r["vetoed_by_interval"] = d.vetoed_by_interval
+    holm_families(rows, key)
     return rows
+
+
+def holm_families(rows: list[dict[str, Any]], key: str = "accent_group") -> None:
+    """Holm-adjust and decide comparison rows in place (``compare`` calls it again over every pair it makes).
+
+    Holm within two families: the overall (ALL) comparisons, which the verdicts
+    rest on, and the per-group comparisons, which are exploratory. A row with
+    too few speakers gets no test, so it takes no part in either correction.
+    Metrics in st.SEPARATE_FAMILY (formatted WER) make families of their own.
+    ``key`` is the grouping's column in the rows.
+    """
+    for overall in (True, False):
+        for separate in (False, True):
+            fam = [r for r in rows if (r[key] == ALL) == overall and (r["metric"] in st.SEPARATE_FAMILY) == separate]
+            _holm_family(fam)
+
+
+def _holm_family(fam: list[dict[str, Any]]) -> None:
+    """Holm-adjusted p-values and the decision of each row of one family, written into the rows."""
+    if not fam:
+        return
+    tested = [r for r in fam if not r["too_few_speakers"]]
+    for test in ("wilcoxon", "sign", "mapsswe", "speaker_t"):
+        adj = st.holm([math.nan if r[f"{test}_p"] is None else r[f"{test}_p"] for r in tested])
+        for r in fam:
+            r[f"holm_{test}"] = None
+        for r, a in zip(tested, adj):
+            r[f"holm_{test}"] = json_float(a)
+    decisions = st.decide([(r["n_speakers"], r["n_differ"], r["wilcoxon_p"], r["speaker_t_p"]) for r in fam],
+                          alpha=ALPHA,
+                          interval_excludes_zero=[r["ci_excludes_zero"] if r["low"] is not None else None
+                                                  for r in fam])
+    for r, d in zip(fam, decisions):
+        r["significance"] = d.verdict
+        r["decided_by"] = d.test
+        r["decision_p"] = json_float(d.p)
+        r["holm_decision"] = json_float(d.p_holm)
+        r["holm_family"] = d.family
+        r["wilcoxon_needs"] = d.wilcoxon_needs
+        r["vetoed_by_interval"] = d.vetoed_by_interval
 
 
 # --------------------------------------------------------------------------- fairness
 
 
 def fairness(col: Collected, groups: list[str], comparison_rows: list[dict[str, Any]], n_boot: int,
-             seed: int) -> dict[str, Any]:
+             seed: int, grouping: Grouping = DEFAULT_GROUPINGS[0]) -> dict[str, Any]:
     """Best-worst gaps per condition, the biasing gain per group, and the correlation of gain with baseline."""
+    key = grouping.key
+    tag = "" if grouping.name == DEFAULT else f"{grouping.name}:"
     gaps = []
     for cond in col.conditions:
         for metric in ("wer", "term_recall"):
             mats = {g: col.cell(g, cond)[1] for g in groups if col.has_cell(g, cond)}
-            gap = st.group_gap_matrices(mats, metric=metric, n_boot=n_boot, seed=st.stable_seed(seed, "gap", cond))
+            gap = st.group_gap_matrices(mats, metric=metric, n_boot=n_boot, seed=st.stable_seed(seed, "gap", tag + cond))
             if gap is None:
                 continue
             n_spk = {g: len(col.cell(g, cond)[0]) for g in (gap.worst, gap.best)}
@@ -224,11 +267,11 @@ def fairness(col: Collected, groups: list[str], comparison_rows: list[dict[str, 
             )
     gains = []
     for r in comparison_rows:
-        if r["accent_group"] == ALL or r["metric"] != "wer":
+        if r[key] == ALL or r["metric"] != "wer":
             continue
         gains.append(
             {
-                "accent_group": r["accent_group"],
+                key: r[key],
                 "condition": r["condition"],
                 "base": r["base"],
                 "cond": r["cond"],
@@ -257,7 +300,7 @@ def fairness(col: Collected, groups: list[str], comparison_rows: list[dict[str, 
                 pairs[g] = (p.base, p.cond)
         for relative in (False, True):
             c = st.gain_correlation_matrices(pairs, relative=relative, n_boot=n_boot,
-                                             seed=st.stable_seed(seed, "corr", cond))
+                                             seed=st.stable_seed(seed, "corr", tag + cond))
             if c is None:
                 continue
             correlations.append(

@@ -59,7 +59,7 @@ def _num(x: Any) -> float:
 
 
 def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str],
-                         metric: str = "wer", label: str = "WER (%)") -> str:
+                         metric: str = "wer", label: str = "WER (%)", key: str = "accent_group") -> str:
     """Grouped points with 95% CI whiskers: one colour per condition, one slot per group (ALL last)."""
     slots = [*groups, "ALL"]
     with rc_context(_RC):
@@ -69,7 +69,7 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
         for ci, cond in enumerate(conditions):
             xs, ys, lo, hi = [], [], [], []
             for gi, g in enumerate(slots):
-                row = next((r for r in summary if r["accent_group"] == g and r["condition"] == cond), None)
+                row = next((r for r in summary if r[key] == g and r["condition"] == cond), None)
                 if row is None:
                     continue
                 e = row["metrics"][metric]
@@ -89,7 +89,8 @@ def group_condition_plot(summary: Sequence[Mapping[str, Any]], conditions: Seque
         return _svg(fig)
 
 
-def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str]) -> str:
+def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], groups: Sequence[str],
+              key: str = "accent_group") -> str:
     """Horizontal bars of WER gain per group (baseline minus biased) with CI whiskers."""
     conds = [c for c in conditions if any(g["condition"] == c for g in gains)]
     with rc_context(_RC):
@@ -99,7 +100,7 @@ def gain_plot(gains: Sequence[Mapping[str, Any]], conditions: Sequence[str], gro
         for ci, cond in enumerate(conds):
             ys, xs, lo, hi = [], [], [], []
             for gi, grp in enumerate(groups):
-                row = next((r for r in gains if r["accent_group"] == grp and r["condition"] == cond), None)
+                row = next((r for r in gains if r[key] == grp and r["condition"] == cond), None)
                 if row is None or row["gain"] is None:
                     continue
                 v = 100 * row["gain"]

@@ -20,14 +20,26 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
-def summary_csv(model: Mapping[str, Any]) -> str:
-    """One row per accent group x condition (plus the ALL group): metrics with CI bounds, then raw counts.
+def group_key(model: Mapping[str, Any]) -> str:
+    """The group column of a model's (or a grouping section's) rows: 'accent_group' unless grouped otherwise."""
+    if "key" in model:
+        return str(model["key"])
+    by = model.get("group_by") or []
+    return str(by[0]["key"]) if by else "accent_group"
 
-    A group with too few speakers keeps its values; its bounds are empty and ``too_few_speakers`` says why.
+
+def summary_csv(model: Mapping[str, Any]) -> str:
+    """One row per group x condition (plus the ALL group): metrics with CI bounds, then raw counts.
+
+    ``model`` is the report model or one grouping's section of it; the first
+    column is named after the grouping (``accent_group`` by default). A group
+    with too few speakers keeps its values; its bounds are empty and
+    ``too_few_speakers`` says why.
     """
+    key = group_key(model)
     metric_cols = [c for m in SUMMARY_METRICS for c in (m, f"{m}_low", f"{m}_high")]
     counts = COUNT_COLUMNS
-    header = ["accent_group", "condition", "clips", "speakers", "words", "small", "small_reason", "too_few_speakers",
+    header = [key, "condition", "clips", "speakers", "words", "small", "small_reason", "too_few_speakers",
               *metric_cols, *counts]
     rows = []
     for r in model["summary"]:
@@ -35,7 +47,7 @@ def summary_csv(model: Mapping[str, Any]) -> str:
         for m in SUMMARY_METRICS:
             e = r["metrics"][m]
             vals += [e["value"], e["low"], e["high"]]
-        rows.append([r["accent_group"], r["condition"], r["clips"], r["speakers"], r["words"], r["small"],
+        rows.append([r[key], r["condition"], r["clips"], r["speakers"], r["words"], r["small"],
                      r["small_reason"], r["too_few_speakers"], *vals, *(r["counts"][f] for f in counts)])
     return _csv(header, rows)
 
@@ -54,4 +66,6 @@ def comparison_csv(model: Mapping[str, Any]) -> str:
     ``significance`` is decided by the test in ``decided_by`` (its p and Holm-adjusted p beside it); with
     too few speakers the bounds and the Holm columns are empty and ``significance`` says so.
     """
-    return _csv(COMPARISON_COLUMNS, [[r.get(c) for c in COMPARISON_COLUMNS] for r in model["comparisons"]])
+    key = group_key(model)
+    columns = [key, *COMPARISON_COLUMNS[1:]]
+    return _csv(columns, [[r.get(c) for c in columns] for r in model["comparisons"]])

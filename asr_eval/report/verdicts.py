@@ -87,8 +87,13 @@ def comparison_note(r: Mapping[str, Any]) -> str:
 
 
 def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dict[str, Any]],
-                      correlations: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(lines about the best-worst gap, lines about who gains from biasing)."""
+                      correlations: list[dict[str, Any]], key: str = "accent_group",
+                      prefix: str = "") -> tuple[list[str], list[str]]:
+    """(lines about the best-worst gap, lines about who gains from biasing).
+
+    ``key`` is the group column of the gain rows; ``prefix`` opens every line
+    (a grouping other than the report's first says which: "By gender: ").
+    """
     gap_lines: list[str] = []
     out = gap_lines
     for g in gaps:
@@ -106,7 +111,7 @@ def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dic
             verdict = ("a real gap (the interval excludes zero)" if g["differ"]
                        else "not clearly different (the interval includes zero)")
         out.append(
-            f"{g['condition']}: worst group {g['worst']} ({fmt_pct(g['worst_value'])} WER) vs best {g['best']} "
+            f"{prefix}{g['condition']}: worst group {g['worst']} ({fmt_pct(g['worst_value'])} WER) vs best {g['best']} "
             f"({fmt_pct(g['best_value'])}): gap {fmt_value('wer', d['value'], True)} {ci}"
             + (f", {ratio:.2f}x" if ratio is not None else "") + f" - {verdict}."
         )
@@ -116,12 +121,12 @@ def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dic
         by_cond[g["condition"]].append(g)
     for cond, rows in by_cond.items():
         tested = [r for r in rows if r["significance"] != st.TOO_FEW_SPEAKERS]
-        helped = [r["accent_group"] for r in tested
+        helped = [r[key] for r in tested
                   if r["significance"] == st.SIGNIFICANT and r["gain"] is not None and r["gain"] > 0]
-        hurt = [r["accent_group"] for r in tested
+        hurt = [r[key] for r in tested
                 if r["significance"] == st.SIGNIFICANT and r["gain"] is not None and r["gain"] < 0]
-        unclear = [r["accent_group"] for r in tested if r["accent_group"] not in helped + hurt]
-        few = [f"{r['accent_group']} ({_speakers(r['n_speakers'])})" for r in rows
+        unclear = [r[key] for r in tested if r[key] not in helped + hurt]
+        few = [f"{r[key]} ({_speakers(r['n_speakers'])})" for r in rows
                if r["significance"] == st.TOO_FEW_SPEAKERS]
         parts = []
         if helped:
@@ -136,7 +141,7 @@ def fairness_verdicts(baseline: str, gaps: list[dict[str, Any]], gains: list[dic
                           + (f", Holm-corrected across the {k} per-group comparisons)" if k > 1 else ")"))
         if few:
             parts.append(f"too few speakers to tell for {', '.join(few)}")
-        text = f"{cond} vs {baseline}: " + "; ".join(parts) + "."
+        text = f"{prefix}{cond} vs {baseline}: " + "; ".join(parts) + "."
         corr = next((c for c in correlations if c["condition"] == cond and not c["relative"]), None)
         rel = next((c for c in correlations if c["condition"] == cond and c["relative"]), None)
         text += _correlation_sentence(corr, rel)
@@ -182,12 +187,13 @@ def _correlation_sentence(corr: Mapping[str, Any] | None, rel: Mapping[str, Any]
     return f" No clear relation between the gain and baseline WER ({_r(corr)})."
 
 
-def overall_verdicts(summary: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[str]:
+def overall_verdicts(summary: list[dict[str, Any]], comparisons: list[dict[str, Any]],
+                     key: str = "accent_group") -> list[str]:
     """Each biased condition against the baseline overall (WER, term recall, false insertions), and small groups."""
     out = []
-    allrows = {r["condition"]: r for r in summary if r["accent_group"] == ALL}
+    allrows = {r["condition"]: r for r in summary if r[key] == ALL}
     for r in comparisons:
-        if r["accent_group"] != ALL or r["metric"] not in ("wer", "term_recall", "false_ins_per_100"):
+        if r[key] != ALL or r["metric"] not in ("wer", "term_recall", "false_ins_per_100"):
             continue
         m = st.METRICS[r["metric"]]
         if r["diff"] is None:
@@ -203,17 +209,23 @@ def overall_verdicts(summary: list[dict[str, Any]], comparisons: list[dict[str, 
             head = f"{direction}, significant" if sig == st.SIGNIFICANT else "not significant"
         out.append(f"{r['condition']}: {m.label} {fmt_value(r['metric'], r['base'])} → "
                    f"{fmt_value(r['metric'], r['cond'])} ({numbers}) - {head}: {decision_reason(r)}.")
-    few = sorted({r["accent_group"] for r in summary if r.get("too_few_speakers") and r["accent_group"] != ALL})
-    if few:
-        out.append(f"No interval or verdict for {', '.join(few)}: fewer than {st.MIN_SPEAKERS} speakers; their values"
-                   " are shown, their intervals marked n/a.")
-    words = sorted({r["accent_group"] for r in summary
-                    if r["small"] and not r.get("too_few_speakers") and r["accent_group"] != ALL})
-    if words:
-        out.append(f"Few words in {', '.join(words)} (fewer than {st.MIN_WORDS}): their intervals are shown but wide"
-                   " and unstable; they are flagged.")
+    out += small_group_verdicts(summary, key)
     if not allrows:
         out.append("No utterances were scored.")
+    return out
+
+
+def small_group_verdicts(summary: list[dict[str, Any]], key: str = "accent_group", prefix: str = "") -> list[str]:
+    """The groups too small for an interval (speakers) or for a stable one (words), by name."""
+    out = []
+    few = sorted({r[key] for r in summary if r.get("too_few_speakers") and r[key] != ALL})
+    if few:
+        out.append(f"{prefix}No interval or verdict for {', '.join(few)}: fewer than {st.MIN_SPEAKERS} speakers; their"
+                   " values are shown, their intervals marked n/a.")
+    words = sorted({r[key] for r in summary if r["small"] and not r.get("too_few_speakers") and r[key] != ALL})
+    if words:
+        out.append(f"{prefix}Few words in {', '.join(words)} (fewer than {st.MIN_WORDS}): their intervals are shown but"
+                   " wide and unstable; they are flagged.")
     return out
 
 

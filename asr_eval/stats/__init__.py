@@ -26,7 +26,7 @@ from .bootstrap import (
     summarize,
     summarize_matrix,
 )
-from .metrics import COUNT_FIELDS, HARM_METRICS, METRICS, PAIRED_METRICS, Metric
+from .metrics import COUNT_FIELDS, HARM_METRICS, METRICS, PAIRED_METRICS, SEPARATE_FAMILY, Metric
 from .significance import (
     EXACT_SIGN_FLIPS_MAX_N,
     NOT_SIGNIFICANT,
@@ -60,7 +60,7 @@ from .significance import (
 
 __all__ = [
     "COUNT_FIELDS", "EXACT_SIGN_FLIPS_MAX_N", "HARM_METRICS", "METRICS", "MIN_SPEAKERS", "MIN_WORDS", "NOT_SIGNIFICANT",
-    "PAIRED_METRICS", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
+    "PAIRED_METRICS", "SEPARATE_FAMILY", "SIGNIFICANT", "SPEAKER_T", "TOO_FEW_SPEAKERS", "WILCOXON", "WILCOXON_MIN_DIFFER",
     "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedCounts", "PairedResult",
     "SpeakerTests", "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
     "bootstrap_weights", "gain_correlation", "gain_correlation_matrices", "group_gap", "group_gap_matrices", "holm",

@@ -98,6 +98,8 @@ METRICS: Mapping[str, Metric] = {
         _m("del_rate", "Deletions", errors={"dels": 1}),
         _m("ins_rate", "Insertions", errors={"ins": 1}),
         _m("cer", "CER", errors={"char_errors": 1}),
+        # fstalign's formatted WER: case and punctuation count (asr_eval.formatted).
+        _m("fwer", "Formatted WER", errors={"fmt_errors": 1}),
         _m("bwer", "B-WER", errors={"b_errors": 1}),
         _m("uwer", "U-WER", errors={"u_errors": 1}),
         _m("term_recall", "Term recall", lower_is_better=False, errors=_TMISS, upper=1.0),
@@ -116,8 +118,11 @@ METRICS: Mapping[str, Metric] = {
     )
 }
 
-#: Metrics compared between conditions (paired).
-PAIRED_METRICS: tuple[str, ...] = ("wer", "bwer", "uwer", "term_recall", "false_ins_per_100")
+#: Metrics compared between conditions (paired). Formatted WER is a question of
+#: its own (is the display text right?): reports correct it in a Holm family of
+#: its own, so it does not weaken the others' verdicts (``SEPARATE_FAMILY``).
+PAIRED_METRICS: tuple[str, ...] = ("wer", "bwer", "uwer", "term_recall", "false_ins_per_100", "fwer")
+SEPARATE_FAMILY: tuple[str, ...] = ("fwer",)
 #: The harms, summarised and compared (paired, a Holm family of their own) in the report's Harms section.
 HARM_METRICS: tuple[str, ...] = ("ns_output_rate", "ns_words_per_clip", "echo_rate", "loop_rate", "tail_rate",
                                  "tail_word_share")

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..tabular import read_csv, read_text
 from ..types import InputError, ModelError, Term, Vocabulary
@@ -114,6 +114,7 @@ class RefRow:
     speaker: str
     accent_group: str
     manifest: str
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the manifest's other columns (--group-by)
 
 
 def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], None] | None = None,
@@ -130,7 +131,7 @@ def load_references(paths: Sequence[str | Path], on_problem: Callable[[object], 
         for problem in m.problems:
             if on_problem is not None:
                 on_problem(problem)
-        rows.extend(RefRow(u.id, u.text, u.speaker, u.accent_group, str(p)) for u in m.utterances)
+        rows.extend(RefRow(u.id, u.text, u.speaker, u.accent_group, str(p), u.meta) for u in m.utterances)
     return rows
 
 
