@@ -633,7 +633,7 @@ def plot_context(out: Path, rows: Sequence[Any]) -> dict[str, Path]:
         if xs_all:
             a.set_xlim(-0.5, max(xs_all) * 1.5 if max(xs_all) > 0 else 1)
     ax.set_ylabel("rate")
-    ax.set_ylim(0.0, max(1.05, *(r.to_dict()[k] or 0.0 for r in rows for k in ("bwer", "uwer"))))
+    ax.set_ylim(0.0, max(1.05, *((r.to_dict()[k] or 0.0) * 1.05 for r in rows for k in ("bwer", "uwer"))))
     ax.set_title("per-clip lists: own reference terms + N distractors")
     ax.legend(fontsize=7, ncol=2)
     ax2.set_ylabel("share of the clips' own terms dropped by the budget")
