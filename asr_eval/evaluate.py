@@ -13,9 +13,9 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from .bias import build_conditions, make_plans
+from .bias import CONTEXT_KIND, build_conditions, make_plans
 from .cache import TranscriptStore
 from .files import RunLock, claim_folder, file_sha256
 from .grouping import manifest_problems, metadata_columns, parse_group_by
@@ -190,14 +190,25 @@ def evaluate(
     backend: Any = None,
     command: Sequence[str] | None = None,
     executor: Any = None,
+    lists: Mapping[str, Any] | None = None,
+    clip_terms: Sequence[Term] = (),
 ) -> RunOutcome:
     """Transcribe, score, write the run folder and reports; the outcome carries the run read back.
 
     ``conditions``/``backend``/``executor`` override the config (sweeps, tests).
     With ``config.executor == 'ray'`` the model lives in Ray actors and the
     driver talks to it through the executor's proxy backend.
+
+    Per-clip lists: when the manifest has ``context_terms``, the ``context``
+    and ``context+dictionary`` conditions are added (``bias.build_conditions``)
+    and fitted clip by clip. A caller passing its own ``conditions`` names
+    where each per-clip condition's lists come from in ``lists`` (a
+    ``bias.ClipLists`` per condition name), and in ``clip_terms`` every term
+    those lists may offer (the scorer's normaliser protects them all, and
+    plans.jsonl's display forms are read back as these terms).
     """
     from .backends import load_backend
+    from .context import ManifestLists, has_context, term_pool
     from .whisper_spellings import normalizer_for
 
     t_start = time.perf_counter()
@@ -205,7 +216,13 @@ def evaluate(
     manifest = inputs.manifest
     dict_v, dir_v = inputs.dictionary, inputs.directory
     if conditions is None:
-        conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None)
+        context = has_context(manifest.utterances)
+        conditions = build_conditions(dict_v, dir_v, method=config.method, only=config.conditions or None,
+                                      context=context)
+        if context:
+            listed = ManifestLists(all_terms(dict_v, dir_v))
+            lists = {c.name: listed for c in conditions if c.kind == CONTEXT_KIND}
+            clip_terms = listed.all_terms(manifest.utterances)
         # strength only where the method has one: elsewhere it would change the cache key, not the output
         strength = config.strength if config.method == "boost" else None
         if config.correct is not None or strength is not None:
@@ -217,7 +234,7 @@ def evaluate(
     group_notes = grouping_problems(config.group_by, manifest)
     if config.executor not in ("local", "ray"):  # before the output folder is claimed
         raise ValueError(f"--executor must be local or ray, got {config.executor!r}")
-    normalizer = normalizer_for(config.normalizer, inputs.terms)  # an unknown name fails before any decoding
+    normalizer = normalizer_for(config.normalizer, (*inputs.terms, *clip_terms))  # an unknown name fails before any decoding
     synonyms = read_synonyms(config.synonyms, inputs.terms)  # a bad file fails before any decoding
     with RunLock(out, force=config.force), ExitStack() as stack:
         backend_kwargs = dict(model=config.model, device=config.device, compute_type=config.compute_type,
@@ -233,10 +250,12 @@ def evaluate(
             ))
         if backend is None:
             backend = executor.backend if executor is not None else load_backend(config.backend, **backend_kwargs)
-        plans = make_plans(conditions, backend)
+        plans = make_plans(conditions, backend, lists)
+        per_clip = getattr(plans, "per_clip", ())
         cache_path = Path(config.cache_dir) / "transcripts.jsonl" if config.cache_dir else out / "cache" / "transcripts.jsonl"
         terms = inputs.terms
         normalizer = with_synonyms(normalizer, synonyms)
+        pool = term_pool(terms, clip_terms) if per_clip else None
         names = [c.name for c in conditions]
         with TranscriptStore(cache_path) as store:
             stored, tstats = decode_missing(utterances, plans, backend, store, conditions, progress=config.progress,
@@ -244,8 +263,9 @@ def evaluate(
             stack.close()  # release Ray actors (and their GPUs) before scoring
             # Read back, scored and written clip by clip: no stage holds the whole run's transcripts or rows.
             audio_total = decode_total = 0.0
-            with RunWriter(out, names, meta_columns=metadata_columns(u.meta for u in manifest.utterances)) as writer:
-                for clip in score_stream(stored, names, terms, normalizer):
+            with RunWriter(out, names, meta_columns=metadata_columns(u.meta for u in manifest.utterances),
+                           per_clip=per_clip) as writer:
+                for clip in score_stream(stored, names, terms, normalizer, per_clip=per_clip, pool=pool):
                     writer.add(clip)
                     present = [t for t in clip.transcripts if t is not None]
                     if present and clip.transcripts[0] is not None:
@@ -290,7 +310,8 @@ def evaluate(
                     },
                 })
                 writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
-                              vocabulary=terms, problems=(*inputs.problems, *tstats.problems))
+                              vocabulary=terms, problems=(*inputs.problems, *tstats.problems),
+                              clip_terms=clip_terms if per_clip else ())
                 excluded = len(writer.excluded)
         reports: dict[str, Path] = {}
         if config.reports:

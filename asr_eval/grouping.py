@@ -199,6 +199,8 @@ def stored_value(v: Any) -> str:
     """A metadata value as metadata.csv keeps it: text, at most ``MAX_META_CHARS`` (longer is free text, not a group)."""
     if v is None:
         return ""
+    if isinstance(v, (tuple, list)):  # a list column (context_terms): as a manifest writes it, '|'-separated
+        v = "|".join(str(x) for x in v)
     text = v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
     text = text.replace("\r", " ").replace("\n", " ").strip()
     return text if len(text) <= MAX_META_CHARS else ""

@@ -2,7 +2,9 @@
 
 asr-eval's own manifest is CSV, TSV or JSONL (read by ``asr_eval.tabular``). Columns: ``audio`` (path relative to the manifest's folder), ``text``
 (reference), ``speaker``, ``accent_group``; optional ``id`` and ``entities``
-(JSON list of ``{"text", "label"}``); every other column is kept as metadata.
+(JSON list of ``{"text", "label"}``) and ``context_terms`` (the clip's own
+biasing list: ``a|b|c``, or a JSON list; ``asr_eval.context``); every other
+column is kept as metadata.
 References may mark entities inline as ``[Siobhan Nguyen](person)``.
 
 A clip with no speech (silence, line noise, hold music, DTMF) has an empty
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .alternatives import problem as alternation_problem
+from .context import COLUMN as CONTEXT_COLUMN, parse_context_terms
 from .formats import ReadOptions, read_source
 from .harms import speech_value
 from .types import EntitySpan, InputError, Problem, Utterance
@@ -300,6 +303,11 @@ def load_manifest(
         if not silent and not _words(text) and not _ALTERNATION.search(text):
             bad(f"reference has no words after normalisation: {text!r}")
             continue
+        try:
+            context = parse_context_terms(clean.get(CONTEXT_COLUMN))
+        except ValueError as exc:
+            bad(str(exc))
+            continue
         speaker = str(clean.get("speaker", "")).strip()
         group = str(clean.get("accent_group", "")).strip()
         if not speaker:
@@ -314,7 +322,10 @@ def load_manifest(
             else:
                 no_group += 1
             group = "unknown"
-        meta = {k: v for k, v in clean.items() if k not in (*REQUIRED, "id", "entities", "speech") and v not in ("", None)}
+        meta = {k: v for k, v in clean.items()
+                if k not in (*REQUIRED, "id", "entities", "speech", CONTEXT_COLUMN) and v not in ("", None)}
+        if context:
+            meta[CONTEXT_COLUMN] = context  # a tuple of terms (asr_eval.context), read by per-clip conditions
         if silent or clean.get("speech") not in ("", None):
             meta["speech"] = "false" if silent else "true"  # one spelling, read back by harms.is_nonspeech
         ids[uid] = line if line is not None else len(ids) + 1

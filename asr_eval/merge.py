@@ -202,6 +202,7 @@ def merge_runs(
     from .runfolder import mentions, write_run_folder
     from .score_run import score_transcripts
     from .normalize import get_normalizer
+    from .context import term_pool
     from .files import RunLock
     from .whisper_spellings import normalizer_for
 
@@ -277,13 +278,17 @@ def merge_runs(
     conditions = vocabulary.conditions(records)
     plans = {r.name: r.plan for r in records if r.plan is not None}
     terms = vocabulary.scoring
+    # per-clip conditions (bias.ClipPlans): each clip is scored against its own plans' terms too
+    per_clip = [c["name"] for c in run0["conditions"] if c.get("per_clip")]
+    clip_terms = vocabulary.clip_terms if per_clip else ()
     synonyms = _shard_synonyms(shards)
-    norm = normalizer_for(normalizer, terms)
+    norm = normalizer_for(normalizer, (*terms, *clip_terms))
     if synonyms is not None:
         from .synonyms import SynonymNormalizer
 
         norm = SynonymNormalizer(norm, synonyms)
-    scored = score_transcripts(utterances, transcripts, names, terms, norm)
+    scored = score_transcripts(utterances, transcripts, names, terms, norm, per_clip=per_clip,
+                               pool=term_pool(terms, clip_terms) if per_clip else None)
     manifest_problems = {(p.path, str(p.line if p.line is not None else ""), p.problem) for p in man.problems}
     problems: list[Problem] = [Problem(row["path"], int(row["line"]), row["problem"], "error")
                                for row in (rejected_at_load[u.line] for u in rejected)]
@@ -325,7 +330,7 @@ def merge_runs(
     with RunLock(out, force=force):
         write_run_folder(out, manifest=man, utterances=utterances, conditions=conditions, plans=plans,
                          transcripts=transcripts, scored=scored, provenance=provenance, vocabulary=terms,
-                         problems=problems)
+                         problems=problems, per_clip=per_clip, clip_terms=clip_terms)
         if reports:
             try:
                 from .report import write_reports

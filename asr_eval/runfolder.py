@@ -64,6 +64,8 @@ def write_run_folder(
     vocabulary: Sequence[Term] = (),
     problems: Sequence[Problem] = (),
     baseline: str | None = None,
+    per_clip: Sequence[str] = (),
+    clip_terms: Sequence[Term] = (),
 ) -> None:
     """Every output file of a run whose rows are all in memory (``RunWriter`` fed from ``scored``)."""
     from .score_run import ClipRows
@@ -75,7 +77,7 @@ def write_run_folder(
     for h in scored.harm_rows:
         harms_of.setdefault(h["utt_id"], []).append(h)
     pending_terms: list[dict[str, Any]] = []
-    with RunWriter(out_dir, names, meta_columns=metadata_columns(u.meta for u in utterances)) as w:
+    with RunWriter(out_dir, names, meta_columns=metadata_columns(u.meta for u in utterances), per_clip=per_clip) as w:
         for u in utterances:
             ts = tuple(transcripts.get((u.id, n)) for n in names)
             if u.id in excluded:
@@ -94,7 +96,7 @@ def write_run_folder(
                 tr.append(row)
             w.add(ClipRows(u, ts, ur, tuple(tr), ar, harm_rows=tuple(harms_of.get(u.id, ()))))
         w.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance,
-                 vocabulary=vocabulary, problems=problems, baseline=baseline)
+                 vocabulary=vocabulary, problems=problems, baseline=baseline, clip_terms=clip_terms)
 
 
 #: Parquet types of the columns that are not strings; a new column is a string unless listed here
@@ -210,11 +212,16 @@ class RunWriter:
     not a string, in ``PARQUET_TYPES``).
     """
 
-    def __init__(self, out_dir: Path, conditions: Sequence[str], meta_columns: Sequence[str] = ()):
+    def __init__(self, out_dir: Path, conditions: Sequence[str], meta_columns: Sequence[str] = (),
+                 per_clip: Sequence[str] = ()):
         self.out_dir = Path(out_dir)
         # metadata.csv's columns: the manifest's metadata (``grouping.metadata_columns``), known before the first clip
         self.meta_columns = ("utt_id", *(c for c in meta_columns if c != "utt_id"))
         self.names = list(conditions)
+        self.per_clip = [n for n in self.names if n in set(per_clip)]  # conditions whose plan differs per clip
+        self.plan_stats: dict[str, dict[str, int]] = {
+            n: {"clips": 0, "offered": 0, "in_force": 0, "dropped": 0, "clips_with_dropped": 0, "tokens_max": 0}
+            for n in self.per_clip}
         check_condition_names(self.names)
         with os_errors(self.out_dir):
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +242,8 @@ class RunWriter:
             self._open("trn/ref.trn")
             for name in self.names:
                 self._open(f"trn/{_safe_name(name)}.trn")
+            if self.per_clip:
+                self._open(PLANS_FILE)
         except BaseException:
             self.abort()
             raise
@@ -264,12 +273,30 @@ class RunWriter:
             row.update(speaker=utt.speaker, accent_group=utt.accent_group, ref=utt.text)
             self.streams[f"transcripts/{_safe_name(name)}.jsonl"].write(json.dumps(row, ensure_ascii=False) + "\n")
 
+    def _plans(self, utt: Utterance, transcripts: Sequence[Transcript | None]) -> None:
+        """plans.jsonl: what each per-clip condition offered this clip, in force and dropped by the budget."""
+        for name, t in zip(self.names, transcripts):
+            if t is None or name not in self.plan_stats:
+                continue
+            p = t.plan
+            offered = len(p.terms_in_force) + len(p.terms_dropped)
+            self.streams[PLANS_FILE].write(json.dumps({"utt_id": utt.id, **p.to_dict(), "condition": name,
+                                                       "offered": offered}, ensure_ascii=False) + "\n")
+            st = self.plan_stats[name]
+            st["clips"] += 1
+            st["offered"] += offered
+            st["in_force"] += len(p.terms_in_force)
+            st["dropped"] += len(p.terms_dropped)
+            st["clips_with_dropped"] += bool(p.terms_dropped)
+            st["tokens_max"] = max(st["tokens_max"], p.tokens)
+
     def add(self, clip: Any) -> None:
         """One clip (``score_run.ClipRows``): its transcripts and rows go to every table and trn file."""
         from .trn import format_trn_line
 
         self.utterances += 1
         self._transcripts(clip.utt, clip.transcripts)
+        self._plans(clip.utt, clip.transcripts)
         if clip.excluded:
             self.excluded.append((clip.utt.id, clip.utt.audio, clip.utt.line))
             return
@@ -305,8 +332,12 @@ class RunWriter:
         vocabulary: Sequence[Term] = (),
         problems: Sequence[Problem] = (),
         baseline: str | None = None,
+        clip_terms: Sequence[Term] = (),
     ) -> None:
         """Put every file in place and list them in the folder's index.
+
+        ``clip_terms``: every term a per-clip condition could offer some clip
+        (snapshotted so that plans.jsonl's display forms read back as terms).
 
         ``vocabulary`` is the list of terms the run was scored against; it is
         snapshotted (with every condition's offered terms) in vocabulary.json so
@@ -336,11 +367,14 @@ class RunWriter:
                 skipped.append({"path": audio, "line": line, "severity": "error",
                                 "problem": f"clip {uid} has no transcript in every condition; excluded"})
         put("skipped.csv", _csv_text(skipped, ("path", "line", "severity", "problem")))
-        put(VOCABULARY_FILE, VocabularySnapshot(tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions}).to_json())
+        put(VOCABULARY_FILE, VocabularySnapshot(tuple(vocabulary), {c.name: tuple(c.terms) for c in conditions},
+                                                tuple(clip_terms)).to_json())
         run = dict(provenance)
         run["conditions"] = [
             {"name": c.name, "method": c.method, "kind": condition_kind(c), "strength": c.strength, "correct": c.correct,
-             "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None}
+             "terms_offered": len(c.terms), "plan": plans[c.name].to_dict() if c.name in plans else None,
+             # a per-clip condition's plan above is a template; each clip's is in plans.jsonl
+             **({"per_clip": {**self.plan_stats[c.name], "file": PLANS_FILE}} if c.name in self.plan_stats else {})}
             for c in conditions
         ]
         run["baseline"] = baseline or (BASELINE if BASELINE in names else names[0])
@@ -357,6 +391,7 @@ class RunWriter:
 
 
 CACHE_FILE = "cache/transcripts.jsonl"
+PLANS_FILE = "plans.jsonl"  # one line per clip x per-clip condition: the BiasPlan that clip decoded under
 
 
 def _is_condition_file(rel: str) -> bool:
@@ -401,6 +436,7 @@ class VocabularySnapshot:
 
     scoring: tuple[Term, ...]
     offered: Mapping[str, tuple[Term, ...]]
+    clip_terms: tuple[Term, ...] = ()  # every term a per-clip condition could offer a clip (plans.jsonl)
 
     def to_json(self) -> str:
         table: list[dict[str, Any]] = []
@@ -416,6 +452,8 @@ class VocabularySnapshot:
 
         doc = {"format": SNAPSHOT_FORMAT, "scoring": [ref(t) for t in self.scoring],
                "offered": {name: [ref(t) for t in terms] for name, terms in self.offered.items()}}
+        if self.clip_terms:
+            doc["clip_terms"] = [ref(t) for t in self.clip_terms]
         doc["terms"] = table
         return json.dumps(doc, ensure_ascii=False, default=str) + "\n"
 
@@ -425,7 +463,8 @@ class VocabularySnapshot:
         try:
             terms = [term_from_dict(d) for d in doc["terms"]]
             return cls(tuple(terms[i] for i in doc["scoring"]),
-                       {str(k): tuple(terms[i] for i in v) for k, v in doc["offered"].items()})
+                       {str(k): tuple(terms[i] for i in v) for k, v in doc["offered"].items()},
+                       tuple(terms[i] for i in doc.get("clip_terms") or ()))
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise InputError(str(path), f"malformed vocabulary snapshot ({exc})") from None
 
@@ -758,6 +797,24 @@ def read_harms(run_dir: str | Path) -> list[dict[str, Any]]:
                 raise InputError(str(path), f"field {key!r}: expected a string", record.line)
         out.append(row)
     return out
+
+
+def iter_plans(run_dir: str | Path) -> Iterator[tuple[str, BiasPlan, int]]:
+    """plans.jsonl, one (clip id, plan, terms offered) at a time; nothing when the run has no per-clip condition."""
+    path = Path(run_dir) / PLANS_FILE
+    if not path.is_file():
+        return
+    for record in stream_jsonl(path):
+        row = record.fields
+        try:
+            if not isinstance(row.get("utt_id"), str) or not isinstance(row.get("condition"), str):
+                raise TypeError("a plan without 'utt_id' and 'condition' strings")
+            for key in ("terms_in_force", "terms_dropped"):
+                if not isinstance(row.get(key) or [], list) or not all(isinstance(x, str) for x in row.get(key) or []):
+                    raise TypeError(f"field {key!r} must be a list of strings")
+            yield row["utt_id"], BiasPlan.from_dict(row), int(row.get("offered") or 0)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise InputError(str(path), f"malformed plan ({exc})", record.line) from None
 
 
 def open_run(run_dir: str | Path) -> Run:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .counts import RATES, Counts, harmonic_f1
+from .bias import CONTEXT_KIND
 from .grouping import DEFAULT_GROUPINGS, Grouping, label_of, parse_group_by
 from .types import AsrEvalError, Condition, Term
 from .vocab.distractors import DISTRACTOR, distractor_terms
@@ -269,6 +270,7 @@ class SweepResult:
     recommendations: tuple[Recommendation, ...]
     files: dict[str, Path]
     outcome: Any = None  # the evaluation's RunOutcome: rejected rows, failed clips, problems
+    context_rows: tuple[Any, ...] = ()  # context.ProtocolRow of the distractor protocol, when it ran
 
 
 def run_sweep(
@@ -291,8 +293,19 @@ def run_sweep(
     audio_roots: Sequence[str | Path] = (),
     allow_outside_paths: bool = False,
     manifest_options: Any = None,
+    distractors: Sequence[int] = (),
+    context_methods: Sequence[str] = ("prompt",),
+    distractor_seed: int = 0,
 ) -> SweepResult:
-    """Run the baseline, the strength sweep and the list-size sweep in one run folder, then summarise."""
+    """Run the baseline, the strength sweep, the list-size sweep and the distractor protocol in one run folder, then summarise.
+
+    ``distractors`` (N values) runs the contextual-biasing literature's
+    protocol (``asr_eval.context``): each clip offered its own reference
+    terms plus N seeded distractors, by each of ``context_methods``. Run
+    alone, every clip is scored against its own list only (B-WER over the
+    words of its list's terms, as the literature does); run with other sweeps,
+    against the run's vocabulary and distractors as well.
+    """
     from .backends import load_backend
     from .evaluate import Inputs, RunConfig, all_terms, evaluate, load_vocabularies
     from .files import claim_folder
@@ -311,11 +324,20 @@ def run_sweep(
     man = load_manifest(manifest, audio_roots=audio_roots, allow_outside_paths=allow_outside_paths,
                         options=manifest_options)
     texts = [u.text for u in man.utterances]
+    ns = sorted(set(int(n) for n in distractors))
+    if any(n < 0 for n in ns):
+        raise AsrEvalError(f"--distractors must be whole numbers >= 0, got {list(distractors)}")
+    bad = [m for m in context_methods if m not in CONTEXT_METHODS]
+    if ns and (bad or not context_methods):
+        raise AsrEvalError(f"the distractor protocol supports {', '.join(CONTEXT_METHODS)} (got {list(context_methods)})")
+    pool = distractor_terms(ns[-1], terms, texts) if ns and ns[-1] > 0 else ()
     distractors = distractor_terms(max(sizes), terms, texts) if sizes and max(sizes) > 0 else ()
 
     conditions: list[Condition] = [Condition("baseline", "none", kind=BASELINE)]
     conditions += strength_conditions(method, terms, strengths, base_method) if strengths else []
     conditions += list_size_conditions(list_method, terms, distractors, sizes, list_strength, base_method) if sizes else []
+    protocol = protocol_conditions(context_methods, ns, list_strength) if ns else []
+    conditions += protocol
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise AsrEvalError(f"duplicate sweep points: {names}")
@@ -325,7 +347,7 @@ def run_sweep(
     if backend is None:
         # boost exists only in openai-whisper; the Ray workers build their engine from the config,
         # so the config must name it, and the driver then loads no model of its own
-        if "boost" in (method, list_method):
+        if "boost" in (method, list_method, *(c.method for c in protocol)):
             config = replace(config, backend="openai-whisper")
         if config.executor != "ray":
             backend = load_backend(config.backend, model=config.model, device=config.device,
@@ -337,13 +359,26 @@ def run_sweep(
     # dictionary entries, in the dictionary's place in the list.
     scored_distractors = tuple(replace(d, source="dictionary") for d in distractors)
     scoring = (dict_v.terms if dict_v else ()) + scored_distractors + (dir_v.terms if dir_v else ())
+    lists: dict[str, Any] = {}
+    clip_terms: tuple[Term, ...] = ()
+    if protocol:
+        if len(conditions) == 1 + len(protocol):
+            scoring = ()  # the protocol alone: each clip is scored against its own list, as the literature does
+        clip_terms = tuple(terms) + tuple(pool)
+        from .whisper_spellings import normalizer_for
+
+        # the scorer's own normaliser (evaluate builds the same), so own terms are the occurrences it will count
+        lists = protocol_lists(terms, pool, ns, protocol, normalizer_for(config.normalizer, (*scoring, *clip_terms)),
+                               distractor_seed)
     run_dir = out / "run"
     outcome = evaluate(Inputs(man, dict_v, dir_v, scoring_terms=scoring, problems=tuple(vocab_problems)), run_dir, config=config,
-                       conditions=conditions, backend=backend, command=command)
+                       conditions=conditions, backend=backend, command=command, lists=lists, clip_terms=clip_terms)
     run = outcome.load()
 
     points = []
     for c in conditions:
+        if c.kind == CONTEXT_KIND:
+            continue  # the protocol's own table (context.csv)
         kind = c.kind or BASELINE
         n = len([t for t in c.terms if t.category == DISTRACTOR]) if kind == LIST_SIZE else 0
         plan = run.plan(c.name)
@@ -355,6 +390,14 @@ def run_sweep(
                                 len(plan.terms_dropped) if plan else 0))
     groupings = parse_group_by(config.group_by)
     rows = aggregate(points, run.utterances, run.terms, groupings, run.metadata)
+    ctx_rows: list[Any] = []
+    if protocol:
+        from .context import ProtocolPoint, protocol_rows
+        from .runfolder import iter_plans
+
+        ppoints = [ProtocolPoint("baseline", "none", None)] + [
+            ProtocolPoint(protocol_name(m, n), m, n) for m in dict.fromkeys(context_methods) for n in ns]
+        ctx_rows = protocol_rows(ppoints, run.utterances, run.terms, iter_plans(run_dir))
     groups = sorted({r.group for r in rows} - {ALL_GROUPS}) + [ALL_GROUPS]
     recs = tuple(recommend(rows, g, max_false_insertions, max_wer_increase) for g in groups) if strengths else ()
     files = write_sweep_outputs(out, rows, recs, {
@@ -364,8 +407,37 @@ def run_sweep(
         "base_method": base_method, "max_false_insertions": max_false_insertions,
         "max_wer_increase": max_wer_increase,
         "engine": run.run.get("engine"), "run_dir": str(run_dir),
-    })
-    return SweepResult(out, run_dir, tuple(rows), recs, files, outcome)
+        "distractors": ns, "context_methods": list(dict.fromkeys(context_methods)) if ns else [],
+        "distractor_seed": distractor_seed,
+    }, ctx_rows)
+    return SweepResult(out, run_dir, tuple(rows), recs, files, outcome, tuple(ctx_rows))
+
+
+# --------------------------------------------------------------------------- the distractor protocol
+
+
+CONTEXT_METHODS = ("prompt", "hotwords", "boost")
+
+
+def protocol_name(method: str, n: int) -> str:
+    return f"context-{method}+{n}"
+
+
+def protocol_conditions(methods: Sequence[str], ns: Sequence[int], strength: float | None = None) -> list[Condition]:
+    """One per-clip condition per method and N (its list is made per clip: ``protocol_lists``)."""
+    return [Condition(protocol_name(m, n), m, (), strength=strength if m == "boost" else None, kind=CONTEXT_KIND)
+            for m in dict.fromkeys(methods) for n in ns]
+
+
+def protocol_lists(vocabulary: Sequence[Term], pool: Sequence[Term], ns: Sequence[int],
+                   conditions: Sequence[Condition], normalizer: Any, seed: int = 0) -> dict[str, Any]:
+    """Each protocol condition's per-clip lists: one seeded draw shared by every N and method."""
+    from .context import ProtocolDraw, ProtocolLists
+    from .scoring import build_term_index
+
+    draw = ProtocolDraw(build_term_index(vocabulary, normalizer), pool, max(ns), seed)
+    by_n = {n: ProtocolLists(draw, n) for n in ns}
+    return {c.name: by_n[int(c.name.rsplit("+", 1)[1])] for c in conditions}
 
 
 # --------------------------------------------------------------------------- outputs
@@ -378,8 +450,8 @@ SWEEP_COLUMNS = ("sweep", "condition", "method", "strength", "correct", "distrac
 
 
 def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Recommendation],
-                        settings: Mapping[str, Any]) -> dict[str, Path]:
-    """sweep.csv, sweep.json and the plots, under the folder's lock, listed in its index."""
+                        settings: Mapping[str, Any], context_rows: Sequence[Any] = ()) -> dict[str, Path]:
+    """sweep.csv, sweep.json and the plots (and the protocol's context.csv/md/png), under the folder's lock."""
     import io
 
     from .files import RunLock, record_outputs, write_atomic
@@ -391,11 +463,18 @@ def write_sweep_outputs(out: Path, rows: Sequence[SweepRow], recs: Sequence[Reco
         w.writerow({k: ("" if v is None else v) for k, v in r.to_dict().items()})
     doc = {"settings": dict(settings), "recommendations": [asdict(r) for r in recs],
            "rows": [r.to_dict() for r in rows]}
+    if context_rows:
+        doc["context"] = [r.to_dict() for r in context_rows]
     with RunLock(out, force=True, kind="sweep"):  # claimed (or refused) when the sweep started
         write_atomic(out / "sweep.csv", s.getvalue())
         write_atomic(out / "sweep.json", json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
         files = {"csv": out / "sweep.csv", "json": out / "sweep.json"}
         files.update(plot_sweep(out, rows))
+        if context_rows:
+            write_atomic(out / "context.csv", _table_csv([r.to_dict() for r in context_rows], CONTEXT_COLUMNS))
+            write_atomic(out / "context.md", context_markdown(context_rows))
+            files.update({"context_csv": out / "context.csv", "context_md": out / "context.md"})
+            files.update(plot_context(out, context_rows))
         record_outputs(out, [p.name for p in files.values()], kind="sweep")
     return files
 
@@ -469,6 +548,103 @@ def plot_sweep(out: Path, rows: Sequence[SweepRow]) -> dict[str, Path]:
     try:
         replace_atomic(files["png"], lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
         replace_atomic(files["svg"], lambda tmp: fig.savefig(tmp, format="svg"))
+    finally:
+        plt.close(fig)
+    return files
+
+
+CONTEXT_COLUMNS = ("condition", "method", "distractors", "group", "clips", "ref_words", "word_errors", "wer",
+                   "b_ref", "b_errors", "bwer", "u_ref", "u_errors", "uwer", "term_refs", "term_hits", "recall",
+                   "own_in_force_refs", "own_in_force_hits", "recall_in_force", "own_dropped_refs",
+                   "own_dropped_hits", "recall_dropped", "own_terms", "own_terms_dropped", "own_dropped_share",
+                   "mean_offered", "mean_in_force", "mean_tokens", "term_false_ins", "false_ins_per_100")
+
+
+def _table_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    import io
+
+    s = io.StringIO()
+    w = csv.DictWriter(s, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return s.getvalue()
+
+
+def context_markdown(rows: Sequence[Any], group: str = ALL_GROUPS) -> str:
+    """The protocol's table (all accent groups together), for pasting next to published results."""
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f}"
+
+    lines = ["| condition | N | WER % | B-WER % | U-WER % | term recall % | recall in force % | recall dropped % "
+             "| own terms dropped | mean list | mean in force | mean tokens | false ins/100 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.group != group:
+            continue
+        d = r.to_dict()
+        n = "-" if r.n is None else str(r.n)
+        per_clip = r.n is not None
+        dropped = f"{r.own_terms_dropped}/{r.own_terms}" if per_clip else "-"
+        mean = lambda k: "-" if d[k] is None else f"{d[k]:.1f}"  # noqa: E731
+        lines.append(f"| {r.condition} | {n} | {pct(d['wer'])} | {pct(d['bwer'])} | {pct(d['uwer'])} "
+                     f"| {pct(d['recall'])} | {pct(d['recall_in_force'])} | {pct(d['recall_dropped'])} | {dropped} "
+                     f"| {mean('mean_offered')} | {mean('mean_in_force')} | {mean('mean_tokens')} "
+                     f"| {'-' if d['false_ins_per_100'] is None else format(d['false_ins_per_100'], '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_context(out: Path, rows: Sequence[Any]) -> dict[str, Path]:
+    """B-WER, U-WER and term recall against N per method (baseline dashed), and the share of own terms dropped."""
+    from .files import replace_atomic
+    from .report.plots import pyplot
+
+    plt = pyplot()
+    rows = [r for r in rows if r.group == ALL_GROUPS]
+    base = next((r for r in rows if r.n is None), None)
+    methods = list(dict.fromkeys(r.method for r in rows if r.n is not None))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), squeeze=False)
+    ax, ax2 = axes[0]
+    colors = {"bwer": "tab:red", "uwer": "tab:blue", "recall": "tab:green"}
+    labels = {"bwer": "B-WER", "uwer": "U-WER", "recall": "term recall"}
+    styles = ["-", "--", ":", "-."]
+    xs_all: list[int] = []
+    for i, m in enumerate(methods):
+        pts = sorted((r for r in rows if r.method == m and r.n is not None), key=lambda r: r.n)
+        xs = [r.n for r in pts]
+        xs_all += xs
+        for k in ("bwer", "uwer", "recall"):
+            ax.plot(xs, [r.to_dict()[k] for r in pts], marker="o", linestyle=styles[i % len(styles)],
+                    color=colors[k], label=f"{labels[k]} ({m})")
+        ax2.plot(xs, [r.to_dict()["own_dropped_share"] for r in pts], marker="o", linestyle=styles[i % len(styles)],
+                 color="black", label=m)
+        for r in pts:
+            ax2.annotate(f"{r.own_terms_dropped}/{r.own_terms}", (r.n, r.to_dict()["own_dropped_share"] or 0.0),
+                         textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center")
+    if base is not None:
+        for k in ("bwer", "uwer", "recall"):
+            v = base.to_dict()[k]
+            if v is not None:
+                ax.axhline(v, color=colors[k], alpha=0.35, linewidth=1, label=f"{labels[k]} (no biasing)")
+    for a in (ax, ax2):
+        a.set_xscale("symlog", linthresh=10)
+        a.set_xlabel("distractors per clip list (N)")
+        a.grid(alpha=0.3)
+        if xs_all:
+            a.set_xlim(-0.5, max(xs_all) * 1.5 if max(xs_all) > 0 else 1)
+    ax.set_ylabel("rate")
+    ax.set_ylim(0.0, max(1.05, *(r.to_dict()[k] or 0.0 for r in rows for k in ("bwer", "uwer"))))
+    ax.set_title("per-clip lists: own reference terms + N distractors")
+    ax.legend(fontsize=7, ncol=2)
+    ax2.set_ylabel("share of the clips' own terms dropped by the budget")
+    ax2.set_ylim(0.0, 1.05)
+    ax2.set_title("own terms that did not fit the token budget")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    files = {"context_png": out / "context.png", "context_svg": out / "context.svg"}
+    try:
+        replace_atomic(files["context_png"], lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+        replace_atomic(files["context_svg"], lambda tmp: fig.savefig(tmp, format="svg"))
     finally:
         plt.close(fig)
     return files

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
+from .bias import ClipPlans
 from .cache import TranscriptStore, audio_key, transcript_key
 from .files import file_sha256
 from .types import BiasPlan, Condition, DecodeResult, ModelError, Problem, Transcript, Utterance
@@ -191,14 +192,15 @@ def decode_missing(
     engine = backend.describe()
     stats = TranscribeStats()
     plan_dicts = {name: p.to_dict() for name, p in plans.items()}
+    per_clip = isinstance(plans, ClipPlans) and bool(plans.per_clip)
     if executor is None:
         executor = LocalExecutor(backend, batch_size if batch_size is not None else backend.batch_size)
     hashes: list[bytes | None] = []
     jobs: list[Job] = []
     bar = _Progress(utterances, enabled=progress)
 
-    def keys_of(audio_hash: str) -> dict[str, str]:
-        return {name: transcript_key(audio_hash, engine, plan_dicts[name]) for name in plans}
+    def keys_of(audio_hash: str, dicts: Mapping[str, Mapping[str, Any]] = plan_dicts) -> dict[str, str]:
+        return {name: transcript_key(audio_hash, engine, dicts[name]) for name in plans}
 
     def run_jobs() -> None:
         for res in executor.run(jobs):
@@ -209,14 +211,13 @@ def decode_missing(
                 bar.advance(utt, 0.0)
                 continue
             n = len(res.job.plans)
-            keys = keys_of(res.job.audio_hash)
             for plan, dec in zip(res.job.plans, res.results):
                 record = Transcript(
                     utt_id=utt.id, condition=plan.condition, text=dec.text, plan=plan,
                     audio_seconds=res.audio_seconds, decode_seconds=res.decode_seconds / n, extra=dec.extra,
                     node=res.node,
                 ).to_dict()
-                store.put(keys[plan.condition], record)
+                store.put(transcript_key(res.job.audio_hash, engine, record["bias"]), record)
             stats.decoded += n
             stats.audio_seconds += res.audio_seconds
             stats.decode_seconds += res.decode_seconds
@@ -240,11 +241,13 @@ def decode_missing(
                 continue
             hashes.append(bytes.fromhex(digest))
             audio_hash = audio_key(digest, utt.start, utt.end)  # a segment's key names its time range
-            keys = keys_of(audio_hash)
+            # a per-clip condition's plan is this clip's list fitted to the budget (bias.ClipPlans)
+            clip_plans = plans.for_clip(utt) if per_clip else plans  # type: ignore[union-attr]
+            keys = keys_of(audio_hash, {n: p.to_dict() for n, p in clip_plans.items()} if per_clip else plan_dicts)
             # one decode per distinct key: plans equal but for their name share it
             first_of_key = {keys[n]: n for n in reversed(list(plans))}
             present = {k for k in first_of_key if k in store}
-            missing = tuple(plans[n] for k, n in first_of_key.items() if k not in present)
+            missing = tuple(clip_plans[n] for k, n in first_of_key.items() if k not in present)
             stats.cached += sum(keys[n] in present for n in plans)
             if missing:
                 jobs.append(Job(utt, missing, audio_hash))
@@ -283,17 +286,23 @@ class StoredTranscripts:
         if digest is None:
             return none
         out: list[Transcript | None] = []
+        plans = self.plans
+        per_clip = isinstance(plans, ClipPlans) and bool(plans.per_clip)
+        dicts = {n: p.to_dict() for n, p in plans.for_clip(utt).items()} if per_clip else self.plan_dicts
         for name in self.plans:
             rec = self.store.get(transcript_key(audio_key(digest.hex(), utt.start, utt.end), self.engine,
-                                                self.plan_dicts[name]))
+                                                dicts[name]))
             if rec is None:
                 return none  # failed clip: excluded from every condition
             rec = dict(rec)
             # the same audio may stand under several ids, the same plan under several condition names
-            rec["utt_id"], rec["condition"], rec["bias"] = utt.id, name, self.plan_dicts[name]
+            rec["utt_id"], rec["condition"], rec["bias"] = utt.id, name, dicts[name]
             t = Transcript.from_dict(rec)
             if name in self.corrections:
-                t = _apply_correction(t, self.corrections[name])
+                condition = self.corrections[name]
+                if per_clip and name in plans.lists:  # type: ignore[attr-defined]
+                    condition = replace(condition, terms=tuple(plans.offered(utt, name)))  # type: ignore[attr-defined]
+                t = _apply_correction(t, condition)
             out.append(t)
         return out
 

@@ -21,7 +21,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "values": ("__init__", "types", "counts"),
     "pure": ("fold", "matching", "align", "normalize", "normalize_whisper", "scoring", "alternatives", "formatted", "synonyms",
              "stats", "stats.*", "annotations", "correct",
-             "redact", "bias", "shard", "score_run", "harms", "grouping", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
+             "redact", "bias", "context", "shard", "score_run", "harms", "grouping", "vocab.text", "vocab.findings", "vocab.lint", "vocab.budget",
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules",
              "backends.native", "wordtimes", "pairing", "gate"),
     "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "hypformats", "hypformats.*",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -47,13 +48,16 @@ def sweep(
     force: options.Force = False,
     vocab: options.VocabFiles = options.VocabFiles(),
     method: str = typer.Option("boost", help="Strength sweep method: boost (decoder bonus, openai-whisper) | correct (post-correction threshold)."),
-    strengths: str = typer.Option("0,1,2,4", help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip."),
+    strengths: Optional[str] = typer.Option(None, help="Comma-separated boost strengths or correction thresholds (0-1); empty to skip. Default 0,1,2,4, or none when --distractors is given."),
     sizes: str = typer.Option("", help="List-size sweep: distractor counts, e.g. 0,10,100,1000; empty to skip."),
     list_method: str | None = typer.Option(None, help="Method of the list-size sweep: prompt | hotwords | boost | correct (default: --method)."),
     list_strength: float | None = typer.Option(None, help="Strength/threshold used in the list-size sweep (default: strongest boost / lowest threshold)."),
     base_method: str = typer.Option("none", help="Decoding under post-correction: none | prompt | hotwords."),
     max_false_insertions: float | None = typer.Option(None, help="Recommend the best recall with at most this many false term insertions per 100 utterances (default: best F1)."),
     max_wer_increase: float = typer.Option(0.10, help="Never recommend a point whose WER exceeds the baseline's by more than this fraction (negative = no limit)."),
+    distractors: List[str] = typer.Option([], "--distractors", metavar="N", help="Per-clip biasing lists as in the contextual-biasing literature: each clip offered its own reference terms plus N seeded distractors (repeatable or comma-separated, e.g. 0,100,500,1000). Writes context.csv/md/png."),
+    context_method: List[str] = typer.Option([], "--context-method", help="Method(s) of the per-clip lists: prompt | hotwords | boost (repeatable; default prompt)."),
+    distractor_seed: int = typer.Option(0, help="Seed of the per-clip distractor draws (each clip's draw also depends on its id)."),
     engine: options.Engine = options.Engine(),
     execution: options.Execution = options.Execution(),
     audio: options.AudioAccess = options.AudioAccess(),
@@ -69,9 +73,13 @@ def sweep(
     try:
         config = RunConfig(**engine.run_config(), **execution.run_config(), progress=progress, reports=False,
                            force=force, normalizer=normalizer.value, group_by=tuple(group_by or ()))
+        ns = tuple(n for text in distractors for n in _ints(text, "--distractors"))
+        if strengths is None:
+            strengths = "" if ns else "0,1,2,4"
         result = run_sweep(
             manifest, out, dictionary=vocab.dictionary, directory=vocab.directory, method=method,
             strengths=_floats(strengths, "--strengths"), sizes=_ints(sizes, "--sizes"),
+            distractors=ns, context_methods=tuple(context_method) or ("prompt",), distractor_seed=distractor_seed,
             list_method=list_method, list_strength=list_strength, base_method=base_method,
             max_false_insertions=max_false_insertions,
             max_wer_increase=None if max_wer_increase < 0 else max_wer_increase, config=config, command=sys.argv,
@@ -87,6 +95,17 @@ def sweep(
         table.add_row(escape(r.condition), str(r.distractors), str(r.terms_in_force), str(r.terms_dropped),
                       str(r.utterances), _fmt(r.wer), _fmt(r.recall), _fmt(r.false_ins_per_100, 2), _fmt(r.f1))
     Console(width=max(Console().width, 120)).print(table)
+    if result.context_rows:
+        ctx = Table("condition", "N", "WER", "B-WER", "U-WER", "recall", "in force", "dropped", "own dropped",
+                    "mean list", title=f"per-clip lists: own terms + N distractors ({ALL_GROUPS} accent groups)")
+        for r in result.context_rows:
+            if r.group != ALL_GROUPS:
+                continue
+            d = r.to_dict()
+            ctx.add_row(escape(r.condition), "-" if r.n is None else str(r.n), _fmt(d["wer"]), _fmt(d["bwer"]),
+                        _fmt(d["uwer"]), _fmt(d["recall"]), _fmt(d["recall_in_force"]), _fmt(d["recall_dropped"]),
+                        "-" if r.n is None else f"{r.own_terms_dropped}/{r.own_terms}", _fmt(d["mean_offered"], 1))
+        Console(width=max(Console().width, 120)).print(ctx)
     for rec in result.recommendations:  # group, point and reason are user text (names from the manifest)
         console.print(f"[bold]{escape(rec.group)}[/]: {escape(rec.condition or 'none')} - {escape(rec.reason)} "
                       f"({escape(rec.criterion)})", highlight=False)

@@ -279,6 +279,11 @@ def _provenance(model: Mapping[str, Any]) -> list[str]:
     if t:
         lines.append(f"- Timing: {t.get('wall_seconds')} s wall, {t.get('audio_seconds')} s audio, RTFx {t.get('rtfx')}")
     for c in r.get("conditions") or []:
+        if c.get("per_clip"):
+            lines.append(f"- Condition {md_escape(c['name'])}: method {md_escape(c['method'])}, a list per clip "
+                         f"(plans.jsonl): {c['terms_in_force']} terms in force and {c['terms_dropped']} dropped by the "
+                         f"budget per clip on average (at most {c.get('tokens')}/{c.get('budget')} tokens)")
+            continue
         lines.append(f"- Condition {md_escape(c['name'])}: method {md_escape(c['method'])}, {c['terms_in_force']} terms in force, "
                      f"{c['terms_dropped']} dropped by the budget ({c.get('tokens')}/{c.get('budget')} tokens)")
     lines.append(f"- Redaction: {md_escape(model['redaction']['note'])}")

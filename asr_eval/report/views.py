@@ -67,19 +67,25 @@ def run_info(run: RunData, red: Redactor) -> dict[str, Any]:
         if not isinstance(c, Mapping):
             continue
         plan = c.get("plan") or {}
-        conds.append(
-            {
-                "name": c.get("name"),
-                "method": c.get("method"),
-                "strength": c.get("strength"),
-                "correct": c.get("correct"),
-                "prompt": red.text(plan.get("text")),
-                "terms_in_force": len(plan.get("terms_in_force") or []),
-                "terms_dropped": len(plan.get("terms_dropped") or []),
-                "tokens": plan.get("tokens"),
-                "budget": plan.get("budget"),
-            }
-        )
+        entry = {
+            "name": c.get("name"),
+            "method": c.get("method"),
+            "strength": c.get("strength"),
+            "correct": c.get("correct"),
+            "prompt": red.text(plan.get("text")),
+            "terms_in_force": len(plan.get("terms_in_force") or []),
+            "terms_dropped": len(plan.get("terms_dropped") or []),
+            "tokens": plan.get("tokens"),
+            "budget": plan.get("budget"),
+        }
+        per_clip = c.get("per_clip")
+        if isinstance(per_clip, Mapping) and per_clip.get("clips"):  # one plan per clip: means, and the largest prompt
+            n = per_clip["clips"]
+            entry.update(prompt=f"one list per clip ({per_clip.get('file', 'plans.jsonl')})",
+                         terms_in_force=round(per_clip.get("in_force", 0) / n, 1),
+                         terms_dropped=round(per_clip.get("dropped", 0) / n, 1),
+                         tokens=per_clip.get("tokens_max"), per_clip=dict(per_clip))
+        conds.append(entry)
     def src(key: str) -> Any:
         v = r.get(key)
         return {k: v.get(k) for k in ("path", "sha256", "terms", "utterances", "skipped") if k in v} if isinstance(v, Mapping) else None
