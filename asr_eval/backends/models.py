@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +136,16 @@ def _assemble_split(name: str) -> Path:
     if model_bin.exists() and model_bin.stat().st_size == expected_size:
         return target
     target.mkdir(parents=True, exist_ok=True)
+    # Several processes (Ray workers, a job array) may assemble into one shared cache at once: each writes
+    # its own temporary files and renames them into place, so none reads another's half-written file.
+    unique = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
     for fname, src in files.items():
         if fname.startswith("model.bin") or fname.endswith((".sha256", ".md5")):
             continue
-        shutil.copyfile(src, target / fname)
-    tmp = target / "model.bin.tmp"
+        part = target / (fname + unique)
+        shutil.copyfile(src, part)
+        os.replace(part, target / fname)
+    tmp = target / ("model.bin" + unique)
     h = hashlib.sha256()
     with open(tmp, "wb") as out:
         for p in parts:
