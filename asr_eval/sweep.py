@@ -177,7 +177,7 @@ def aggregate(points: Sequence[PointInfo], utterance_rows: Iterable[Mapping[str,
     clip_groups: dict[str, tuple[str, ...]] = {}
 
     def labels(r: Mapping[str, Any]) -> tuple[str, ...]:
-        meta = metadata.get(str(r["utt_id"])) if metadata is not None else None
+        meta = metadata.get(str(r.get("utt_id"))) if metadata is not None else None
         return tuple(label_of(g, r, meta) if i == 0 else f"{g.name}={label_of(g, r, meta)}"
                      for i, g in enumerate(groupings))
 
@@ -185,14 +185,15 @@ def aggregate(points: Sequence[PointInfo], utterance_rows: Iterable[Mapping[str,
         if r["condition"] not in by_name:
             continue
         c = Counts.from_record(r)
-        gs = clip_groups.setdefault(str(r["utt_id"]), labels(r))
+        uid = r.get("utt_id")  # rows made in memory (tests, notebooks) may carry no id: each is its own clip
+        gs = clip_groups.setdefault(str(uid), labels(r)) if uid is not None else labels(r)
         for g in (*gs, ALL_GROUPS):
             key = (r["condition"], g)
             sums[key] = sums.get(key, Counts.zero()) + c
     distractor_fi: dict[tuple[str, str], int] = {}
     for t in term_rows:
         if t["condition"] in by_name and t["outcome"] == "false_insertion" and t["category"] == DISTRACTOR:
-            gs = clip_groups.get(str(t["utt_id"])) or labels(t)
+            gs = clip_groups.get(str(t.get("utt_id"))) or labels(t)
             for g in (*gs, ALL_GROUPS):
                 if (t["condition"], g) in sums:
                     distractor_fi[(t["condition"], g)] = distractor_fi.get((t["condition"], g), 0) + 1
