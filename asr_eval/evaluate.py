@@ -367,6 +367,7 @@ def score_hypotheses(
     """
     from .hypotheses import HypOptions, load_for_manifest
     from .normalize import get_normalizer
+    from .spill import SPILL_NAME, ClipStore
     from .transcribe import _apply_correction
     from .types import BiasPlan, InputError, Transcript
     from .whisper_spellings import normalizer_for
@@ -375,77 +376,79 @@ def score_hypotheses(
     get_normalizer(normalizer)  # an unknown name fails before anything is read
     out = Path(out_dir)
     claim_folder(out, force=force)  # a folder that is not asr-eval's is refused before minutes of scoring
-    manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options)  # scoring imported text needs no audio
-    group_notes = grouping_problems(group_by, manifest)
-    loaded = load_for_manifest(hyp_paths, manifest.utterances, hyp_options or HypOptions(), rejected=manifest.rejected)
-    hyps = loaded.hyps
-    names = list(hyps)
-    if baseline is None:
-        baseline = "baseline" if "baseline" in names else names[0]
-    if baseline not in names:
-        raise InputError(", ".join(map(str, hyp_paths)), f"baseline condition {baseline!r} not among {names}")
-    names = [baseline] + [n for n in names if n != baseline]
-    check_condition_names(names, ", ".join(map(str, hyp_paths)))  # before any scoring: the files must not collide
-    vocab_problems: list[Problem] = []
-    dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
-    terms = all_terms(dict_v, dir_v)
-    syn = read_synonyms(synonyms, terms)
-    conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
-                  for n in names]
-    plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
-    utterances = manifest.utterances
-    summary, missing = _missing_hypotheses(hyps, names, utterances, manifest.path, ", ".join(map(str, hyp_paths)))
+    with RunLock(out, force=force), ClipStore(out / SPILL_NAME) as store:  # the clips and texts on disk, not in memory
+        manifest = load_manifest(manifest_path, check_audio=False, options=manifest_options,
+                                 store=store)  # scoring imported text needs no audio
+        group_notes = grouping_problems(group_by, manifest)
+        loaded = load_for_manifest(hyp_paths, manifest.utterances, hyp_options or HypOptions(), rejected=manifest.rejected)
+        hyps = loaded.hyps
+        names = list(hyps)
+        if baseline is None:
+            baseline = "baseline" if "baseline" in names else names[0]
+        if baseline not in names:
+            raise InputError(", ".join(map(str, hyp_paths)), f"baseline condition {baseline!r} not among {names}")
+        names = [baseline] + [n for n in names if n != baseline]
+        check_condition_names(names, ", ".join(map(str, hyp_paths)))  # before any scoring: the files must not collide
+        vocab_problems: list[Problem] = []
+        dict_v, dir_v = load_vocabularies(dictionary, directory, vocab_problems.append)
+        terms = all_terms(dict_v, dir_v)
+        syn = read_synonyms(synonyms, terms)
+        conditions = [Condition(n, "external", terms if n != baseline else (), correct=None if n == baseline else correct)
+                      for n in names]
+        plans = {n: BiasPlan(condition=n, method="external", text=None) for n in names}
+        utterances = manifest.utterances
+        summary, missing = _missing_hypotheses(hyps, names, utterances, manifest.path, ", ".join(map(str, hyp_paths)))
 
-    def clip_transcripts(u: Any) -> list[Transcript]:
-        """This clip's transcript under each condition, made when it is scored and dropped once written."""
-        out = []
-        for c in conditions:
-            text = hyps[c.name].get(u.id)
-            if text is None:
-                out.append(Transcript(utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
-                                      decode_seconds=0.0, extra={"missing_hypothesis": True}))
-                continue
-            t = Transcript(utt_id=u.id, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0,
-                           decode_seconds=0.0)
-            out.append(_apply_correction(t, c) if c.correct is not None else t)
-        return out
+        def clip_transcripts(u: Any) -> list[Transcript]:
+            """This clip's transcript under each condition, made when it is scored and dropped once written."""
+            out = []
+            for c in conditions:
+                text = hyps[c.name].get(u.id)
+                if text is None:
+                    out.append(Transcript(utt_id=u.id, condition=c.name, text="", plan=plans[c.name], audio_seconds=0.0,
+                                          decode_seconds=0.0, extra={"missing_hypothesis": True}))
+                    continue
+                t = Transcript(utt_id=u.id, condition=c.name, text=text, plan=plans[c.name], audio_seconds=0.0,
+                               decode_seconds=0.0)
+                out.append(_apply_correction(t, c) if c.correct is not None else t)
+            return out
 
-    norm = with_synonyms(normalizer_for(normalizer, terms), syn)
-    with RunLock(out, force=force), RunWriter(out, names,
-                                             meta_columns=metadata_columns(u.meta for u in utterances)) as writer:
-        for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
-            writer.add(clip)
-        excluded = len(writer.excluded)
-        provenance = base_provenance(command)
-        provenance.update({
-            "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
-                         "format": manifest.format, "read_options": dict(manifest.read_options),
-                         "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
-            "hypotheses": list(loaded.sources),
-            "harms": harm_thresholds(),
-            "dictionary": vocab_info(dict_v),
-            "directory": vocab_info(dir_v),
-            "engine": {"backend": "external", "model": "imported transcripts"},
-            "normalizer": norm.version,
-            "normalizer_name": norm.name,
-            "synonyms": syn.info() if syn else None,
-            "shard": None,
-            "method": "external",
-            "group_by": stored_group_by(group_by),
-            "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
-        })
-        writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
-                      problems=(*vocab_problems, *loaded.problems, *missing), baseline=baseline)
-        paths: dict[str, Path] = {}
-        if reports:
-            from .report import write_reports
+        norm = with_synonyms(normalizer_for(normalizer, terms), syn)
+        with RunWriter(out, names,
+                       meta_columns=metadata_columns(u.meta for u in utterances)) as writer:
+            for clip in score_stream(((u, clip_transcripts(u)) for u in utterances), names, terms, norm):
+                writer.add(clip)
+            excluded = len(writer.excluded)
+            provenance = base_provenance(command)
+            provenance.update({
+                "manifest": {"path": str(Path(manifest.path).resolve()), "sha256": manifest.sha256 or file_sha256(manifest.path),
+                             "format": manifest.format, "read_options": dict(manifest.read_options),
+                             "utterances": len(manifest.utterances), "skipped": len(manifest.problems)},
+                "hypotheses": list(loaded.sources),
+                "harms": harm_thresholds(),
+                "dictionary": vocab_info(dict_v),
+                "directory": vocab_info(dir_v),
+                "engine": {"backend": "external", "model": "imported transcripts"},
+                "normalizer": norm.version,
+                "normalizer_name": norm.name,
+                "synonyms": syn.info() if syn else None,
+                "shard": None,
+                "method": "external",
+                "group_by": stored_group_by(group_by),
+                "timing": {"wall_seconds": round(time.perf_counter() - t_start, 3)},
+            })
+            writer.finish(manifest=manifest, conditions=conditions, plans=plans, provenance=provenance, vocabulary=terms,
+                          problems=(*vocab_problems, *loaded.problems, *missing), baseline=baseline)
+            paths: dict[str, Path] = {}
+            if reports:
+                from .report import write_reports
 
-            paths = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
-    return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
-                      decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
-                      wall_seconds=time.perf_counter() - t_start,
-                      problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary, *group_notes), reports=paths,
-                      rejected=_rejected(manifest), missing=len(missing))
+                paths = write_reports(out, redact=redact, redact_names=redact_names, group_by=group_by or None)
+        return RunOutcome(out_dir=out, utterances=len(utterances), scored=len(utterances) - excluded,
+                          decoded=0, cached=0, failed=0, audio_seconds=0.0, decode_seconds=0.0,
+                          wall_seconds=time.perf_counter() - t_start,
+                          problems=(*manifest.problems, *vocab_problems, *loaded.problems, *summary, *group_notes), reports=paths,
+                          rejected=_rejected(manifest), missing=len(missing))
 
 
 def read_synonyms(path: str | Path | None, terms: Sequence[Term] = ()) -> Any:

@@ -134,6 +134,25 @@ def duration_band(seconds: float | None) -> str:
     return next(label for upper, label in DURATION_BANDS if seconds < upper)
 
 
+def label_sort_key(label: str) -> tuple:
+    """How group labels are listed: duration bands shortest first, 'unknown' last, others alphabetically.
+
+    An intersection ('<5 s / female') orders by each part in turn, so the
+    bands stay in duration order within it.
+    """
+    bands = {lab: i for i, (_, lab) in enumerate(DURATION_BANDS)}
+    parts = label.split(" / ") if " / " in label else [label]
+    key = []
+    for part in parts:
+        key.append((2, 0, part) if part == UNKNOWN else (0, bands[part], "") if part in bands else (1, 0, part))
+    return tuple(key)
+
+
+def sort_labels(labels: Iterable[str]) -> list[str]:
+    """Group labels in listing order (``label_sort_key``)."""
+    return sorted(labels, key=label_sort_key)
+
+
 def _seconds(x: Any) -> float | None:
     try:
         v = float(x)
@@ -182,7 +201,7 @@ def groups_of(rows: Iterable[Mapping[str, Any]], grouping: Grouping | str,
     for r in rows:
         meta = metadata.get(str(r.get("utt_id"))) if metadata is not None else None
         out.setdefault(label_of(g, r, meta), []).append(r)
-    return {k: out[k] for k in sorted(out)}
+    return {k: out[k] for k in sort_labels(out)}
 
 
 def metadata_columns(metas: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:

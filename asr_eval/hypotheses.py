@@ -116,13 +116,23 @@ class _Index:
     """The manifest's clips by id, audio stem and (on demand) a column, for matching."""
 
     def __init__(self, utterances: Sequence[Utterance], rejected: Iterable[str]):
-        self.utts = list(utterances)
-        self.by_id = {u.id: u for u in self.utts}
+        self.utts = utterances
         self.rejected = set(rejected)
-        self.by_stem: dict[str, list[Utterance]] = {}
-        for u in self.utts:
-            self.by_stem.setdefault(_stem(u.audio), []).append(u)
         self._columns: dict[str, dict[str, list[Utterance]]] = {}
+        self.store = getattr(utterances, "store", None)  # a spill.ClipStore: look clips up on disk, hold none
+        if self.store is None:
+            self.by_id = {u.id: u for u in self.utts}
+            self.by_stem: dict[str, list[Utterance]] = {}
+            for u in self.utts:
+                self.by_stem.setdefault(_stem(u.audio), []).append(u)
+
+    def _get_id(self, name: str) -> Utterance | None:
+        return self.store.by_id(name) if self.store is not None else self.by_id.get(name)
+
+    def _get_stem(self, stem: str) -> list[Utterance] | None:
+        if self.store is not None:
+            return self.store.by_stem(stem) or None
+        return self.by_stem.get(stem)
 
     def column(self, name: str, source: str) -> dict[str, list[Utterance]]:
         if name not in self._columns:
@@ -141,7 +151,7 @@ class _Index:
             got = self.column(mode[7:].strip(), source).get(name.strip())
             return ("column", got) if got else None
         by_id = self._id(name, kind)
-        by_stem = self.by_stem.get(_stem(name))
+        by_stem = self._get_stem(_stem(name)) if mode != "id" and (mode == "stem" or kind == "audio" or by_id is None) else None
         if mode == "id":
             return ("id", [by_id]) if by_id else None
         if mode == "stem":
@@ -151,11 +161,10 @@ class _Index:
         return ("id", [by_id]) if by_id else (("stem", by_stem) if by_stem else None)
 
     def _id(self, name: str, kind: str) -> Utterance | None:
-        if name in self.by_id:
-            return self.by_id[name]
-        if kind == "trn" and utt_from_trn_id(name) in self.by_id:  # ids asr-eval's trn export wrote
-            return self.by_id[utt_from_trn_id(name)]
-        return None
+        got = self._get_id(name)
+        if got is None and kind == "trn":  # ids asr-eval's trn export wrote
+            got = self._get_id(utt_from_trn_id(name))
+        return got
 
     def is_rejected(self, name: str, kind: str) -> bool:
         return name in self.rejected or (kind == "trn" and utt_from_trn_id(name) in self.rejected)
@@ -167,12 +176,23 @@ class _Collector:
     origin: dict[tuple[str, str], str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     outside_words: int = 0
+    store: Any = None  # a spill.ClipStore: the texts (and where each came from) go to disk
 
     def add(self, cond: str, uid: str, text: str, where: str, path: str, line: int | None) -> None:
+        here = f"{path} {where}".strip()
+        if self.store is not None:
+            first = self.store.add_hyp(cond, uid, text, here)
+            if first is not None:
+                raise InputError(path, f"utterance {uid!r} of condition {cond!r} is given twice (first in {first})", line)
+            if cond not in self.hyps:
+                from .spill import StoredHyps
+
+                self.hyps[cond] = StoredHyps(self.store, cond)  # type: ignore[assignment]
+            return
         key = (cond, uid)
         if key in self.origin:
             raise InputError(path, f"utterance {uid!r} of condition {cond!r} is given twice (first in {self.origin[key]})", line)
-        self.origin[key] = f"{path} {where}".strip()
+        self.origin[key] = here
         self.hyps.setdefault(cond, {})[uid] = text
 
 
@@ -242,7 +262,7 @@ def load_for_manifest(paths: Sequence[str | Path], utterances: Sequence[Utteranc
     own error (file:line) says why, not "not in the manifest".
     """
     index = _Index(utterances, rejected)
-    out = _Collector()
+    out = _Collector(store=index.store)
     sources = []
     for raw in paths:
         p = Path(raw)
@@ -251,9 +271,8 @@ def load_for_manifest(paths: Sequence[str | Path], utterances: Sequence[Utteranc
         matched: dict[str, int] = {}
         hashes = []
         outside_before = out.outside_words
-        for f in read_hyp_path(p, options.fmt, azure_field=options.azure_field, limits=limits):
-            formats[f.format] = formats.get(f.format, 0) + 1
-            unknown: dict[str, list[str]] = {}
+        for f in read_hyp_path(p, options.fmt, azure_field=options.azure_field, limits=limits, stream=True):
+            unknown: dict[str, list[Any]] = {}
             for doc in f.docs:
                 name, kind = (doc.key, doc.key_kind or "id") if doc.key is not None else (Path(f.path).stem, "file")
                 cond = doc.condition or default
@@ -265,16 +284,20 @@ def load_for_manifest(paths: Sequence[str | Path], utterances: Sequence[Utteranc
                         name, kind = Path(f.path).stem, "file"  # else the error names the id the file gave
                 if got is None:
                     if not index.is_rejected(name, kind):
-                        unknown.setdefault(cond, []).append(name)
+                        seen = unknown.setdefault(cond, [0])  # [count, first few names]: bounded however many
+                        seen[0] += 1
+                        if len(seen) <= show + 1:
+                            seen.append(name)
                     continue
                 how, targets = got
                 matched[how] = matched.get(how, 0) + 1
                 _assign(doc, how, targets, cond, f, options, out)
+            formats[f.format] = formats.get(f.format, 0) + 1  # after the pass: a streamed file knows it then
             if unknown:
-                cond, names = next(iter(unknown.items()))
+                cond, (count, *names) = next(iter(unknown.items()))
                 how = options.match if options.match != "auto" else "id or audio file name"
-                raise InputError(f.path, f"condition {cond!r}: {len(names)} id(s) not in the manifest (matched by {how}): "
-                                         f"{', '.join(names[:show])}{' ...' if len(names) > show else ''}")
+                raise InputError(f.path, f"condition {cond!r}: {count} id(s) not in the manifest (matched by {how}): "
+                                         f"{', '.join(names[:show])}{' ...' if count > show else ''}")
             if p.is_dir():
                 hashes.append(f"{Path(f.path).name} {file_sha256(f.path)}")
         source: dict[str, Any] = {"path": str(p)}

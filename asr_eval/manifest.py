@@ -204,6 +204,7 @@ def load_manifest(
     allow_outside_paths: bool = False,
     options: ReadOptions | None = None,
     nonspeech: bool = False,
+    store: Any = None,
 ) -> Manifest:
     """The test set's usable rows and the problems of the others, in any format ``asr_eval.formats`` reads.
 
@@ -215,6 +216,10 @@ def load_manifest(
     there; without it (score, merge: nothing reads audio) the audio column is
     only a name and is not confined. ``options`` names the format and how to
     read it (``--format``, ``--speaker-column``...); by default it is detected.
+
+    ``store`` (a ``spill.ClipStore``) keeps the usable clips on disk instead of
+    in memory: ``utterances`` is then a sequence read back from it, for test
+    sets too big to hold (``score`` of a million transcripts).
     """
     path = Path(path)
     options = replace(options or ReadOptions(), check_audio=check_audio, text_required=not nonspeech)
@@ -225,7 +230,8 @@ def load_manifest(
     utterances: list[Utterance] = []
     problems: list[Problem] = [Problem(p, n, msg) for p, n, msg in source.problems]
     rejected: dict[str, Problem] = {}
-    ids: dict[str, int] = {}
+    ids: dict[str, int] = {}  # id -> line, unless the store keeps them
+    n_kept = 0
     durations: dict[str, float | None] = {}
     no_speaker = no_group = 0
     for rec in source.records:
@@ -275,7 +281,7 @@ def load_manifest(
         if silent and text and _words(text):
             bad(f"clip {audio} is marked as having no speech but its reference has words: {text!r}")
             continue
-        if uid in ids:
+        if store is None and uid in ids:
             bad(f"duplicate id {uid!r} (first at line {ids[uid]})")
             continue
         if confine is not None and not rec.audio_is_name:
@@ -328,19 +334,28 @@ def load_manifest(
             meta[CONTEXT_COLUMN] = context  # a tuple of terms (asr_eval.context), read by per-clip conditions
         if silent or clean.get("speech") not in ("", None):
             meta["speech"] = "false" if silent else "true"  # one spelling, read back by harms.is_nonspeech
-        ids[uid] = line if line is not None else len(ids) + 1
-        utterances.append(Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line, rec.start, rec.end))
+        utt = Utterance(uid, str(audio_path), text, speaker, group, meta, entities, line, rec.start, rec.end)
+        if store is not None:
+            first = store.add(utt)
+            if first is not None:
+                bad(f"duplicate id {uid!r} (first at line {first})")
+                continue
+        else:
+            ids[uid] = line if line is not None else len(ids) + 1
+            utterances.append(utt)
+        n_kept += 1
     if no_speaker:
         problems.append(Problem(str(path), None, f"{no_speaker} utterance(s) have no speaker in this {source.format} "
                                 "test set; each is its own speaker (name the field with --speaker-column)", "warning"))
     if no_group:
         problems.append(Problem(str(path), None, f"{no_group} utterance(s) have no accent in this {source.format} "
                                 "test set; grouped as 'unknown'", "warning"))
-    if not utterances:
+    if not n_kept:
         detail = f" ({len(problems)} rows rejected; first: {problems[0]})" if problems else ""
         raise InputError(str(path), f"no usable utterances{detail}")
-    return Manifest(str(path), tuple(utterances), tuple(problems),
-                    {k: p for k, p in rejected.items() if k not in ids}, confine.policy if confine else None,
+    kept = (lambda k: store.has(k)) if store is not None else ids.__contains__
+    return Manifest(str(path), store.utterances() if store is not None else tuple(utterances), tuple(problems),
+                    {k: p for k, p in rejected.items() if not kept(k)}, confine.policy if confine else None,
                     source.format, source.sha256(), options.to_dict())
 
 

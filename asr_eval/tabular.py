@@ -379,12 +379,15 @@ def _stream_lines(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
 _LINE_SPLIT = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 
 
-def stream_csv(path: str | Path, delimiter: str = ",", limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:
+def stream_csv(path: str | Path, delimiter: str = ",", limits: Limits = DEFAULT_LIMITS, *,
+               lower_header: bool = False, on_header: Any = None) -> Iterator[Row]:
     """``read_csv``'s records read as the file is read: the memory is one record's, whatever the file's size.
 
     The header is the first record (names stripped); a file without one is an
     error. For the big tables asr-eval itself writes and reads back (a run
-    folder's utterances.csv and terms.csv), which may hold millions of rows.
+    folder's utterances.csv and terms.csv), which may hold millions of rows,
+    and for test sets and transcripts of that size. ``on_header`` is called
+    with the header (lower-cased if ``lower_header``) before the first record.
     """
     path = Path(path)
     with _open_stream(path, limits) as fh:
@@ -397,7 +400,10 @@ def stream_csv(path: str | Path, delimiter: str = ",", limits: Limits = DEFAULT_
             raise InputError(str(path), "empty file: no header row", 1)
         if len(first) > limits.max_columns:
             raise InputError(str(path), f"header has {len(first)} cells, more than {limits.max_columns} columns", 1)
-        yield from _csv_records(str(path), reader, [h.strip() for h in first], limits)
+        header = [h.strip().lower() if lower_header else h.strip() for h in first]
+        if on_header is not None:
+            on_header(header)  # may refuse the file (a missing column) before any record is read
+        yield from _csv_records(str(path), reader, header, limits)
 
 
 def stream_jsonl(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Row]:

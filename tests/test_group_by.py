@@ -295,3 +295,11 @@ def test_vocab_coverage_and_history_by_any_column(tmp_path):
     r = CliRunner().invoke(app, ["vocab", "history", str(out), "--group-by", "age_band", "--json"])
     assert r.exit_code == 0, r.output
     assert {row["accent_group"] for row in json.loads(r.stdout)["rows"]} == {"18-30", "31-50", "(all)"}
+
+
+def test_group_labels_list_duration_bands_shortest_first_and_unknown_last():
+    from asr_eval.grouping import sort_labels
+
+    assert sort_labels([">30 s", "unknown", "5-15 s", "<5 s", "15-30 s"]) == ["<5 s", "5-15 s", "15-30 s", ">30 s", "unknown"]
+    assert sort_labels(["unknown", "scottish", "american"]) == ["american", "scottish", "unknown"]
+    assert sort_labels(["15-30 s / f", "<5 s / m", "<5 s / f"]) == ["<5 s / f", "<5 s / m", "15-30 s / f"]

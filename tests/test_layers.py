@@ -25,7 +25,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "vocab.coverage", "vocab.confusable", "vocab.history", "vocab.engines", "backends.whisper_rules",
              "backends.native", "wordtimes", "pairing", "gate"),
     "io": ("audio", "files", "cache", "tabular", "manifest", "formats", "formats.*", "hypotheses", "hypformats", "hypformats.*",
-           "trn", "vocab", "vocab.load", "synonyms_load",
+           "trn", "vocab", "vocab.load", "synonyms_load", "spill",
            "vocab.distractors", "runfolder", "provenance", "whisper_spellings", "rules"),
     "engines": ("backends", "backends.*"),
     "tooling": ("vocab.sources", "vocab.probe"),

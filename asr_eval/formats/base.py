@@ -16,7 +16,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..tabular import DEFAULT_LIMITS, Limits, read_text
 from ..types import InputError
@@ -82,7 +82,7 @@ class Source:
     path: Path
     base: Path
     files: tuple[Path, ...]
-    records: tuple[Record, ...]
+    records: Iterable[Record]  # a tuple, or read lazily (asr-eval manifests: formats.native)
     roots: tuple[Path, ...] = ()
     problems: tuple[tuple[str, int | None, str], ...] = ()  # (path, line, problem) of entries that are no utterance
 

@@ -11,16 +11,18 @@ Matching transcripts to manifest clips is ``asr_eval.hypotheses``' job.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..tabular import DEFAULT_LIMITS, Limits, json_array_rows, jsonl_rows, parse_json, read_text
+from ..tabular import (DEFAULT_LIMITS, Limits, json_array_rows, jsonl_rows, parse_json, read_text, stream_csv,
+                       stream_jsonl)
 from ..types import InputError
 from . import assemblyai, aws, azure, ctm, deepgram, google, nemo, plain, revai, whisper
 from .model import Channel, HypDoc, HypFile, Node, Word
 
-__all__ = ["FORMATS", "HypDoc", "HypFile", "Channel", "Word", "read_hyp_path", "read_hyp_file", "detect_object"]
+__all__ = ["FORMATS", "HypDoc", "HypFile", "StreamedHypFile", "Channel", "Word", "read_hyp_path", "read_hyp_file", "detect_object"]
 
 # format name -> (reader of one JSON object) for the JSON formats
 _JSON_READERS: dict[str, Callable[..., list[HypDoc]]] = {
@@ -216,11 +218,92 @@ def folder_files(folder: Path, fmt: str | None, limits: Limits = DEFAULT_LIMITS)
 
 
 def read_hyp_path(path: str | Path, fmt: str | None = None, *, azure_field: str = "display",
-                  limits: Limits = DEFAULT_LIMITS) -> Iterator[HypFile]:
-    """``read_hyp_file`` of a file, or of each file of a folder (a transcript per clip)."""
+                  limits: Limits = DEFAULT_LIMITS, stream: bool = False) -> Iterator[HypFile | StreamedHypFile]:
+    """``read_hyp_file`` of a file, or of each file of a folder (a transcript per clip).
+
+    ``stream``: a file of one transcript per line (JSON lines, CSV) is read as
+    it is iterated (``StreamedHypFile``) instead of whole, so a million
+    transcripts are never held at once.
+    """
     path = Path(path)
     if path.is_dir():
         for p in folder_files(path, fmt, limits):
             yield read_hyp_file(p, fmt, azure_field=azure_field, limits=limits)
+    elif stream and streamable(path, fmt):
+        yield StreamedHypFile(path, fmt, azure_field=azure_field, limits=limits)
     else:
         yield read_hyp_file(path, fmt, azure_field=azure_field, limits=limits)
+
+
+def streamable(path: Path, fmt: str | None) -> bool:
+    """A file ``StreamedHypFile`` reads: JSON lines (.jsonl/.ndjson) or an id,text CSV, unless forced otherwise."""
+    ext = path.suffix.lower()
+    fmt = None if fmt in (None, "auto") else fmt
+    if ext in (".jsonl", ".ndjson"):
+        return fmt is None or fmt == "jsonl" or fmt in _JSON_READERS
+    return ext == ".csv" and fmt in (None, "csv")
+
+
+class StreamedHypFile:
+    """A file of one transcript per line, parsed as it is iterated: ``HypFile``'s interface, not its memory.
+
+    ``docs`` may be iterated more than once (each pass reads the file again);
+    ``format`` is the format detected over the rows read so far, final after a
+    full pass. ``len(docs)`` reads the file once more, so callers that need it
+    only on a rare path pay for it only there.
+    """
+
+    def __init__(self, path: Path, fmt: str | None, *, azure_field: str = "display", limits: Limits = DEFAULT_LIMITS):
+        if not path.exists():
+            raise InputError(str(path), "transcript file not found")
+        self.path = str(path)
+        self._file = path
+        self._fmt = None if fmt in (None, "auto") else fmt
+        self._opts = {"azure_field": azure_field}
+        self._limits = limits
+        self._kinds: dict[str, None] = {}
+        self._len: int | None = None
+        self.meta: dict = {}
+        self.docs = _Docs(self)
+
+    @property
+    def format(self) -> str:
+        if self._file.suffix.lower() == ".csv":
+            return "csv"
+        return _kind_of(list(self._kinds))
+
+    def _iter(self) -> Iterator[HypDoc]:
+        n = 0
+        if self._file.suffix.lower() == ".csv":
+            header: list[str] = []
+            rows = stream_csv(self._file, ",", self._limits, lower_header=True,
+                              on_header=lambda h: (header.extend(h), plain.table_columns(self.path, h)))
+            first = next(rows, None)  # reads the header too
+            if first is not None:
+                for doc in plain.table_docs(self.path, header, itertools.chain([first], rows)):
+                    n += 1
+                    yield doc
+        else:
+            fmt = None if self._fmt in (None, "jsonl") else self._fmt
+            for row in stream_jsonl(self._file, self._limits):
+                kind, got = _object_docs(Node(row.fields, self.path, "$", row.line), fmt, self._opts)
+                self._kinds.setdefault(kind)
+                for doc in got:
+                    n += 1
+                    yield doc
+        if not n:
+            raise InputError(self.path, "no transcripts found")
+        self._len = n
+
+
+class _Docs:
+    def __init__(self, owner: StreamedHypFile):
+        self._owner = owner
+
+    def __iter__(self) -> Iterator[HypDoc]:
+        return self._owner._iter()
+
+    def __len__(self) -> int:
+        if self._owner._len is None:
+            self._owner._len = sum(1 for _ in self._owner._iter())
+        return self._owner._len

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from ..tabular import Limits, read_csv, split_lines
+from collections.abc import Iterable, Iterator
+
+from ..tabular import Limits, Row, read_csv, split_lines
 from ..trn import parse_trn_lines
 from ..types import InputError
 from .model import Channel, HypDoc, Node
@@ -37,11 +39,21 @@ def read_object(node: Node) -> HypDoc:
 
 def read_table(path: str, text: str, delimiter: str, limits: Limits) -> list[HypDoc]:
     fields, records = read_csv(path, text, delimiter=delimiter, lower_header=True, limits=limits)
+    return list(table_docs(path, fields, records))
+
+
+def table_columns(path: str, fields: list[str]) -> tuple[str, str]:
+    """(id column, text column) of a transcript table's lower-cased header, or the error naming what is missing."""
     id_col = next((k for k in ID_KEYS if k in fields), None)
     text_col = next((k for k in TEXT_KEYS if k in fields), None)
     if id_col is None or text_col is None:
         raise InputError(path, f"header must name an id column (id or utt_id) and a text column (text or hypothesis); found {fields}", 1)
-    docs = []
+    return id_col, text_col
+
+
+def table_docs(path: str, fields: list[str], records: Iterable[Row]) -> Iterator[HypDoc]:
+    """A transcript per record of an id,text table (``fields``: its lower-cased header)."""
+    id_col, text_col = table_columns(path, fields)
     for row in records:
         if row.problem:
             raise row.error(path)
@@ -51,9 +63,8 @@ def read_table(path: str, text: str, delimiter: str, limits: Limits) -> list[Hyp
                 continue
             raise InputError(path, f"empty {id_col!r}", row.line)
         cond = row.fields.get("condition", "").strip() or None
-        docs.append(HypDoc(utt, "id", (Channel(0, row.fields[text_col]),), condition=cond, line=row.line,
-                           where=f"line {row.line}"))
-    return docs
+        yield HypDoc(utt, "id", (Channel(0, row.fields[text_col]),), condition=cond, line=row.line,
+                     where=f"line {row.line}")
 
 
 def read_trn(path: str, text: str, limits: Limits) -> list[HypDoc]:

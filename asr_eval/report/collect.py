@@ -26,7 +26,7 @@ import numpy as np
 
 from ..counts import FIELDS, field_weights, record_values
 from ..grouping import (ALL, DEFAULT_GROUPINGS, DURATION_BAND, MAX_GROUPS, UNKNOWN, Grouping, clip_value,
-                        empty_value_note, too_many_groups)
+                        empty_value_note, too_many_groups, sort_labels)
 from ..redact import Redactor
 from ..runfolder import ClipBlock, Run
 from ..scoring import term_columns
@@ -418,7 +418,7 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
                                                  "audio; a manifest 'duration' column stands in)"
                                                  if c == DURATION_BAND else "")
              for c, n in empty.items() if n]
-    grouping_groups = [sorted(c) for c in codes]
+    grouping_groups = [sort_labels(c) for c in codes]
     return Collected(
         conditions=conditions, baseline=baseline, groups=grouping_groups[0] if ng else [], sums=sums,
         strata=dict(strata), pairs=pairs, group_code=codes[0] if ng else {}, term_agg=term_agg,

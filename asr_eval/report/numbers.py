@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import stats as st
 from ..counts import Counts
-from ..grouping import ALL, DEFAULT, DEFAULT_GROUPINGS, Grouping
+from ..grouping import ALL, DEFAULT, DEFAULT_GROUPINGS, Grouping, sort_labels
 from .collect import Collected
 from .format import json_float
 
@@ -42,7 +42,7 @@ def _no_interval(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def group_order(utterances: Sequence[Mapping[str, Any]]) -> list[str]:
-    return sorted({str(u["accent_group"]) for u in utterances})
+    return sort_labels({str(u["accent_group"]) for u in utterances})
 
 
 def seed_tag(grouping: Grouping, g: str) -> str:
