@@ -179,7 +179,9 @@ class _Collector:
     store: Any = None  # a spill.ClipStore: the texts (and where each came from) go to disk
 
     def add(self, cond: str, uid: str, text: str, where: str, path: str, line: int | None) -> None:
-        here = f"{path} {where}".strip()
+        here = f"{path}:{line}" if line is not None else path
+        if where and where != "$" and not where.startswith("line "):
+            here += f" {where}"
         if self.store is not None:
             first = self.store.add_hyp(cond, uid, text, here)
             if first is not None:

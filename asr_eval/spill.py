@@ -52,20 +52,41 @@ class ClipStore:
         self.path = Path(path)
         for stale in (self.path, self.path.with_name(self.path.name + "-journal")):
             stale.unlink(missing_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", f"cache_size=-{CACHE_KIB}"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.executescript("""
-            CREATE TABLE utt (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
-                              line INTEGER, blob BLOB NOT NULL);
-            CREATE TABLE hyp (cond TEXT NOT NULL, uid TEXT NOT NULL, text TEXT NOT NULL, origin TEXT NOT NULL,
-                              PRIMARY KEY (cond, uid)) WITHOUT ROWID;
-        """)
+        self._db = None
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._os_error(exc) from None
+        try:
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", f"cache_size=-{CACHE_KIB}"):
+                self._x(f"PRAGMA {pragma}")
+            self._x("CREATE TABLE utt (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stem TEXT NOT NULL, "
+                    "line INTEGER, blob BLOB NOT NULL)")
+            self._x("CREATE TABLE hyp (cond TEXT NOT NULL, uid TEXT NOT NULL, text TEXT NOT NULL, "
+                    "origin TEXT NOT NULL, PRIMARY KEY (cond, uid)) WITHOUT ROWID")
+        except BaseException:
+            self.close()
+            raise
         self._n = 0
         self._stem_indexed = False
-        self._db.execute("BEGIN")
+        self._x("BEGIN")  # one transaction while loading: a commit per row would sync a million times
 
     # ------------------------------------------------------------------ lifecycle
+
+    def _x(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        """One statement; SQLite's failures (a full disk, a file removed under us) as the OSError of this file."""
+        try:
+            return self._db.execute(sql, params)  # type: ignore[union-attr]
+        except sqlite3.IntegrityError:
+            raise  # a duplicate key: the caller's to answer
+        except sqlite3.Error as exc:
+            raise self._os_error(exc) from None
+
+    def _os_error(self, exc: Exception) -> OSError:
+        """The CLI turns an OSError into '<path>: <problem>' and exit 6, as for any other file it cannot write."""
+        import errno
+
+        return OSError(errno.EIO, f"scratch database: {exc}", str(self.path))
 
     def __enter__(self) -> "ClipStore":
         return self
@@ -88,38 +109,38 @@ class ClipStore:
     def add(self, u: Utterance) -> int | None:
         """Store the next clip, or, when its id is stored already, store nothing and return that clip's line."""
         try:
-            self._db.execute("INSERT INTO utt (id, stem, line, blob) VALUES (?, ?, ?, ?)",
+            self._x("INSERT INTO utt (id, stem, line, blob) VALUES (?, ?, ?, ?)",
                              (u.id, _stem(u.audio), u.line, _pack(u)))
         except sqlite3.IntegrityError:
-            row = self._db.execute("SELECT line, seq FROM utt WHERE id = ?", (u.id,)).fetchone()
+            row = self._x("SELECT line, seq FROM utt WHERE id = ?", (u.id,)).fetchone()
             return row[0] if row[0] is not None else row[1]
         self._n += 1
         return None
 
     def has(self, uid: str) -> bool:
-        return self._db.execute("SELECT 1 FROM utt WHERE id = ?", (uid,)).fetchone() is not None
+        return self._x("SELECT 1 FROM utt WHERE id = ?", (uid,)).fetchone() is not None
 
     def utterances(self) -> "StoredUtterances":
         """The clips stored so far, as a read-only sequence in manifest order."""
-        self._db.execute("COMMIT")
-        self._db.execute("BEGIN")
+        self._x("COMMIT")
+        self._x("BEGIN")
         return StoredUtterances(self)
 
     def by_id(self, uid: str) -> Utterance | None:
-        row = self._db.execute("SELECT blob FROM utt WHERE id = ?", (uid,)).fetchone()
+        row = self._x("SELECT blob FROM utt WHERE id = ?", (uid,)).fetchone()
         return _unpack(row[0]) if row else None
 
     def by_stem(self, stem: str) -> list[Utterance]:
         """The clips whose audio file's name without extension is ``stem``, in manifest order."""
         if not self._stem_indexed:  # built once, after the manifest is in: cheaper than keeping it up to date
-            self._db.execute("CREATE INDEX IF NOT EXISTS utt_stem ON utt (stem)")
+            self._x("CREATE INDEX IF NOT EXISTS utt_stem ON utt (stem)")
             self._stem_indexed = True
-        return [_unpack(b) for (b,) in self._db.execute("SELECT blob FROM utt WHERE stem = ? ORDER BY seq", (stem,))]
+        return [_unpack(b) for (b,) in self._x("SELECT blob FROM utt WHERE stem = ? ORDER BY seq", (stem,))]
 
     def iter_utterances(self) -> Iterator[Utterance]:
         last = 0
         while True:  # in pages keyed on seq, so the scan holds one page and a second scan may interleave
-            rows = self._db.execute("SELECT seq, blob FROM utt WHERE seq > ? ORDER BY seq LIMIT ?",
+            rows = self._x("SELECT seq, blob FROM utt WHERE seq > ? ORDER BY seq LIMIT ?",
                                     (last, _BATCH)).fetchall()
             if not rows:
                 return
@@ -135,28 +156,28 @@ class ClipStore:
     def add_hyp(self, cond: str, uid: str, text: str, origin: str) -> str | None:
         """Store a transcript; if (cond, uid) is stored already, store nothing and return where the first came from."""
         try:
-            self._db.execute("INSERT INTO hyp (cond, uid, text, origin) VALUES (?, ?, ?, ?)", (cond, uid, text, origin))
+            self._x("INSERT INTO hyp (cond, uid, text, origin) VALUES (?, ?, ?, ?)", (cond, uid, text, origin))
         except sqlite3.IntegrityError:
-            row = self._db.execute("SELECT origin FROM hyp WHERE cond = ? AND uid = ?", (cond, uid)).fetchone()
+            row = self._x("SELECT origin FROM hyp WHERE cond = ? AND uid = ?", (cond, uid)).fetchone()
             return row[0] if row else "?"
         return None
 
     def hyp(self, cond: str, uid: str) -> str | None:
-        row = self._db.execute("SELECT text FROM hyp WHERE cond = ? AND uid = ?", (cond, uid)).fetchone()
+        row = self._x("SELECT text FROM hyp WHERE cond = ? AND uid = ?", (cond, uid)).fetchone()
         return row[0] if row else None
 
     def hyp_conditions(self) -> list[str]:
         """Conditions in the order their first transcript was stored."""
         # WITHOUT ROWID orders by key; the first-seen order is kept by the caller (StoredHypotheses)
-        return [c for (c,) in self._db.execute("SELECT DISTINCT cond FROM hyp")]
+        return [c for (c,) in self._x("SELECT DISTINCT cond FROM hyp")]
 
     def hyp_count(self, cond: str) -> int:
-        return int(self._db.execute("SELECT count(*) FROM hyp WHERE cond = ?", (cond,)).fetchone()[0])
+        return int(self._x("SELECT count(*) FROM hyp WHERE cond = ?", (cond,)).fetchone()[0])
 
     def hyp_ids(self, cond: str) -> Iterator[str]:
         last = ""
         while True:
-            rows = self._db.execute("SELECT uid FROM hyp WHERE cond = ? AND uid > ? ORDER BY uid LIMIT ?",
+            rows = self._x("SELECT uid FROM hyp WHERE cond = ? AND uid > ? ORDER BY uid LIMIT ?",
                                     (cond, last, _BATCH)).fetchall()
             if not rows:
                 return
@@ -185,7 +206,7 @@ class StoredUtterances(Sequence[Utterance]):
             i += n
         if not 0 <= i < n:
             raise IndexError(i)
-        row = self._store._db.execute("SELECT blob FROM utt ORDER BY seq LIMIT 1 OFFSET ?", (i,)).fetchone()
+        row = self._store._x("SELECT blob FROM utt ORDER BY seq LIMIT 1 OFFSET ?", (i,)).fetchone()
         return _unpack(row[0])
 
     def __bool__(self) -> bool:

@@ -344,8 +344,8 @@ def _bounded(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
     while True:
         try:
             block = fh.read(1 << 16)
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), f"not UTF-8 text ({exc.reason})") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(path, limits) from None
         except OSError as exc:
             raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
         if not block:
@@ -356,11 +356,48 @@ def _bounded(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
         yield block
 
 
+def _not_utf8(path: Path, limits: Limits) -> InputError:
+    """``read_text``'s error for a file that is not UTF-8 (the first bad byte and its line), found by a binary re-scan."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0
+    try:
+        with open(path, "rb") as f:
+            while offset <= limits.max_bytes:
+                chunk = f.read(1 << 16)
+                pending = len(decoder.getstate()[0])  # bytes of a character split across chunks, decoded with this one
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    bad = max(0, exc.start - pending)
+                    return InputError(str(path), f"not UTF-8 text (byte {offset + bad})",
+                                      lines + chunk.count(b"\n", 0, bad) + 1)
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+                offset += len(chunk)
+    except OSError:
+        pass
+    return InputError(str(path), "not UTF-8 text")
+
+
 def _stream_lines(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
     """Lines with their endings, split only at ``\\n``, ``\\r\\n`` and ``\\r``, each bounded by ``limits.max_line_chars``."""
     rest = ""
     n = 0
+    held: list[str] = []  # blocks of one long line with no line end yet: joined once, not once per block
+    held_len = 0
     for block in _bounded(path, fh, limits):
+        if "\n" not in block and "\r" not in block:
+            held.append(block)
+            held_len += len(block)
+            if len(rest) + held_len > limits.max_line_chars + 1:
+                raise InputError(str(path), f"line longer than {limits.max_line_chars} characters", n + 1)
+            continue
+        if held:
+            block = "".join(held) + block
+            held, held_len = [], 0
         parts = _LINE_SPLIT.split(rest + block)
         rest = parts.pop()  # after the last line end: the start of a line still to come
         if parts and not rest and parts[-1].endswith("\r"):
@@ -371,6 +408,8 @@ def _stream_lines(path: Path, fh: Any, limits: Limits) -> Iterator[str]:
             yield line
         if len(rest) > limits.max_line_chars + 1:
             raise InputError(str(path), f"line longer than {limits.max_line_chars} characters", n + 1)
+    if held:
+        rest += "".join(held)
     if rest:
         check_line(path, rest.rstrip("\r\n"), n + 1, limits)
         yield rest
