@@ -58,17 +58,19 @@ class ClipStore:
         except sqlite3.Error as exc:
             raise self._os_error(exc) from None
         try:
-            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", f"cache_size=-{CACHE_KIB}"):
+            # temp_store=MEMORY: SQLite's own temporary files would land in $TMPDIR, outside --out; nothing
+            # here sorts (every scan follows an index), so that memory stays small
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", f"cache_size=-{CACHE_KIB}"):
                 self._x(f"PRAGMA {pragma}")
             self._x("CREATE TABLE utt (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, stem TEXT NOT NULL, "
                     "line INTEGER, blob BLOB NOT NULL)")
+            self._x("CREATE INDEX utt_stem ON utt (stem)")  # kept as rows go in: building it later would sort
             self._x("CREATE TABLE hyp (cond TEXT NOT NULL, uid TEXT NOT NULL, text TEXT NOT NULL, "
                     "origin TEXT NOT NULL, PRIMARY KEY (cond, uid)) WITHOUT ROWID")
         except BaseException:
             self.close()
             raise
         self._n = 0
-        self._stem_indexed = False
         self._x("BEGIN")  # one transaction while loading: a commit per row would sync a million times
 
     # ------------------------------------------------------------------ lifecycle
@@ -132,9 +134,6 @@ class ClipStore:
 
     def by_stem(self, stem: str) -> list[Utterance]:
         """The clips whose audio file's name without extension is ``stem``, in manifest order."""
-        if not self._stem_indexed:  # built once, after the manifest is in: cheaper than keeping it up to date
-            self._x("CREATE INDEX IF NOT EXISTS utt_stem ON utt (stem)")
-            self._stem_indexed = True
         return [_unpack(b) for (b,) in self._x("SELECT blob FROM utt WHERE stem = ? ORDER BY seq", (stem,))]
 
     def iter_utterances(self) -> Iterator[Utterance]:
