@@ -16,7 +16,6 @@ way, so both give the same report.
 
 from __future__ import annotations
 
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from ..grouping import (ALL, DEFAULT_GROUPINGS, DURATION_BAND, MAX_GROUPS, UNKNO
 from ..redact import Redactor
 from ..runfolder import ClipBlock, Run
 from ..scoring import term_columns
-from ..stats import METRICS, PAIRED_METRICS, PairedCounts, mapsswe_segments
+from ..stats import METRICS, PAIRED_METRICS, PairedCounts, ZMoments, mapsswe_segments
 
 MAX_UTTERANCE_VIEWS = 1500
 N_WORST = 8
@@ -150,21 +149,35 @@ _ERR_WEIGHTS = {name: [(FIELDS.index(f), w) for f, w in field_weights(METRICS[na
 
 @dataclass
 class _Pairs:
-    """One condition against the baseline: per-clip error differences and WER segments, each with its clip's group.
+    """One condition against the baseline: the moments of its per-clip error differences and of its WER segments.
 
-    ``group[i]`` and ``seg_group[i]`` hold the group codes under grouping ``i``.
+    Keyed by cell: ``(i, group code)`` under grouping ``i``, ``(None, 0)`` for
+    ALL. MAPSSWE needs only each cell's count, sum and sum of squares
+    (``stats.ZMoments``), so memory is per group, not per clip.
     """
 
     n_groupings: int = 1
-    group: list[array] = field(default_factory=list)
-    errors: dict[str, array] = field(default_factory=lambda: {k: array("i") for k in _ERR_WEIGHTS})
-    seg_group: list[array] = field(default_factory=list)
-    segments: array = field(default_factory=lambda: array("i"))
+    clips: dict[tuple[int | None, int], int] = field(default_factory=dict)
+    errors: dict[tuple[int | None, int], dict[str, list[int]]] = field(default_factory=dict)
+    segments: dict[tuple[int | None, int], list[int]] = field(default_factory=dict)
     no_segments: set[tuple[int | None, str]] = field(default_factory=set)  # (grouping, group), (None, ALL): an alignment lacks
 
-    def __post_init__(self) -> None:
-        self.group = [array("i") for _ in range(self.n_groupings)]
-        self.seg_group = [array("i") for _ in range(self.n_groupings)]
+    def add_clip(self, cells: Sequence[tuple[int | None, int]], errors: Mapping[str, int]) -> None:
+        for cell in cells:
+            self.clips[cell] = self.clips.get(cell, 0) + 1
+            got = self.errors.setdefault(cell, {})
+            for k, z in errors.items():
+                m = got.setdefault(k, [0, 0, 0])
+                m[0] += 1
+                m[1] += z
+                m[2] += z * z
+
+    def add_segment(self, cells: Sequence[tuple[int | None, int]], z: int) -> None:
+        for cell in cells:
+            m = self.segments.setdefault(cell, [0, 0, 0])
+            m[0] += 1
+            m[1] += z
+            m[2] += z * z
 
 
 @dataclass
@@ -219,24 +232,19 @@ class Collected:
         speakers, b = self.sums.matrix(("pb", *key, cond))
         _, c = self.sums.matrix(("pc", *key, cond))
         p = self.pairs[cond]
-        codes = p.group[self.index]
-        mask = None if group == ALL else np.frombuffer(codes, dtype=np.int32) == self.group_code[group]
-        errs = {}
-        for k, a in p.errors.items():
-            z = np.frombuffer(a, dtype=np.int32).astype(float)
-            errs[k] = z if mask is None else z[mask]
-        n = int(mask.sum()) if mask is not None else len(codes)
-        return PairedCounts(speakers, b, c, errs, n)
+        cell = self._cell(group)
+        errs = {k: ZMoments(*m) for k, m in p.errors.get(cell, {}).items()}
+        return PairedCounts(speakers, b, c, errs, p.clips.get(cell, 0))
 
-    def segments(self, group: str, cond: str) -> np.ndarray | None:
-        """The WER segments' condition-minus-baseline errors; None when an alignment is missing."""
+    def _cell(self, group: str) -> tuple[int | None, int]:
+        return (None, 0) if group == ALL else (self.index, self.group_code[group])
+
+    def segments(self, group: str, cond: str) -> ZMoments | None:
+        """The moments of the WER segments' condition-minus-baseline errors; None when an alignment is missing."""
         p = self.pairs.get(cond)
         if p is None or self._key(group) in p.no_segments:
             return None
-        z = np.frombuffer(p.segments, dtype=np.int32).astype(float)
-        if group == ALL:
-            return z
-        return z[np.frombuffer(p.seg_group[self.index], dtype=np.int32) == self.group_code[group]]
+        return ZMoments(*p.segments.get(self._cell(group), (0, 0, 0)))
 
 
 def _ops(pairs: Sequence[Sequence[Any]]) -> str:
@@ -326,6 +334,7 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
             if str(b["condition"]) != baseline:
                 continue
             labels, spk = b["_groups"], str(b["speaker"])
+            clip_cells = [(None, 0), *((i, codes[i][lab]) for i, lab in enumerate(labels))]
             base_pairs = block.alignments.get(baseline)
             for cond in list(present):
                 if cond == baseline:
@@ -344,18 +353,14 @@ def collect(blocks: Iterable[ClipBlock], run_info: Mapping[str, Any], *, red: Re
                     sums.add(("pb", *cell, cond), spk, b["_row"])
                     sums.add(("pc", *cell, cond), spk, other["_row"])
                     if cell[0] is None:
-                        for i, lab in enumerate(labels):
-                            p.group[i].append(codes[i][lab])
-                        for k, ws in _ERR_WEIGHTS.items():
-                            p.errors[k].append(sum(w * (other["_values"][i] - b["_values"][i]) for i, w in ws))
+                        p.add_clip(clip_cells, {k: sum(w * (other["_values"][i] - b["_values"][i]) for i, w in ws)
+                                                for k, ws in _ERR_WEIGHTS.items()})
                 keys = {(i, lab) for i, lab in enumerate(labels)} | {(None, ALL)}
                 if cond_pairs is None or base_pairs is None:
                     p.no_segments.update(keys)
                 elif not (keys <= p.no_segments):
                     for ce, be in mapsswe_segments(_ops(cond_pairs), _ops(base_pairs)):
-                        p.segments.append(ce - be)
-                        for i, lab in enumerate(labels):
-                            p.seg_group[i].append(codes[i][lab])
+                        p.add_segment(clip_cells, ce - be)
         if len(sums.rows) >= _FLUSH_ROWS:
             sums.flush()
 

@@ -46,6 +46,7 @@ from .significance import (
     mapsswe,
     mapsswe_segments,
     mapsswe_z,
+    ZMoments,
     min_wilcoxon_p,
     paired_compare,
     paired_compare_counts,
@@ -64,7 +65,7 @@ __all__ = [
     "Correlation", "Decision", "Estimate", "GapResult", "GroupStats", "Metric", "PairedCounts", "PairedResult",
     "SpeakerTests", "decide", "deciding_test", "speaker_t_test", "speaker_tests", "wilcoxon_min_differ", "wilcoxon_rows",
     "bootstrap_weights", "gain_correlation", "gain_correlation_matrices", "group_gap", "group_gap_matrices", "holm",
-    "mapsswe", "mapsswe_segments", "mapsswe_z", "min_wilcoxon_p", "paired_compare", "paired_compare_counts",
+    "mapsswe", "mapsswe_segments", "mapsswe_z", "ZMoments", "min_wilcoxon_p", "paired_compare", "paired_compare_counts",
     "paired_counts", "record_vector", "sign_test", "speaker_matrix", "stable_seed", "studentized_interval",
     "summarize", "summarize_matrix", "wilcoxon_test",
 ]

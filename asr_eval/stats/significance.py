@@ -107,16 +107,51 @@ def mapsswe(errors_a: Sequence[float], errors_b: Sequence[float]) -> tuple[float
     return mapsswe_z(np.asarray(errors_a, dtype=float) - np.asarray(errors_b, dtype=float))
 
 
-def mapsswe_z(z: np.ndarray) -> tuple[float, float]:
-    """``mapsswe`` from the per-segment differences ``errors_a - errors_b`` (what a streaming caller keeps)."""
-    z = np.asarray(z, dtype=float)
-    n = z.size
-    if n < 2 or not np.any(z):
+@dataclass(frozen=True)
+class ZMoments:
+    """Count, sum and sum of squares of per-segment differences: all MAPSSWE needs, in constant memory.
+
+    A streaming report keeps one per group instead of one number per clip, so
+    the test costs nothing per clip however big the set. Sums of integer
+    differences are kept as Python integers, so they are exact.
+    """
+
+    n: int = 0
+    total: int | float = 0
+    total_sq: int | float = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, z: int | float) -> "ZMoments":
+        return ZMoments(self.n + 1, self.total + z, self.total_sq + z * z)
+
+    @staticmethod
+    def of(z: Any) -> "ZMoments":
+        """The moments of an array of differences (exact when its values are whole numbers)."""
+        if isinstance(z, ZMoments):
+            return z
+        a = np.asarray(z, dtype=float).ravel()
+        if a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+            if np.abs(a).max() < 2**20 and a.size < 2**20:  # int64 sums cannot overflow
+                ints = a.astype(np.int64)
+                return ZMoments(int(a.size), int(ints.sum()), int(np.dot(ints, ints)))
+            vals = [int(v) for v in a.tolist()]
+            return ZMoments(len(vals), sum(vals), sum(v * v for v in vals))
+        return ZMoments(int(a.size), float(a.sum()), float((a * a).sum()))
+
+
+def mapsswe_z(z: Any) -> tuple[float, float]:
+    """``mapsswe`` from the per-segment differences ``errors_a - errors_b`` (an array, or their ``ZMoments``)."""
+    m = ZMoments.of(z)
+    n = m.n
+    if n < 2 or not m.total_sq:
         return (0.0, 1.0)
-    sd = z.std(ddof=1)
-    if sd == 0:
-        return (math.copysign(math.inf, z.mean()), 0.0)
-    w = z.mean() / (sd / math.sqrt(n))
+    var_num = n * m.total_sq - m.total * m.total  # n(n-1) x the sample variance; exact for whole differences
+    if var_num <= 0:
+        return (math.copysign(math.inf, m.total), 0.0)
+    sd = math.sqrt(var_num / (n * (n - 1)))
+    w = (m.total / n) / (sd / math.sqrt(n))
     return (float(w), float(2 * _sps.norm.sf(abs(w))))
 
 
