@@ -269,3 +269,25 @@ def test_decision_rule() -> None:
                   interval_excludes_zero=[False, None, True])
     assert [(x.verdict, x.vetoed_by_interval) for x in v] == [
         (st.NOT_SIGNIFICANT, True), (st.SIGNIFICANT, False), (st.NOT_SIGNIFICANT, False)]
+
+
+def test_mapsswe_from_moments_equals_the_array_form() -> None:
+    """A streaming report keeps (count, sum, sum of squares) per group; the test it gives is the array's."""
+    from asr_eval.stats import ZMoments, mapsswe_z
+
+    rng = np.random.default_rng(3)
+    for z in (rng.integers(-4, 3, 500), rng.integers(-1, 2, 7), np.array([0, 0, 1]), np.array([2, 2, 2]),
+              np.zeros(5), rng.normal(size=50)):
+        m = ZMoments()
+        for v in z.tolist():
+            m = m.add(v)
+        assert len(m) == z.size and m == ZMoments.of(z) or not float(z[0]).is_integer()
+        w, p = mapsswe_z(m)
+        sd = z.std(ddof=1)
+        if not np.any(z):
+            assert (w, p) == (0.0, 1.0)
+        elif sd == 0:
+            assert w == math.inf and p == 0.0
+        else:
+            want = z.mean() / (sd / math.sqrt(z.size))
+            assert w == pytest.approx(want, rel=1e-12) and mapsswe_z(z.astype(float)) == pytest.approx((w, p), rel=1e-12)
