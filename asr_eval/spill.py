@@ -165,11 +165,6 @@ class ClipStore:
         row = self._x("SELECT text FROM hyp WHERE cond = ? AND uid = ?", (cond, uid)).fetchone()
         return row[0] if row else None
 
-    def hyp_conditions(self) -> list[str]:
-        """Conditions in the order their first transcript was stored."""
-        # WITHOUT ROWID orders by key; the first-seen order is kept by the caller (StoredHypotheses)
-        return [c for (c,) in self._x("SELECT DISTINCT cond FROM hyp")]
-
     def hyp_count(self, cond: str) -> int:
         return int(self._x("SELECT count(*) FROM hyp WHERE cond = ?", (cond,)).fetchone()[0])
 
