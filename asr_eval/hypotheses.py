@@ -106,8 +106,8 @@ def pick(doc: HypDoc, channel: int | None, path: str) -> tuple[str, list[Word], 
 # --------------------------------------------------------------------------- matching
 
 
-def _stem(name: str) -> str:
-    """The file name without folders (POSIX, Windows or URI) and without its last extension."""
+def audio_stem(name: str) -> str:
+    """The file name without folders (POSIX, Windows or URI) and without its last extension: what 'stem' matches."""
     base = name.split("?", 1)[0].split("#", 1)[0].replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     return base.rsplit(".", 1)[0] if "." in base[1:] else base
 
@@ -124,7 +124,7 @@ class _Index:
             self.by_id = {u.id: u for u in self.utts}
             self.by_stem: dict[str, list[Utterance]] = {}
             for u in self.utts:
-                self.by_stem.setdefault(_stem(u.audio), []).append(u)
+                self.by_stem.setdefault(audio_stem(u.audio), []).append(u)
 
     def _get_id(self, name: str) -> Utterance | None:
         return self.store.by_id(name) if self.store is not None else self.by_id.get(name)
@@ -151,7 +151,7 @@ class _Index:
             got = self.column(mode[7:].strip(), source).get(name.strip())
             return ("column", got) if got else None
         by_id = self._id(name, kind)
-        by_stem = self._get_stem(_stem(name)) if mode != "id" and (mode == "stem" or kind == "audio" or by_id is None) else None
+        by_stem = self._get_stem(audio_stem(name)) if mode != "id" and (mode == "stem" or kind == "audio" or by_id is None) else None
         if mode == "id":
             return ("id", [by_id]) if by_id else None
         if mode == "stem":
@@ -211,14 +211,14 @@ def _assign(doc: HypDoc, how: str, targets: list[Utterance], cond: str, f: HypFi
         if u is None and doc.start == 0:
             u = next((t for t in targets if t.start is None), None)
         if u is None:
-            raise InputError(path, f"{doc.where}: no manifest clip of {_stem(targets[0].audio)!r} starts at "
+            raise InputError(path, f"{doc.where}: no manifest clip of {audio_stem(targets[0].audio)!r} starts at "
                                    f"offset {doc.start:g} s", doc.line)
         text, _, _ = pick(doc, opts.channel, path)
         out.add(cond, u.id, text, doc.where, path, doc.line)
         return
     whole = [u for u in targets if not u.is_segment]
     if whole:
-        raise InputError(path, f"{doc.where}: {len(targets)} manifest clips share the audio {_stem(targets[0].audio)!r} "
+        raise InputError(path, f"{doc.where}: {len(targets)} manifest clips share the audio {audio_stem(targets[0].audio)!r} "
                                f"({', '.join(u.id for u in targets[:3])}) and {whole[0].id} is not a segment of it; "
                                "name the clips' ids in the transcripts (--hyp-match id)", doc.line)
     groups: dict[int | None, list[Utterance]] = {}
@@ -228,7 +228,7 @@ def _assign(doc: HypDoc, how: str, targets: list[Utterance], cond: str, f: HypFi
         text, words, timed = pick(doc, channel, path)
         if not timed:
             raise InputError(path, f"{doc.where}: this transcript covers {len(utts)} segment(s) of "
-                                   f"{_stem(utts[0].audio)!r} but has no word times to cut it by; use a timed format "
+                                   f"{audio_stem(utts[0].audio)!r} but has no word times to cut it by; use a timed format "
                                    "(ctm, srt, vtt, vendor JSON with word times) or one transcript per segment", doc.line)
         segs = [Segment(u.id, u.start, u.end) for u in utts]
         result = assign_words([TimedWord(w.text, w.start, w.end) for w in words], segs)  # type: ignore[arg-type]
@@ -241,7 +241,7 @@ def _assign(doc: HypDoc, how: str, targets: list[Utterance], cond: str, f: HypFi
             more = f" (and {len(result.outside) - 5} more)" if len(result.outside) > 5 else ""
             chan = f" channel {channel}" if channel is not None else ""
             out.problems.append(Problem(path, doc.line, f"condition {cond!r}: {len(result.outside)} word(s) of "
-                                        f"{_stem(utts[0].audio)!r}{chan} lie outside every reference segment and are "
+                                        f"{audio_stem(utts[0].audio)!r}{chan} lie outside every reference segment and are "
                                         f"scored with the next segment (as sclite does): {shown}{more}", "warning"))
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .hypotheses import audio_stem  # the one rule 'stem' matching uses, so the index agrees with it
 from .types import Utterance
 
 #: the scratch file's name inside the output folder (hidden; never listed as an output)
@@ -28,11 +29,6 @@ SPILL_NAME = ".asr-eval-spill.sqlite"
 #: SQLite page cache per connection, KiB: enough for the id and stem indexes' hot pages
 CACHE_KIB = 32 * 1024
 _BATCH = 2048  # rows per page of a scan
-
-
-def _stem(audio: str) -> str:
-    base = audio.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[0] if "." in base[1:] else base
 
 
 def _pack(u: Utterance) -> bytes:
@@ -112,7 +108,7 @@ class ClipStore:
         """Store the next clip, or, when its id is stored already, store nothing and return that clip's line."""
         try:
             self._x("INSERT INTO utt (id, stem, line, blob) VALUES (?, ?, ?, ?)",
-                             (u.id, _stem(u.audio), u.line, _pack(u)))
+                             (u.id, audio_stem(u.audio), u.line, _pack(u)))
         except sqlite3.IntegrityError:
             row = self._x("SELECT line, seq FROM utt WHERE id = ?", (u.id,)).fetchone()
             return row[0] if row[0] is not None else row[1]

@@ -114,3 +114,12 @@ def test_a_duplicate_manifest_id_names_the_first_line_with_or_without_the_store(
         assert [str(p) for p in spilled.problems] == [str(p) for p in plain.problems]
         assert "duplicate id 'a' (first at line 1)" in str(spilled.problems[0])
         assert len(spilled.utterances) == 2 and dict(spilled.rejected) == dict(plain.rejected) == {}
+
+
+def test_the_store_stems_audio_as_stem_matching_does(tmp_path: Path) -> None:
+    from asr_eval.hypotheses import audio_stem
+
+    with ClipStore(tmp_path / SPILL_NAME) as store:
+        store.add(_utt(1, audio="https://bucket/calls/0007.wav?sig=abc#t=1"))
+        assert audio_stem("https://bucket/calls/0007.wav?sig=abc#t=1") == "0007"
+        assert [u.id for u in store.by_stem("0007")] == ["u1"]
