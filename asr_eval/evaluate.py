@@ -478,14 +478,18 @@ def _missing_hypotheses(hyps: dict[str, dict[str, str]], names: Sequence[str], u
     """(one warning per condition for the console, one per clip x condition for skipped.csv)."""
     summary: list[Problem] = []
     each: list[Problem] = []
-    for name in names:
-        lacking = [u for u in utterances if u.id not in hyps[name]]
-        if not lacking:
+    lacking: dict[str, list[tuple[str, int | None]]] = {name: [] for name in names}
+    for u in utterances:  # one pass for every condition: the clips may be read back from disk (spill)
+        for name in names:
+            if u.id not in hyps[name]:
+                lacking[name].append((u.id, u.line))
+    for name, clips in lacking.items():
+        if not clips:
             continue
-        shown = ", ".join(u.id for u in lacking[:show]) + (", ... (all in skipped.csv)" if len(lacking) > show else "")
-        summary.append(Problem(hyp_files, None, f"condition {name!r}: {len(lacking)} manifest utterance(s) have no "
+        shown = ", ".join(uid for uid, _ in clips[:show]) + (", ... (all in skipped.csv)" if len(clips) > show else "")
+        summary.append(Problem(hyp_files, None, f"condition {name!r}: {len(clips)} manifest utterance(s) have no "
                                f"transcript ({shown}); scored as empty hypotheses (every reference word a deletion)",
                                "warning"))
-        each += [Problem(manifest_path, u.line, f"no transcript for {u.id} in condition {name!r} ({hyp_files}); "
-                         "scored as an empty hypothesis", "warning") for u in lacking]
+        each += [Problem(manifest_path, line, f"no transcript for {uid} in condition {name!r} ({hyp_files}); "
+                         "scored as an empty hypothesis", "warning") for uid, line in clips]
     return summary, each

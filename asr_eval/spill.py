@@ -108,7 +108,7 @@ class ClipStore:
         """Store the next clip, or, when its id is stored already, store nothing and return that clip's line."""
         try:
             self._x("INSERT INTO utt (id, stem, line, blob) VALUES (?, ?, ?, ?)",
-                             (u.id, audio_stem(u.audio), u.line, _pack(u)))
+                    (u.id, audio_stem(u.audio), u.line, _pack(u)))
         except sqlite3.IntegrityError:
             row = self._x("SELECT line, seq FROM utt WHERE id = ?", (u.id,)).fetchone()
             return row[0] if row[0] is not None else row[1]
@@ -135,8 +135,7 @@ class ClipStore:
     def iter_utterances(self) -> Iterator[Utterance]:
         last = 0
         while True:  # in pages keyed on seq, so the scan holds one page and a second scan may interleave
-            rows = self._x("SELECT seq, blob FROM utt WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    (last, _BATCH)).fetchall()
+            rows = self._x("SELECT seq, blob FROM utt WHERE seq > ? ORDER BY seq LIMIT ?", (last, _BATCH)).fetchall()
             if not rows:
                 return
             for _, blob in rows:
@@ -168,7 +167,7 @@ class ClipStore:
         last = ""
         while True:
             rows = self._x("SELECT uid FROM hyp WHERE cond = ? AND uid > ? ORDER BY uid LIMIT ?",
-                                    (cond, last, _BATCH)).fetchall()
+                           (cond, last, _BATCH)).fetchall()
             if not rows:
                 return
             for (uid,) in rows:

@@ -275,12 +275,11 @@ class StreamedHypFile:
     def _iter(self) -> Iterator[HypDoc]:
         n = 0
         if self._file.suffix.lower() == ".csv":
-            header: list[str] = []
             rows = stream_csv(self._file, ",", self._limits, lower_header=True,
-                              on_header=lambda h: (header.extend(h), plain.table_columns(self.path, h)))
-            first = next(rows, None)  # reads the header too
-            if first is not None:
-                for doc in plain.table_docs(self.path, header, itertools.chain([first], rows)):
+                              on_header=lambda h: plain.table_columns(self.path, h))
+            first = next(rows, None)
+            if first is not None:  # every row's fields are keyed by the whole header, in its order
+                for doc in plain.table_docs(self.path, list(first.fields), itertools.chain([first], rows)):
                     n += 1
                     yield doc
         else:
